@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+#include "models/graph.h"
+
+namespace sonic {
+
+enum class DeviceKind { kNone, kCpu, kGpu, kFpga };
+std::string_view DeviceKindName(DeviceKind kind);  // "none", "cpu", "gpu", "fpga"
+
+// Where the time of one Run went, as the device saw it (ns). A backend that cannot tell leaves a
+// field at -1. Measured by the backend (device events, or host timers around its own phases).
+struct DeviceTiming {
+  std::int64_t upload_ns = -1;
+  std::int64_t compute_ns = -1;
+  std::int64_t download_ns = -1;
+};
+
+struct CompileOptions {
+  int max_batch = 1;                     // Run accepts any batch in [1, max_batch]
+  Precision precision = Precision::kFp32;
+  int threads = 0;                       // CPU threads per Executable; 0: all available cores
+  std::string device;                    // backend-specific device selector; empty: the default
+  // Calibration inputs for int8 (float32, batch-first, per-sample shape = graph input shape).
+  // Empty: the backend uses seeded random inputs in [0, 1).
+  std::span<const float> calibration;
+};
+
+// A graph compiled for one device, precision and maximum batch.
+// Contract: Run() is called by one thread at a time (one Executable per worker: make as many as
+// there are concurrent workers); it is allocation-free in steady state and does no timing of its
+// own beyond DeviceTiming; the caller times it. Inputs and outputs are float32, batch first, in
+// the graph's per-sample shapes. Compile() did every untimed thing (weight upload, reorders,
+// algorithm choice, workspace) up front.
+class Executable {
+ public:
+  Executable(Shape input_shape, Shape output_shape, int max_batch)
+      : input_shape_(std::move(input_shape)),
+        output_shape_(std::move(output_shape)),
+        max_batch_(max_batch) {}
+  virtual ~Executable() = default;
+  Executable(const Executable&) = delete;
+  Executable& operator=(const Executable&) = delete;
+
+  // Runs `batch` samples. Throws Error(kInvalidArgument) when the batch is outside
+  // [1, max_batch] or a span's size is not batch × per-sample elements; Error(kBackend) when the
+  // device fails. `timing` may be null.
+  void Run(std::span<const float> input, int batch, std::span<float> output,
+           DeviceTiming* timing = nullptr);
+
+  const Shape& input_shape() const { return input_shape_; }    // per sample
+  const Shape& output_shape() const { return output_shape_; }  // per sample
+  int max_batch() const { return max_batch_; }
+
+ protected:
+  // Sizes have been checked.
+  virtual void DoRun(const float* input, int batch, float* output, DeviceTiming* timing) = 0;
+
+ private:
+  Shape input_shape_;
+  Shape output_shape_;
+  int max_batch_;
+};
+
+// A device family (reference loops, oneDNN, cuDNN, OpenCL, ...). Thread-safe: Compile may be called
+// from several threads; each call returns an independent Executable.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  virtual DeviceKind device_kind() const = 0;
+  virtual std::string device_name() const = 0;      // e.g. the CPU model or GPU name
+  virtual std::string library_version() const = 0;  // e.g. "oneDNN 2.6.3"
+  virtual std::vector<Precision> precisions() const = 0;
+  // Empty when usable here; otherwise why not (e.g. "no CUDA device").
+  virtual std::string unavailable_reason() const { return {}; }
+
+  // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
+  // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options.
+  virtual std::unique_ptr<Executable> Compile(const Graph& graph,
+                                              const CompileOptions& options) const = 0;
+
+  bool Supports(Precision precision) const;
+};
+
+}  // namespace sonic

@@ -1,0 +1,47 @@
+#include "backends/registry.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <utility>
+
+#include "backends/null/null_backend.h"
+#include "backends/reference/reference_backend.h"
+#include "core/error.h"
+#if SONIC_HAVE_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#endif
+
+namespace sonic {
+namespace {
+
+using Factory = std::function<std::unique_ptr<Backend>()>;
+
+const std::vector<std::pair<std::string, Factory>>& Factories() {
+  static const std::vector<std::pair<std::string, Factory>> factories{
+      {"reference", [] { return MakeReferenceBackend(); }},
+      {"null", [] { return MakeNullBackend(); }},
+#if SONIC_HAVE_ONEDNN
+      {"onednn", [] { return MakeOneDnnBackend(); }},
+#endif
+  };
+  return factories;
+}
+
+}  // namespace
+
+std::vector<std::string> CompiledBackendNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : Factories()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Backend> MakeBackend(std::string_view name) {
+  for (const auto& [known, factory] : Factories()) {
+    if (known == name) return factory();
+  }
+  Throw(ErrorKind::kNotFound, "unknown backend '{}': this build has {}", name,
+        fmt::join(CompiledBackendNames(), ", "));
+}
+
+}  // namespace sonic
