@@ -24,10 +24,10 @@ struct DeviceTiming {
 };
 
 struct CompileOptions {
-  int max_batch = 1;                     // Run accepts any batch in [1, max_batch]
+  int max_batch = 1;  // Run accepts any batch in [1, max_batch]
   Precision precision = Precision::kFp32;
-  int threads = 0;                       // CPU threads per Executable; 0: all available cores
-  std::string device;                    // backend-specific device selector; empty: the default
+  int threads = 0;     // CPU threads per Executable; 0: all available cores
+  std::string device;  // backend-specific device selector; empty: the default
   // Calibration inputs for int8 (float32, batch-first, per-sample shape = graph input shape).
   // Empty: the backend uses seeded random inputs in [0, 1).
   std::span<const float> calibration;

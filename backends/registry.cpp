@@ -18,11 +18,11 @@ namespace {
 using Factory = std::function<std::unique_ptr<Backend>()>;
 
 const std::vector<std::pair<std::string, Factory>>& Factories() {
-  static const std::vector<std::pair<std::string, Factory>> factories{
-      {"reference", [] { return MakeReferenceBackend(); }},
-      {"null", [] { return MakeNullBackend(); }},
+  static const std::vector<std::pair<std::string, Factory>> factories {
+    {"reference", [] { return MakeReferenceBackend(); }},
+        {"null", [] { return MakeNullBackend(); }},
 #if SONIC_HAVE_ONEDNN
-      {"onednn", [] { return MakeOneDnnBackend(); }},
+        {"onednn", [] { return MakeOneDnnBackend(); }},
 #endif
   };
   return factories;

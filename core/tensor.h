@@ -36,7 +36,7 @@ Precision ParsePrecision(std::string_view name);
 // seam and on the wire the batch dimension comes first.
 using Shape = std::vector<std::int64_t>;
 
-std::int64_t NumElements(std::span<const std::int64_t> shape);  // product; 1 for a scalar
+std::int64_t NumElements(std::span<const std::int64_t> shape);   // product; 1 for a scalar
 std::string ShapeToString(std::span<const std::int64_t> shape);  // "[3, 224, 224]"
 
 }  // namespace sonic

@@ -12,11 +12,12 @@ namespace sonic {
 // OpenCL kernels implement. Flatten is a reshape and becomes an alias. Pure function of the graph;
 // the graph must have gone through InferShapes (and usually FoldBatchNorm).
 struct FusedStep {
-  const Node* node = nullptr;  // the primary node: Conv2D, Dense, pool, Softmax, Add, Relu, BatchNorm
-  ValueId input = -1;          // the primary node's activation input (first operand for Add)
-  ValueId residual = -1;       // Conv2D/Dense: a value added to the result, or -1; Add: operand 2
-  bool relu = false;           // Conv2D/Dense/Add only: ReLU applied last
-  ValueId output = -1;         // the value this step produces (after the fused ops)
+  const Node* node =
+      nullptr;            // the primary node: Conv2D, Dense, pool, Softmax, Add, Relu, BatchNorm
+  ValueId input = -1;     // the primary node's activation input (first operand for Add)
+  ValueId residual = -1;  // Conv2D/Dense: a value added to the result, or -1; Add: operand 2
+  bool relu = false;      // Conv2D/Dense/Add only: ReLU applied last
+  ValueId output = -1;    // the value this step produces (after the fused ops)
 };
 
 struct FusedPlan {

@@ -52,8 +52,7 @@ const Attrs& RequireAttrs(const Node& node) {
   return *attrs;
 }
 
-void ExpectSize(const Node& node, std::string_view what, std::size_t actual,
-                std::size_t expected) {
+void ExpectSize(const Node& node, std::string_view what, std::size_t actual, std::size_t expected) {
   if (actual != expected) {
     NodeError(node, fmt::format("{} has {} values: expected {}", what, actual, expected));
   }
@@ -229,7 +228,8 @@ void InferShapes(Graph& graph) {
   }
   const Shape& in = graph.values[graph.input].shape;
   if (in.empty() || NumElements(in) <= 0) {
-    Throw(ErrorKind::kInvalidArgument, "graph '{}' input '{}' has shape {}: expected a non-empty "
+    Throw(ErrorKind::kInvalidArgument,
+          "graph '{}' input '{}' has shape {}: expected a non-empty "
           "per-sample shape such as [3, 224, 224]",
           graph.name, graph.values[graph.input].name, ShapeToString(in));
   }
@@ -289,7 +289,8 @@ void FoldBatchNorm(Graph& graph) {
     for (std::int64_t c = 0; c < conv.out_channels; ++c) {
       const double factor = bn.scale[c] / std::sqrt(double{bn.variance[c]} + bn.epsilon);
       for (std::size_t k = 0; k < per_channel; ++k) {
-        conv.weight[c * per_channel + k] = static_cast<float>(conv.weight[c * per_channel + k] * factor);
+        conv.weight[c * per_channel + k] =
+            static_cast<float>(conv.weight[c * per_channel + k] * factor);
       }
       conv.bias[c] = static_cast<float>((conv.bias[c] - bn.mean[c]) * factor + bn.shift[c]);
     }

@@ -38,9 +38,9 @@ std::string_view OpKindName(OpKind op);
 
 struct Conv2DAttrs {
   std::int64_t out_channels = 0;
-  std::array<std::int64_t, 2> kernel{1, 1};    // {height, width}
-  std::array<std::int64_t, 2> stride{1, 1};    // {height, width}
-  std::array<std::int64_t, 2> dilation{1, 1};  // {height, width}
+  std::array<std::int64_t, 2> kernel{1, 1};      // {height, width}
+  std::array<std::int64_t, 2> stride{1, 1};      // {height, width}
+  std::array<std::int64_t, 2> dilation{1, 1};    // {height, width}
   std::array<std::int64_t, 4> pads{0, 0, 0, 0};  // {top, left, bottom, right}
   std::int64_t groups = 1;
   std::vector<float> weight;  // [out_channels, in_channels / groups, kernel_h, kernel_w]

@@ -28,8 +28,8 @@ class GraphBuilder {
     conv.kernel = {kernel, kernel};
     conv.stride = {stride, stride};
     conv.pads = {pad, pad, pad, pad};
-    conv.weight = HeNormal(out_channels * in_channels * kernel * kernel,
-                           in_channels * kernel * kernel);
+    conv.weight =
+        HeNormal(out_channels * in_channels * kernel * kernel, in_channels * kernel * kernel);
     return graph_.AddNode(name, OpKind::kConv2D, {in}, std::move(conv));
   }
 
@@ -144,8 +144,8 @@ ValueId Shortcut(GraphBuilder& b, const std::string& prefix, ValueId in, std::in
   return b.BatchNorm(prefix + "downsample.1", s, out_channels, 0.5);
 }
 
-ValueId Bottleneck(GraphBuilder& b, const std::string& prefix, ValueId in,
-                   std::int64_t in_channels, std::int64_t width, std::int64_t stride) {
+ValueId Bottleneck(GraphBuilder& b, const std::string& prefix, ValueId in, std::int64_t in_channels,
+                   std::int64_t width, std::int64_t stride) {
   const std::int64_t out_channels = width * 4;
   ValueId x = b.ConvBnRelu(prefix, "conv1", "bn1", in, in_channels, width, 1, 1, 0);
   x = b.ConvBnRelu(prefix, "conv2", "bn2", x, width, width, 3, stride, 1);  // v1.5
@@ -155,8 +155,8 @@ ValueId Bottleneck(GraphBuilder& b, const std::string& prefix, ValueId in,
   return b.Relu(prefix + "relu", b.Add(prefix + "add", x, shortcut));
 }
 
-ValueId BasicBlock(GraphBuilder& b, const std::string& prefix, ValueId in,
-                   std::int64_t in_channels, std::int64_t width, std::int64_t stride) {
+ValueId BasicBlock(GraphBuilder& b, const std::string& prefix, ValueId in, std::int64_t in_channels,
+                   std::int64_t width, std::int64_t stride) {
   ValueId x = b.ConvBnRelu(prefix, "conv1", "bn1", in, in_channels, width, 3, stride, 1);
   x = b.Conv(prefix + "conv2", x, width, width, 3, 1, 1);
   x = b.BatchNorm(prefix + "bn2", x, width, 0.3);

@@ -82,11 +82,13 @@ class ReferenceExecutable final : public Executable {
     std::vector<int> slot_busy_until;
     for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
       const ValueId out = graph_.nodes[i].output;
-      const auto need = static_cast<std::size_t>(max_batch() * NumElements(graph_.values[out].shape));
+      const auto need =
+          static_cast<std::size_t>(max_batch() * NumElements(graph_.values[out].shape));
       int chosen = -1;
       for (std::size_t s = 0; s < slot_size.size(); ++s) {
         // A slot is free once its value's last reader ran before this node.
-        if (slot_busy_until[s] < static_cast<int>(i) && (chosen < 0 || slot_size[s] > slot_size[chosen])) {
+        if (slot_busy_until[s] < static_cast<int>(i) &&
+            (chosen < 0 || slot_size[s] > slot_size[chosen])) {
           chosen = static_cast<int>(s);
         }
       }
@@ -216,8 +218,8 @@ class ReferenceExecutable final : public Executable {
     }
   }
 
-  static void Dense(const DenseAttrs& dense, const float* in, std::int64_t in_features,
-                    float* out, int batch) {
+  static void Dense(const DenseAttrs& dense, const float* in, std::int64_t in_features, float* out,
+                    int batch) {
     const std::int64_t out_features = dense.out_features;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; ++n) {
