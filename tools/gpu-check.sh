@@ -35,3 +35,12 @@ print(f"{precision:<9} {batch:>6} {result['throughput_img_s']:12.1f} {lat['p50']
 PY
   done
 done
+
+# The peer: PyTorch on the same GPU, if the Python here has a CUDA-enabled torch.
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  echo
+  echo "PyTorch peer (channels-last, CUDA graph):"
+  python3 bench/peers/torch_gpu.py --batches 1,256 --precision fp16
+else
+  echo "gpu-check: no CUDA-enabled torch for python3: PyTorch comparison skipped" >&2
+fi
