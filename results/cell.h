@@ -1,0 +1,132 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "results/histogram.h"
+
+namespace sonic {
+
+// The data model of one measured cell of a sweep: what was asked (CellSettings) and what was
+// measured (CellResult). Plain structs: the load generator fills them, ResultsWriter stores them,
+// ResultsReader gives them back unchanged. Fields hold plain values; the accepted string values
+// are listed next to each field and are not checked here (the sweep validates its config).
+
+struct CellSettings {
+  std::string target = "local";      // "local" | "remote"
+  std::string link = "none";         // deployment / emulated link: "none", "edge", "cloud", custom
+  std::string backend;               // backend name: "onednn", "null", ...
+  std::string model;                 // model name: "resnet50", "jet_tagger", ...
+  std::string precision = "fp32";    // PrecisionName(): "fp32", "bf16", "int8", ...
+  std::int64_t batch = 1;            // samples per request
+  std::string mode = "closed";       // "closed" | "open" | "offline"
+  std::int64_t concurrency = 1;      // closed: clients, each with one request in flight
+  double rate_hz = 0;                // open: requests per second (0 for closed and offline)
+  std::string arrival = "constant";  // open: "constant" | "poisson"
+  std::int64_t repeat = 0;           // repeat index of the same settings
+  std::int64_t threads = 0;          // backend threads per executable (0: backend default)
+  std::string inputs = "random";     // input source: "random", a dataset name or path
+  std::string server_address;        // remote: host:port; empty for local or the embedded server
+
+  // A stable identity of the cell, used by --resume (which cells are already in the file) and by
+  // compare (which cells to match between two runs). Every field except server_address, which says
+  // where the server was (an embedded server gets a new port each time), not what was measured.
+  // Format: "target=local;link=none;backend=...;...;repeat=0"; never reorder, only append.
+  std::string Key() const;
+
+  friend bool operator==(const CellSettings&, const CellSettings&) = default;
+};
+
+enum class CellStatus : std::int8_t {
+  kOk,            // measured and converged
+  kFailed,        // an error stopped the cell; CellResult::error_message says which
+  kNotConverged,  // measured until the maximum duration without meeting the precision
+};
+std::string_view CellStatusName(CellStatus status);  // "ok" | "failed" | "not_converged"
+// Throws Error(kInvalidArgument) naming the accepted names.
+CellStatus ParseCellStatus(std::string_view name);
+
+// One request as the load generator saw it (monotonic clock, ns). Latency is received_ns -
+// scheduled_ns (the scheduled time, so that open loop has no coordinated omission); send lag is
+// sent_ns - scheduled_ns. Closed loop schedules a request when its predecessor completes.
+struct RequestRecord {
+  std::int64_t scheduled_ns = 0;
+  std::int64_t sent_ns = 0;
+  std::int64_t received_ns = 0;
+  std::int32_t worker = 0;              // client worker index
+  std::int32_t status = 0;              // 0 ok; otherwise the ErrorKind value + 1
+  std::int64_t server_queue_ns = -1;    // -1 when unknown (local target)
+  std::int64_t server_compute_ns = -1;  // -1 when unknown (local target)
+
+  friend bool operator==(const RequestRecord&, const RequestRecord&) = default;
+};
+
+// A suggested cap on raw records per cell: 100,000 records are 4.8 MB in the file.
+inline constexpr std::size_t kDefaultRawRecordCap = 100'000;
+
+// Server-side statistics over the measured window (deltas of the server's cumulative counters),
+// as reported by a KServe v2 / Triton statistics endpoint.
+struct ServerStats {
+  std::int64_t request_count = 0;      // requests the server completed
+  std::int64_t inference_count = 0;    // samples (requests x batch)
+  std::int64_t execution_count = 0;    // batched executions of the model
+  std::int64_t queue_ns = 0;           // total time requests waited in the queue
+  std::int64_t compute_input_ns = 0;   // total time copying inputs in
+  std::int64_t compute_infer_ns = 0;   // total time running the model
+  std::int64_t compute_output_ns = 0;  // total time copying outputs out
+  std::map<std::int32_t, std::int64_t> executed_batch_sizes;  // batch size -> executions
+
+  friend bool operator==(const ServerStats&, const ServerStats&) = default;
+};
+
+struct CellResult {
+  CellStatus status = CellStatus::kOk;
+  std::string error_message;  // kFailed: what failed; empty otherwise
+  bool converged = false;
+  std::string convergence_reason;  // why the window ended: "ci 3.1% <= 5%", "max duration 60 s"
+
+  double warmup_duration_s = 0;
+  std::int64_t warmup_requests = 0;
+  double duration_s = 0;  // the measured window
+  std::int64_t completed_requests = 0;
+  std::int64_t completed_inferences = 0;  // completed_requests x batch
+  double throughput_inferences_per_s = 0;
+  double throughput_inferences_per_s_ci95 = 0;  // half-width of the 95% confidence interval
+  double throughput_requests_per_s = 0;
+  double throughput_requests_per_s_ci95 = 0;
+
+  LatencyHistogram latency;       // received - scheduled, per request
+  LatencyHistogram send_lag;      // sent - scheduled; open loop only (empty otherwise)
+  bool generator_behind = false;  // open loop: the generator could not keep the schedule
+
+  double client_cpu_user_s = 0;  // getrusage over the measured window
+  double client_cpu_sys_s = 0;
+
+  std::map<std::string, std::int64_t> errors;  // error kind name -> count
+  std::int64_t bytes_sent = 0;
+  std::int64_t bytes_received = 0;
+
+  std::optional<ServerStats> server;  // remote targets only
+
+  std::vector<RequestRecord> raw_records;  // the first records of the measured window, capped
+  bool raw_records_truncated = false;      // true when more requests completed than were kept
+
+  // Client CPU use in cores: (user + sys) / duration; 1.0 is one core busy the whole window.
+  double ClientCpuUtilisation() const {
+    return duration_s > 0 ? (client_cpu_user_s + client_cpu_sys_s) / duration_s : 0;
+  }
+};
+
+// One stored cell: where it sits in its run, what was asked and what was measured.
+struct CellRecord {
+  std::int64_t index = 0;  // row of the run's cells table, in the order cells were appended
+  CellSettings settings;
+  CellResult result;
+};
+
+}  // namespace sonic

@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""Checks a sonicbench results file against schema v1 (results/SCHEMA.md).
+
+Usage: /usr/bin/python3 results/check_schema.py FILE
+
+Checks the root attributes, every run's attributes and groups, the cells table's columns, each
+cell's group and datasets, that each histogram's counts add up, and that for every cell whose raw
+records hold all of its requests, the percentiles recomputed from the raw records (received -
+scheduled) agree with the stored ones within the histogram's relative error. Uses only h5py and
+numpy (Debian's python3-h5py: run it with /usr/bin/python3). Exit status 0 when the file conforms,
+1 with one line per problem otherwise.
+"""
+
+import math
+import sys
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+RUN_ATTRS = {
+    "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
+    "cpu_model", "cpu_peak_gflops", "start_time_utc", "schema_version", "complete",
+}
+RUN_GROUPS = {"seeds", "library_versions", "device_names"}
+
+SETTINGS_COLUMNS = [
+    "target", "link", "backend", "model", "precision", "batch", "mode", "concurrency", "rate_hz",
+    "arrival", "repeat", "threads", "inputs", "server_address",
+]
+SUMMARY_SUFFIXES = ["count", "p50_ns", "p90_ns", "p95_ns", "p99_ns", "p999_ns", "mean_ns",
+                    "std_ns", "min_ns", "max_ns"]
+CELL_COLUMNS = (
+    ["index", "key", "status", "error_message", "converged", "convergence_reason"]
+    + SETTINGS_COLUMNS
+    + ["warmup_duration_s", "warmup_requests", "duration_s", "completed_requests",
+       "completed_inferences", "throughput_inferences_per_s", "throughput_inferences_per_s_ci95",
+       "throughput_requests_per_s", "throughput_requests_per_s_ci95"]
+    + ["latency_" + s for s in SUMMARY_SUFFIXES] + ["latency_overflow_count"]
+    + ["send_lag_" + s for s in SUMMARY_SUFFIXES]
+    + ["generator_behind", "client_cpu_user_s", "client_cpu_sys_s", "client_cpu_utilisation",
+       "error_count", "bytes_sent", "bytes_received", "server_stats", "server_request_count",
+       "server_inference_count", "server_execution_count", "server_queue_ns",
+       "server_compute_input_ns", "server_compute_infer_ns", "server_compute_output_ns",
+       "raw_record_count", "raw_records_truncated"]
+)
+HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
+HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
+                   "sum_sq_ns2_lo", "sub_bucket_count", "max_value_ns", "relative_error"}
+RAW_FIELDS = ("scheduled_ns", "sent_ns", "received_ns", "worker", "status", "server_queue_ns",
+              "server_compute_ns")
+PERCENTILES = {"p50_ns": 0.50, "p90_ns": 0.90, "p95_ns": 0.95, "p99_ns": 0.99, "p999_ns": 0.999}
+STATUSES = {"ok", "failed", "not_converged"}
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def nearest_rank(sorted_values, q):
+    """The value of rank ceil(q * n) (at least 1): the definition the histogram approximates."""
+    n = len(sorted_values)
+    rank = min(max(1, math.ceil(q * n)), n)
+    return float(sorted_values[rank - 1])
+
+
+def histogram_percentile(data, attrs, q):
+    """The percentile as SCHEMA.md defines it, from the stored buckets."""
+    cumulative = np.cumsum(data["count"])
+    n = int(cumulative[-1])
+    rank = min(max(1, math.ceil(q * n)), n)
+    if rank == 1:
+        return float(attrs["min_ns"])
+    if rank == n:
+        return float(attrs["max_ns"])
+    lower = int(data["lower_bound_ns"][np.searchsorted(cumulative, rank)])
+    width = 1 if lower < 256 else 2 ** (lower.bit_length() - 8)
+    return float(min(max(lower + width // 2, int(attrs["min_ns"])), int(attrs["max_ns"])))
+
+
+class Checker:
+    def __init__(self, path):
+        self.path = path
+        self.problems = []
+        self.cells_checked = 0
+        self.percentiles_checked = 0
+
+    def fail(self, where, message):
+        self.problems.append(f"{self.path}:{where}: {message}")
+
+    def require_attrs(self, obj, names, where):
+        missing = sorted(set(names) - set(obj.attrs.keys()))
+        if missing:
+            self.fail(where, f"missing attributes {missing}")
+        return not missing
+
+    def check(self):
+        with h5py.File(self.path, "r") as f:
+            if not self.require_attrs(f, {"schema_version", "format"}, "/"):
+                return
+            if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
+                self.fail("/", f"schema_version {f.attrs['schema_version']} != {SCHEMA_VERSION}")
+                return
+            if "runs" not in f:
+                self.fail("/", "no group /runs")
+                return
+            if len(f["runs"]) == 0:
+                self.fail("/runs", "no runs")
+            for run_id, run in f["runs"].items():
+                self.check_run(f"/runs/{run_id}", run_id, run)
+
+    def check_run(self, where, run_id, run):
+        self.require_attrs(run, RUN_ATTRS, where)
+        if text(run.attrs.get("run_id", run_id)) != run_id:
+            self.fail(where, f"run_id attribute {run.attrs['run_id']!r} != group name")
+        for name in RUN_GROUPS:
+            if not isinstance(run.get(name), h5py.Group):
+                self.fail(where, f"no group {name}")
+        table = run.get("cells")
+        if not isinstance(table, h5py.Dataset) or table.dtype.names is None:
+            self.fail(where, "no compound dataset cells")
+            return
+        missing = [c for c in CELL_COLUMNS if c not in table.dtype.names]
+        if missing:
+            self.fail(f"{where}/cells", f"missing columns {missing}")
+            return
+        if table.maxshape != (None,) or table.chunks is None:
+            self.fail(f"{where}/cells", "not chunked and extensible")
+        rows = table[:]
+        groups = run.get("cell")
+        if not isinstance(groups, h5py.Group):
+            self.fail(where, "no group cell")
+            return
+        for i, row in enumerate(rows):
+            self.check_cell(f"{where}/cell/{i}", i, row, groups.get(str(i)))
+
+    def check_cell(self, where, i, row, group):
+        self.cells_checked += 1
+        if int(row["index"]) != i:
+            self.fail(where, f"index column {row['index']} != row {i}")
+        if text(row["status"]) not in STATUSES:
+            self.fail(where, f"status {text(row['status'])!r} not in {sorted(STATUSES)}")
+        if not isinstance(group, h5py.Group):
+            self.fail(where, "no cell group")
+            return
+        latency = self.check_histogram(f"{where}/latency_histogram", group.get("latency_histogram"),
+                                       row, "latency")
+        self.check_histogram(f"{where}/send_lag_histogram", group.get("send_lag_histogram"), row,
+                             "send_lag")
+        raw = group.get("raw_records")
+        if not isinstance(raw, h5py.Dataset) or raw.dtype.names != RAW_FIELDS:
+            self.fail(f"{where}/raw_records", f"expected a compound dataset with fields {RAW_FIELDS}")
+            return
+        if "truncated" not in raw.attrs:
+            self.fail(f"{where}/raw_records", "no attribute truncated")
+        if len(raw) != int(row["raw_record_count"]):
+            self.fail(f"{where}/raw_records", f"{len(raw)} records, table says {row['raw_record_count']}")
+        errors = group.get("errors")
+        if not isinstance(errors, h5py.Dataset) or errors.dtype.names != ("kind", "count"):
+            self.fail(f"{where}/errors", "expected a compound dataset (kind, count)")
+        elif int(errors["count"].sum()) != int(row["error_count"]):
+            self.fail(f"{where}/errors", "counts do not add up to error_count")
+        batches = group.get("server_batch_sizes")
+        if not isinstance(batches, h5py.Dataset) or batches.dtype.names != ("batch_size", "count"):
+            self.fail(f"{where}/server_batch_sizes", "expected a compound dataset (batch_size, count)")
+        if latency is not None and len(raw) > 0 and not bool(raw.attrs.get("truncated", True)):
+            self.check_percentiles(where, row, raw[:], latency)
+
+    def check_histogram(self, where, dataset, row, prefix):
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.names != HISTOGRAM_FIELDS:
+            self.fail(where, f"expected a compound dataset with fields {HISTOGRAM_FIELDS}")
+            return None
+        if not self.require_attrs(dataset, HISTOGRAM_ATTRS, where):
+            return None
+        data = dataset[:]
+        total = int(dataset.attrs["total_count"])
+        if int(data["count"].sum()) != total:
+            self.fail(where, f"bucket counts add up to {data['count'].sum()}, not {total}")
+        if total != int(row[f"{prefix}_count"]):
+            self.fail(where, f"total_count {total} != table {prefix}_count {row[prefix + '_count']}")
+        if len(data) > 1 and not np.all(np.diff(data["lower_bound_ns"]) > 0):
+            self.fail(where, "bucket lower bounds are not ascending")
+        if total > 0:
+            for name, q in PERCENTILES.items():
+                value = histogram_percentile(data, dataset.attrs, q)
+                if value != float(row[f"{prefix}_{name}"]):
+                    self.fail(where, f"{prefix}_{name} {row[prefix + '_' + name]} != {value} "
+                                     "recomputed from the histogram as SCHEMA.md says")
+            for name in ("min_ns", "max_ns"):
+                if float(dataset.attrs[name]) != float(row[f"{prefix}_{name}"]):
+                    self.fail(where, f"{name} {dataset.attrs[name]} != table {row[prefix + '_' + name]}")
+        return float(dataset.attrs["relative_error"])
+
+    def check_percentiles(self, where, row, raw, relative_error):
+        ok = raw["status"] == 0
+        latencies = np.sort((raw["received_ns"] - raw["scheduled_ns"])[ok])
+        if len(latencies) != int(row["latency_count"]):
+            return  # the histogram holds requests the raw records do not: nothing to recompute
+        for name, q in PERCENTILES.items():
+            exact = nearest_rank(latencies, q)
+            stored = float(row[f"latency_{name}"])
+            # 1e-12: the stored value went through a double; the bound itself is exact.
+            if abs(stored - exact) > relative_error * exact + 1e-12 * exact:
+                self.fail(where, f"latency_{name} {stored} vs {exact} from raw records: relative "
+                                 f"error {abs(stored - exact) / exact:.5f} > {relative_error}")
+            self.percentiles_checked += 1
+        mean = float(latencies.mean())
+        if abs(float(row["latency_mean_ns"]) - mean) > 1e-9 * mean:
+            self.fail(where, f"latency_mean_ns {row['latency_mean_ns']} != {mean} from raw records")
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    checker = Checker(argv[1])
+    try:
+        checker.check()
+    except (OSError, KeyError, ValueError) as error:
+        checker.fail("", f"cannot read: {error}")
+    for problem in checker.problems:
+        print(problem)
+    if checker.problems:
+        return 1
+    print(f"{argv[1]}: schema v{SCHEMA_VERSION} ok: {checker.cells_checked} cells, "
+          f"{checker.percentiles_checked} percentiles agree with the raw records")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

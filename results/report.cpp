@@ -1,0 +1,266 @@
+#include "results/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+
+namespace sonic {
+namespace {
+
+// "850 ns", "12.3 us", "4.56 ms", "1.23 s": three significant digits are what a reader compares.
+std::string FormatNs(double ns) {
+  if (ns < 1e3) return fmt::format("{:.0f} ns", ns);
+  if (ns < 1e6) return fmt::format("{:.3g} us", ns / 1e3);
+  if (ns < 1e9) return fmt::format("{:.3g} ms", ns / 1e6);
+  return fmt::format("{:.3g} s", ns / 1e9);
+}
+
+// Inferences/s with the digits that matter: "12.3", "4567", "3.24e+07".
+std::string FormatRate(double per_s) {
+  if (per_s < 1e3) return fmt::format("{:.1f}", per_s);
+  if (per_s < 1e6) return fmt::format("{:.0f}", per_s);
+  return fmt::format("{:.4g}", per_s);
+}
+
+// How the load was offered: "c=8" (closed), "1000/s poisson" (open), "offline".
+std::string LoadLabel(const CellSettings& s) {
+  if (s.mode == "closed") return fmt::format("c={}", s.concurrency);
+  if (s.mode == "open") return fmt::format("{}/s {}", s.rate_hz, s.arrival);
+  return s.mode;
+}
+
+std::string TargetLabel(const CellSettings& s) {
+  return s.link == "none" ? s.target : fmt::format("{}/{}", s.target, s.link);
+}
+
+std::string CellLabel(const CellSettings& s) {
+  return fmt::format("{} {} {} {} b={} {}{}", TargetLabel(s), s.backend, s.model, s.precision,
+                     s.batch, LoadLabel(s), s.repeat > 0 ? fmt::format(" #{}", s.repeat) : "");
+}
+
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+// The relative 95% half-width of a cell's p99: the order-statistic interval's larger side plus
+// the histogram's own reading error, over p99.
+double P99HalfWidth(const LatencyHistogram& latency) {
+  const double p99 = latency.Percentile(0.99);
+  const auto [low, high] = latency.PercentileCi95(0.99);
+  return std::max(p99 - low, high - p99) + p99 * LatencyHistogram::kRelativeError;
+}
+
+}  // namespace
+
+std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells) {
+  std::string out = fmt::format("run {} ({}), {} cells\n", info.run_id,
+                                info.complete ? "complete" : "interrupted", cells.size());
+  out += fmt::format("  sonicbench {} ({}), started {} on {}", info.sonicbench_version,
+                     info.git_commit, info.start_time_utc, info.host);
+  if (!info.cpu_model.empty()) out += ", " + info.cpu_model;
+  if (info.cpu_peak_gflops > 0) out += fmt::format(", peak {:.0f} GFLOP/s", info.cpu_peak_gflops);
+  out += "\n";
+  if (!info.command_line.empty()) out += fmt::format("  command: {}\n", info.command_line);
+  out +=
+      fmt::format("{:>4}  {:<14} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
+                  "#", "target", "backend", "model", "prec", "batch", "load", "inferences/s", "p50",
+                  "p99", "cpu", "status");
+  for (const CellRecord& cell : cells) {
+    const CellSettings& s = cell.settings;
+    const CellResult& r = cell.result;
+    std::string status(CellStatusName(r.status));
+    if (r.status == CellStatus::kFailed) status += ": " + r.error_message;
+    if (r.status == CellStatus::kNotConverged) status += ": " + r.convergence_reason;
+    if (r.generator_behind) status += " (generator behind)";
+    if (r.latency.overflow_count() > 0) {
+      status += fmt::format(" ({} latencies over {})", r.latency.overflow_count(),
+                            FormatNs(static_cast<double>(LatencyHistogram::kMaxValueNs)));
+    }
+    const bool measured = r.latency.count() > 0;
+    out += fmt::format(
+        "{:>4}  {:<14} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
+        cell.index, TargetLabel(s), s.backend, s.model, s.precision, s.batch, LoadLabel(s),
+        measured ? fmt::format("{} ± {}", FormatRate(r.throughput_inferences_per_s),
+                               FormatRate(r.throughput_inferences_per_s_ci95))
+                 : "-",
+        measured ? FormatNs(r.latency.Percentile(0.5)) : "-",
+        measured ? FormatNs(r.latency.Percentile(0.99)) : "-",
+        measured ? fmt::format("{:.2f}", r.ClientCpuUtilisation()) : "-", status);
+  }
+  return out;
+}
+
+std::string FormatCsv(const std::vector<CellRecord>& cells) {
+  std::string out =
+      "index,status,converged,target,link,backend,model,precision,batch,mode,concurrency,"
+      "rate_hz,arrival,repeat,threads,inputs,server_address,duration_s,completed_requests,"
+      "completed_inferences,throughput_inferences_per_s,throughput_inferences_per_s_ci95,"
+      "throughput_requests_per_s,throughput_requests_per_s_ci95,latency_count,latency_p50_ns,"
+      "latency_p90_ns,latency_p95_ns,latency_p99_ns,latency_p999_ns,latency_mean_ns,"
+      "latency_std_ns,latency_min_ns,latency_max_ns,send_lag_p50_ns,send_lag_p99_ns,"
+      "send_lag_max_ns,generator_behind,client_cpu_user_s,client_cpu_sys_s,"
+      "client_cpu_utilisation,error_count,bytes_sent,bytes_received,error_message,"
+      "convergence_reason\n";
+  for (const CellRecord& cell : cells) {
+    const CellSettings& s = cell.settings;
+    const CellResult& r = cell.result;
+    const LatencySummary l = r.latency.Summary();
+    const LatencySummary lag = r.send_lag.Summary();
+    std::int64_t errors = 0;
+    for (const auto& [kind, count] : r.errors) errors += count;
+    out +=
+        fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", cell.index,
+                    CellStatusName(r.status), r.converged ? 1 : 0, CsvField(s.target),
+                    CsvField(s.link), CsvField(s.backend), CsvField(s.model), CsvField(s.precision),
+                    s.batch, CsvField(s.mode), s.concurrency, s.rate_hz, CsvField(s.arrival),
+                    s.repeat, s.threads, CsvField(s.inputs), CsvField(s.server_address));
+    out += fmt::format("{},{},{},{},{},{},{},", r.duration_s, r.completed_requests,
+                       r.completed_inferences, r.throughput_inferences_per_s,
+                       r.throughput_inferences_per_s_ci95, r.throughput_requests_per_s,
+                       r.throughput_requests_per_s_ci95);
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},", l.count, l.p50_ns, l.p90_ns,
+                       l.p95_ns, l.p99_ns, l.p999_ns, l.mean_ns, l.std_ns, l.min_ns, l.max_ns,
+                       lag.p50_ns, lag.p99_ns, lag.max_ns);
+    out +=
+        fmt::format("{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0, r.client_cpu_user_s,
+                    r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors, r.bytes_sent,
+                    r.bytes_received, CsvField(r.error_message), CsvField(r.convergence_reason));
+  }
+  return out;
+}
+
+void WriteCsv(const std::string& path, const std::vector<CellRecord>& cells) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) Throw(ErrorKind::kIo, "{}: cannot open for writing", path);
+  file << FormatCsv(cells);
+  file.close();
+  if (!file) Throw(ErrorKind::kIo, "{}: write failed", path);
+}
+
+Comparison Compare(const std::vector<CellRecord>& base, const std::vector<CellRecord>& next,
+                   double threshold) {
+  // Last cell of a key wins; keys keep the order of their first appearance.
+  const auto index = [](const std::vector<CellRecord>& cells, std::vector<std::string>& order) {
+    std::map<std::string, const CellRecord*> by_key;
+    for (const CellRecord& cell : cells) {
+      const std::string key = cell.settings.Key();
+      if (!by_key.contains(key)) order.push_back(key);
+      by_key[key] = &cell;
+    }
+    return by_key;
+  };
+  std::vector<std::string> base_order, next_order;
+  const auto base_by_key = index(base, base_order);
+  const auto next_by_key = index(next, next_order);
+
+  Comparison comparison;
+  for (const std::string& key : base_order) {
+    const CellRecord& b = *base_by_key.at(key);
+    CellChange change;
+    change.key = key;
+    change.settings = b.settings;
+    change.base_throughput = b.result.throughput_inferences_per_s;
+    change.base_p99_ns = b.result.latency.Percentile(0.99);
+    const auto found = next_by_key.find(key);
+    if (found == next_by_key.end()) {
+      change.kind = CellChange::Kind::kMissing;
+    } else if (b.result.status == CellStatus::kFailed) {
+      change.kind = CellChange::Kind::kNotComparable;
+    } else if (found->second->result.status == CellStatus::kFailed) {
+      change.kind = CellChange::Kind::kNewFailure;
+      change.regression = true;
+    } else {
+      const CellResult& br = b.result;
+      const CellResult& nr = found->second->result;
+      change.new_throughput = nr.throughput_inferences_per_s;
+      change.new_p99_ns = nr.latency.Percentile(0.99);
+      if (br.throughput_inferences_per_s > 0) {
+        const double drop = br.throughput_inferences_per_s - nr.throughput_inferences_per_s;
+        const double noise =
+            std::hypot(br.throughput_inferences_per_s_ci95, nr.throughput_inferences_per_s_ci95);
+        change.throughput_change = -drop / br.throughput_inferences_per_s;
+        change.throughput_noise = noise / br.throughput_inferences_per_s;
+        change.throughput_regression =
+            drop > threshold * br.throughput_inferences_per_s && drop > noise;
+      }
+      if (br.latency.count() > 0 && nr.latency.count() > 0 && change.base_p99_ns > 0) {
+        const double rise = change.new_p99_ns - change.base_p99_ns;
+        const double noise = std::hypot(P99HalfWidth(br.latency), P99HalfWidth(nr.latency));
+        change.p99_change = rise / change.base_p99_ns;
+        change.p99_noise = noise / change.base_p99_ns;
+        change.latency_regression = rise > threshold * change.base_p99_ns && rise > noise;
+      }
+      change.regression = change.throughput_regression || change.latency_regression;
+    }
+    comparison.regression = comparison.regression || change.regression;
+    comparison.changes.push_back(std::move(change));
+  }
+  for (const std::string& key : next_order) {
+    if (base_by_key.contains(key)) continue;
+    CellChange change;
+    change.kind = CellChange::Kind::kAdded;
+    change.key = key;
+    change.settings = next_by_key.at(key)->settings;
+    change.new_throughput = next_by_key.at(key)->result.throughput_inferences_per_s;
+    change.new_p99_ns = next_by_key.at(key)->result.latency.Percentile(0.99);
+    comparison.changes.push_back(std::move(change));
+  }
+  return comparison;
+}
+
+std::string FormatComparison(const Comparison& comparison, double threshold) {
+  std::string out =
+      fmt::format("{:<48} {:>34} {:>36}  {}\n", "cell", "inferences/s base -> new (change ± noise)",
+                  "p99 base -> new (change ± noise)", "verdict");
+  int regressions = 0;
+  for (const CellChange& c : comparison.changes) {
+    std::string throughput = "-", latency = "-", verdict;
+    switch (c.kind) {
+      case CellChange::Kind::kCompared:
+        throughput =
+            fmt::format("{:.1f} -> {:.1f} ({:+.1f}% ± {:.1f}%)", c.base_throughput,
+                        c.new_throughput, 100 * c.throughput_change, 100 * c.throughput_noise);
+        latency = fmt::format("{} -> {} ({:+.1f}% ± {:.1f}%)", FormatNs(c.base_p99_ns),
+                              FormatNs(c.new_p99_ns), 100 * c.p99_change, 100 * c.p99_noise);
+        verdict = c.throughput_regression && c.latency_regression ? "REGRESSION (throughput, p99)"
+                  : c.throughput_regression                       ? "REGRESSION (throughput)"
+                  : c.latency_regression                          ? "REGRESSION (p99)"
+                                                                  : "ok";
+        break;
+      case CellChange::Kind::kNewFailure:
+        verdict = "REGRESSION (failed in new)";
+        break;
+      case CellChange::Kind::kMissing:
+        verdict = "missing in new";
+        break;
+      case CellChange::Kind::kAdded:
+        verdict = "new cell";
+        break;
+      case CellChange::Kind::kNotComparable:
+        verdict = "failed in base: not compared";
+        break;
+    }
+    if (c.regression) ++regressions;
+    out += fmt::format("{:<48} {:>34} {:>36}  {}\n", CellLabel(c.settings), throughput, latency,
+                       verdict);
+  }
+  out +=
+      comparison.regression
+          ? fmt::format("REGRESSION: {} of {} cells worse by more than {:.3g}% and beyond noise\n",
+                        regressions, comparison.changes.size(), 100 * threshold)
+          : fmt::format("no regression beyond {:.3g}% and noise in {} cells\n", 100 * threshold,
+                        comparison.changes.size());
+  return out;
+}
+
+}  // namespace sonic

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "results/cell.h"
+#include "results/results_file.h"
+
+namespace sonic {
+
+// A readable table of one run: its provenance, then one line per cell with its settings,
+// throughput +- 95% CI, p50 / p99 latency, client CPU and status.
+std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells);
+
+// The cells table as CSV (one header line, one row per cell: settings, summary metrics, status).
+std::string FormatCsv(const std::vector<CellRecord>& cells);
+// Writes FormatCsv to `path`; throws Error(kIo) naming the file.
+void WriteCsv(const std::string& path, const std::vector<CellRecord>& cells);
+
+// How one cell changed between a base run and a new run.
+struct CellChange {
+  enum class Kind {
+    kCompared,       // measured ok in both: see the numbers
+    kNewFailure,     // ok (or not converged) in base, failed in new: a regression
+    kMissing,        // in base, not in new (reported, not a regression: the sweep may have changed)
+    kAdded,          // in new, not in base
+    kNotComparable,  // failed in base: nothing to compare against
+  };
+  Kind kind = Kind::kCompared;
+  std::string key;
+  CellSettings settings;
+  double base_throughput = 0;  // inferences/s
+  double new_throughput = 0;
+  double throughput_change = 0;  // relative: (new - base) / base
+  double throughput_noise = 0;   // relative: combined 95% CI half-width / base
+  double base_p99_ns = 0;
+  double new_p99_ns = 0;
+  double p99_change = 0;  // relative
+  double p99_noise = 0;   // relative: combined 95% CI half-width of p99 / base
+  bool throughput_regression = false;
+  bool latency_regression = false;
+  bool regression = false;  // any of the above, or kNewFailure
+};
+
+struct Comparison {
+  std::vector<CellChange> changes;  // base order, then cells only in new
+  bool regression = false;          // any change is a regression
+};
+
+// Matches cells by CellSettings::Key (the last cell of a key wins when a run has duplicates) and
+// flags a regression when throughput dropped by more than `threshold` (relative, 0.05 = 5%) AND by
+// more than the combined 95% CI (sqrt(ci_base^2 + ci_new^2)), or when p99 latency rose by more
+// than `threshold` AND by more than the combined 95% CI of p99 (distribution-free order-statistic
+// intervals from each histogram, widened by the histogram's relative error). A cell that was ok in
+// base and failed in new is a regression too.
+Comparison Compare(const std::vector<CellRecord>& base, const std::vector<CellRecord>& next,
+                   double threshold);
+
+// A readable table of the changes and a one-line verdict.
+std::string FormatComparison(const Comparison& comparison, double threshold);
+
+}  // namespace sonic

@@ -1,0 +1,131 @@
+#include "results/report.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "results/test_cells.h"
+#include "results/test_temp_dir.h"
+
+namespace sonic {
+namespace {
+
+using testing::SampleResult;
+using testing::SampleSettings;
+
+// A run of three cells, each with 1% throughput noise; `throughput_scale` and `latency_scale`
+// change every cell the same way.
+std::vector<CellRecord> SampleRun(std::uint64_t seed, double throughput_scale,
+                                  double latency_scale) {
+  std::vector<CellRecord> cells;
+  for (std::int64_t i = 0; i < 3; ++i) {
+    CellRecord cell;
+    cell.index = i;
+    cell.settings = SampleSettings(std::int64_t{1} << i, 2);
+    cell.result = SampleResult(seed + i, 20'000, 1e6 * latency_scale, 1000.0 * throughput_scale);
+    cells.push_back(std::move(cell));
+  }
+  return cells;
+}
+
+TEST(CompareTest, FlagsATwentyPercentThroughputDrop) {
+  const Comparison c = Compare(SampleRun(1, 1.0, 1.0), SampleRun(100, 0.8, 1.0), 0.05);
+  EXPECT_TRUE(c.regression);
+  ASSERT_EQ(c.changes.size(), 3u);
+  for (const CellChange& change : c.changes) {
+    EXPECT_EQ(change.kind, CellChange::Kind::kCompared);
+    EXPECT_TRUE(change.throughput_regression);
+    EXPECT_FALSE(change.latency_regression);
+    EXPECT_NEAR(change.throughput_change, -0.2, 1e-12);
+    EXPECT_NEAR(change.throughput_noise, std::hypot(10.0, 8.0) / 1000, 1e-12);
+  }
+  EXPECT_NE(FormatComparison(c, 0.05).find("REGRESSION (throughput)"), std::string::npos);
+}
+
+TEST(CompareTest, DoesNotFlagAOnePercentDropWithinNoise) {
+  const Comparison c = Compare(SampleRun(1, 1.0, 1.0), SampleRun(100, 0.99, 1.0), 0.05);
+  EXPECT_FALSE(c.regression) << FormatComparison(c, 0.05);
+  EXPECT_NE(FormatComparison(c, 0.05).find("no regression"), std::string::npos);
+}
+
+TEST(CompareTest, ADropBeyondTheThresholdButWithinNoiseIsNotARegression) {
+  auto base = SampleRun(1, 1.0, 1.0);
+  auto next = SampleRun(100, 0.9, 1.0);
+  for (CellRecord& cell : next) cell.result.throughput_inferences_per_s_ci95 = 150;
+  EXPECT_FALSE(Compare(base, next, 0.05).regression);
+  // The same drop with a tight CI is one; with a threshold above it, it is not.
+  EXPECT_TRUE(Compare(base, SampleRun(100, 0.9, 1.0), 0.05).regression);
+  EXPECT_FALSE(Compare(base, SampleRun(100, 0.9, 1.0), 0.15).regression);
+}
+
+TEST(CompareTest, FlagsAP99LatencyRiseButNotResampling) {
+  const Comparison slower = Compare(SampleRun(1, 1.0, 1.0), SampleRun(100, 1.0, 1.3), 0.05);
+  EXPECT_TRUE(slower.regression);
+  for (const CellChange& change : slower.changes) {
+    EXPECT_TRUE(change.latency_regression);
+    EXPECT_GT(change.p99_change, change.p99_noise);
+    EXPECT_NEAR(change.p99_change, 0.3, 2 * change.p99_noise) << change.p99_noise;
+  }
+  // Another sample of the same distribution: p99 moves by its sampling noise only.
+  EXPECT_FALSE(Compare(SampleRun(1, 1.0, 1.0), SampleRun(100, 1.0, 1.0), 0.05).regression);
+}
+
+TEST(CompareTest, MatchesBySettingsAndReportsFailuresAndMissingCells) {
+  auto base = SampleRun(1, 1.0, 1.0);
+  auto next = SampleRun(100, 1.0, 1.0);
+  std::reverse(next.begin(), next.end());  // matching is by key, not position
+  next.pop_back();                         // base cell 0 is missing in new
+  CellRecord added;
+  added.settings = SampleSettings(64, 1);
+  added.result = SampleResult(7, 100, 1e6, 10);
+  next.push_back(added);
+  EXPECT_FALSE(Compare(base, next, 0.05).regression);
+
+  next[0].result.status = CellStatus::kFailed;  // base cell 2
+  const Comparison c = Compare(base, next, 0.05);
+  EXPECT_TRUE(c.regression);
+  ASSERT_EQ(c.changes.size(), 4u);
+  EXPECT_EQ(c.changes[0].kind, CellChange::Kind::kMissing);
+  EXPECT_EQ(c.changes[1].kind, CellChange::Kind::kCompared);
+  EXPECT_EQ(c.changes[2].kind, CellChange::Kind::kNewFailure);
+  EXPECT_EQ(c.changes[3].kind, CellChange::Kind::kAdded);
+}
+
+TEST(ReportTest, TableHasOneLinePerCellWithStatus) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  cells[1].result.status = CellStatus::kFailed;
+  cells[1].result.error_message = "out of memory";
+  RunInfo info;
+  info.run_id = "r1";
+  info.complete = true;
+  const std::string report = FormatReport(info, cells);
+  EXPECT_NE(report.find("run r1 (complete), 3 cells"), std::string::npos) << report;
+  EXPECT_NE(report.find("failed: out of memory"), std::string::npos) << report;
+  EXPECT_NE(report.find("1000 ± 10.0"), std::string::npos) << report;
+  EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 3 + 3) << report;
+}
+
+TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  cells[0].result.error_message = "a \"quoted\", message";
+  const std::string path = testing::TempPath("cells.csv");
+  WriteCsv(path, cells);
+  std::ifstream file(path);
+  std::stringstream content;
+  content << file.rdbuf();
+  const std::string csv = content.str();
+  EXPECT_EQ(csv, FormatCsv(cells));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+  EXPECT_NE(csv.find("\"a \"\"quoted\"\", message\""), std::string::npos);
+  const std::string header = csv.substr(0, csv.find('\n'));
+  const std::string last_row = csv.substr(csv.rfind('\n', csv.size() - 2) + 1);
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 45);
+  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 45) << last_row;
+  EXPECT_THROW(WriteCsv("/nonexistent-dir/cells.csv", cells), Error);
+}
+
+}  // namespace
+}  // namespace sonic

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "results/cell.h"
+
+namespace sonic {
+
+// The schema version written to every file (root attribute `schema_version`); results/SCHEMA.md
+// describes each version. Readers refuse files with a newer major version.
+inline constexpr std::int64_t kResultsSchemaVersion = 1;
+
+// Provenance of one run (one sweep invocation) in a results file.
+struct RunInfo {
+  std::string run_id;                          // unique in the file; empty: ResultsWriter picks one
+  std::string sonicbench_version;              // kVersion
+  std::string git_commit;                      // kGitCommit
+  std::string command_line;                    // the full command line, space-joined
+  std::string config_text;                     // the full sweep configuration, as text
+  std::map<std::string, std::uint64_t> seeds;  // "arrivals" -> 1, "inputs" -> 42, ...
+  std::string host;
+  std::string cpu_model;
+  double cpu_peak_gflops = 0;                           // measured fp32 peak; 0 when not measured
+  std::map<std::string, std::string> library_versions;  // "onednn" -> "2.6.3", "hdf5" -> ...
+  std::map<std::string, std::string> device_names;      // backend -> device it ran on
+  std::string start_time_utc;                           // ISO 8601, "2026-11-24T10:30:22Z"
+  // Set by the reader: true when the writer closed the run normally; false when the sweep was
+  // interrupted (SIGINT, crash) after its last finished cell.
+  bool complete = false;
+
+  friend bool operator==(const RunInfo&, const RunInfo&) = default;
+};
+
+// A RunInfo with what this process knows filled in: version, git commit, host name, CPU model
+// (/proc/cpuinfo), HDF5 library version and the current time. The caller adds the command line,
+// the configuration, seeds, the measured peak and the backends' versions and devices.
+RunInfo CurrentRunInfo();
+
+// Writes one run to a results file, one cell at a time. Each AppendCell writes the cell's row and
+// group and flushes the file (H5Fflush), so that a process killed between two AppendCell calls
+// leaves a valid file holding every finished cell (a kill *during* AppendCell may lose that cell
+// and, rarely, damage the file). Close marks the run complete. Not thread-safe: one writer per
+// file, used from one thread. Errors throw Error(kIo) naming the file and the HDF5 call.
+class ResultsWriter {
+ public:
+  // Creates `path` (replacing it) or, with `append`, opens it and adds a new run (creating the
+  // file when it does not exist). When info.run_id is empty or already taken, a unique one is
+  // derived from the start time. The run's id is run_id().
+  static std::unique_ptr<ResultsWriter> Open(const std::string& path, const RunInfo& info,
+                                             bool append);
+  // Opens an existing run to add the cells it is missing (sweep --resume). Find what it holds with
+  // ResultsReader::FinishedCells.
+  static std::unique_ptr<ResultsWriter> Resume(const std::string& path, const std::string& run_id);
+
+  ~ResultsWriter();  // closes without marking the run complete when Close was not called
+  ResultsWriter(const ResultsWriter&) = delete;
+  ResultsWriter& operator=(const ResultsWriter&) = delete;
+
+  // Appends the cell as the next row and group, then flushes. Returns the cell's index.
+  std::int64_t AppendCell(const CellSettings& settings, const CellResult& result);
+  // Marks the run complete and closes the file.
+  void Close();
+
+  const std::string& run_id() const;
+  std::int64_t cell_count() const;
+
+  struct Impl;
+
+ private:
+  explicit ResultsWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a results file (opened read-only). Errors throw Error(kIo) naming the file and the HDF5
+// call, or Error(kInvalidArgument) when the file is not a sonicbench results file or has a newer
+// schema.
+class ResultsReader {
+ public:
+  explicit ResultsReader(const std::string& path);
+  ~ResultsReader();
+  ResultsReader(const ResultsReader&) = delete;
+  ResultsReader& operator=(const ResultsReader&) = delete;
+
+  std::int64_t schema_version() const;
+  // Run ids in the order the runs were appended (oldest first).
+  std::vector<std::string> ListRuns() const;
+  // Throws Error(kNotFound) for an unknown run id.
+  RunInfo ReadRunInfo(const std::string& run_id) const;
+  // Every cell of the run in index order, with histograms, errors, server statistics and, when
+  // `with_raw_records`, the raw request records.
+  std::vector<CellRecord> ReadCells(const std::string& run_id, bool with_raw_records = true) const;
+  // Settings key -> status of every cell already in the run (from the table only: cheap). For
+  // --resume; a key appended twice reports its last status.
+  std::map<std::string, CellStatus> FinishedCells(const std::string& run_id) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sonic
