@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Runs every figure entry point on a fixture file made by the suite and checks what it writes.
+
+Usage: test_plots.py FIXTURE.h5 SONICBENCH OUT_DIR
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE, SONICBENCH, OUT = sys.argv[1:4]
+
+
+def run(*args):
+    return subprocess.run(args, capture_output=True, text=True, cwd=HERE, check=False)
+
+
+class Figures(unittest.TestCase):
+    def setUp(self):
+        shutil.rmtree(OUT, ignore_errors=True)
+
+    def check_script(self, script, expected):
+        result = run("/usr/bin/python3", os.path.join(HERE, script), FIXTURE, "--out", OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in expected:
+            for ext in ("png", "svg"):
+                path = os.path.join(OUT, f"{name}.{ext}")
+                self.assertTrue(os.path.getsize(path) > 1000, path)
+
+    def test_latency_distribution(self):
+        self.check_script("fig_latency_distribution.py", ["latency_distribution_jet_cnn"])
+
+    def test_throughput_vs_clients(self):
+        self.check_script("fig_throughput_vs_clients.py", ["throughput_vs_clients_jet_cnn"])
+
+    def test_batch_scan(self):
+        self.check_script("fig_batch_scan.py", ["batch_throughput_jet_cnn", "batch_latency_jet_cnn"])
+
+    def test_trend_spans_both_runs(self):
+        self.check_script("fig_trend.py", ["trend_throughput", "trend_p99_latency"])
+
+    def test_dynamic_batching_without_remote_cells_draws_nothing(self):
+        result = run("/usr/bin/python3", os.path.join(HERE, "fig_dynamic_batching.py"), FIXTURE,
+                     "--out", OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no cells for this figure", result.stdout)
+
+    def test_sonicbench_plot_draws_all_and_the_report(self):
+        result = run(SONICBENCH, "plot", FIXTURE, "--out", OUT, "--trend")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(os.path.join(OUT, "report.md")) as handle:
+            report = handle.read()
+        self.assertIn("| quantity | paper | measured |", report)
+        self.assertIn("![batch_throughput_jet_cnn.png]", report)
+        # One table row per cell of the newest run: 2 backends x 3 batches x 2 client counts.
+        self.assertEqual(report.count("| local | none |"), 12)
+
+    def test_plot_of_a_missing_file_is_a_usage_error(self):
+        result = run(SONICBENCH, "plot", os.path.join(OUT, "missing.h5"), "--out", OUT)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("does not exist", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
