@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace sonic {
+
+// The FPGA backend: the whole network as a chain of OpenCL C 1.2 kernels (convolution and dense
+// as a local-memory-tiled GEMM, after an on-device im2col except for 1x1 stride-1 layers, with
+// fused bias, residual add and ReLU; pooling; softmax) on one in-order queue of any OpenCL
+// device. Compile uploads every weight once; Run is one upload, the kernel chain and one
+// download, timed by profiling events. Precisions fp32 and bfp8 (block floating point: 16 values
+// along the input channels share an exponent, 8-bit signed mantissas; weights rounded at
+// compile, activations inside the GEMM kernel). The program is built from the sources embedded
+// in the binary, or loaded from a device binary (an FPGA bitstream from aoc or v++, or one
+// written by `sonicbench opencl-compile`). CompileOptions::threads does not apply: the device
+// owns its parallelism (PoCL: the POCL_MAX_PTHREAD_COUNT environment variable). docs/FPGA.md has
+// the details.
+//
+// CompileOptions::device is a comma-separated list (see ParseOpenClOptions):
+//   "" | "P:D" | "NAME" | "device=SEL" | "binary=PATH", e.g. "0:0,binary=/tmp/sonic.bin".
+std::unique_ptr<Backend> MakeOpenClBackend();
+
+// One OpenCL device as the ICD loader lists it.
+struct OpenClDeviceInfo {
+  int platform_index = 0;
+  int device_index = 0;
+  std::string platform_name;
+  std::string platform_version;
+  std::string device_name;
+  std::string device_type;  // "cpu", "gpu", "accelerator", "custom"
+  std::string device_version;
+};
+
+// Every device of every platform, in ICD order; empty when no platform is installed.
+std::vector<OpenClDeviceInfo> ListOpenClDevices();
+
+// The backend's options, parsed from CompileOptions::device. Items are separated by commas:
+// `binary=PATH` loads the program from a device binary instead of building the embedded source;
+// `device=SEL` or a bare SEL picks the device: "P:D" (platform and device indices) or a
+// case-insensitive substring of "platform name device name". Empty: the first device. Throws
+// Error(kInvalidArgument) for an unknown key or a repeated item.
+struct OpenClOptions {
+  std::string device;
+  std::string binary_path;
+};
+OpenClOptions ParseOpenClOptions(std::string_view spec);
+
+// The device a selector names; throws Error(kNotFound) listing the devices, or Error(kUnavailable)
+// when there is no OpenCL platform at all.
+OpenClDeviceInfo SelectOpenClDevice(std::string_view selector);
+
+// Builds the embedded kernel sources for the selected device and returns the program binary
+// (what clGetProgramInfo(CL_PROGRAM_BINARIES) gives), to be saved and loaded with `binary=PATH`.
+std::vector<unsigned char> BuildOpenClBinary(std::string_view selector);
+
+// The kernels' OpenCL C source exactly as the backend builds it (kernels/*.cl concatenated,
+// embedded at build time); with OpenClBuildOptions() it is the input of an FPGA offline compiler.
+std::string_view OpenClKernelSource();
+
+// The OpenCL build options the kernels are built with (tile sizes as -D defines); a device
+// binary for an FPGA must be compiled offline with the same ones (docs/FPGA.md).
+std::string OpenClBuildOptions();
+
+}  // namespace sonic
