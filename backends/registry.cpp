@@ -11,6 +11,12 @@
 #if SONIC_HAVE_ONEDNN
 #include "backends/onednn/onednn_backend.h"
 #endif
+#if SONIC_HAVE_OPENCL
+#include "backends/opencl/opencl_backend.h"
+#endif
+#if SONIC_HAVE_CUDNN
+#include "backends/cudnn/cudnn_backend.h"
+#endif
 
 namespace sonic {
 namespace {
@@ -23,6 +29,12 @@ const std::vector<std::pair<std::string, Factory>>& Factories() {
         {"null", [] { return MakeNullBackend(); }},
 #if SONIC_HAVE_ONEDNN
         {"onednn", [] { return MakeOneDnnBackend(); }},
+#endif
+#if SONIC_HAVE_OPENCL
+        {"opencl", [] { return MakeOpenClBackend(); }},
+#endif
+#if SONIC_HAVE_CUDNN
+      {"cudnn", [] { return MakeCudnnBackend(); }},
 #endif
   };
   return factories;

@@ -1,0 +1,897 @@
+#include "backends/onednn/onednn_backend.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/random.h"
+#include "models/fusion.h"
+
+namespace sonic {
+namespace {
+
+using dnnl::memory;
+using DataT = memory::data_type;
+using Tag = memory::format_tag;
+
+std::string_view StatusName(dnnl_status_t status) {
+  switch (status) {
+    case dnnl_success:
+      return "success";
+    case dnnl_out_of_memory:
+      return "out_of_memory";
+    case dnnl_invalid_arguments:
+      return "invalid_arguments";
+    case dnnl_unimplemented:
+      return "unimplemented";
+    case dnnl_iterator_ends:
+      return "iterator_ends";
+    case dnnl_runtime_error:
+      return "runtime_error";
+    case dnnl_not_required:
+      return "not_required";
+  }
+  return "unknown status";
+}
+
+bool IsaHas(dnnl::cpu_isa isa) {
+  const auto wanted = static_cast<unsigned>(isa);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & wanted) == wanted;
+}
+
+bool HasBf16() { return IsaHas(dnnl::cpu_isa::avx512_core_bf16); }
+bool HasInt8() {
+  return IsaHas(dnnl::cpu_isa::avx512_core_vnni) || IsaHas(dnnl::cpu_isa::avx2_vnni);
+}
+
+Tag PlainTag(std::size_t rank) {
+  switch (rank) {
+    case 1:
+      return Tag::a;
+    case 2:
+      return Tag::ab;
+    case 3:
+      return Tag::abc;
+    case 4:
+      return Tag::abcd;
+    case 5:
+      return Tag::abcde;
+  }
+  Throw(ErrorKind::kUnsupported, "onednn: tensors of rank {} are not supported", rank);
+}
+
+// Batch-first dims of a value: {batch, per-sample shape...}.
+memory::dims BatchDims(const Shape& shape, int batch) {
+  memory::dims dims{batch};
+  dims.insert(dims.end(), shape.begin(), shape.end());
+  return dims;
+}
+
+memory::desc WithDataType(memory::desc desc, DataT type) {
+  desc.data.data_type = memory::convert_to_c(type);
+  return desc;
+}
+
+bool IsInt8(DataT type) { return type == DataT::s8 || type == DataT::u8; }
+
+float MaxAbs(const float* data, std::size_t count) {
+  float peak = 0.0f;
+  for (std::size_t i = 0; i < count; ++i) peak = std::max(peak, std::fabs(data[i]));
+  return peak;
+}
+
+// Maps max-abs of a tensor onto the int8 range; a tensor that was all zeros keeps scale 1.
+float QuantScale(float max_abs, DataT type) {
+  const float range = type == DataT::u8 ? 255.0f : 127.0f;
+  return max_abs > 0.0f ? range / max_abs : 1.0f;
+}
+
+struct AlignedFree {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
+
+AlignedBuffer AllocateAligned(std::size_t bytes) {
+  constexpr std::size_t kAlignment = 64;
+  const std::size_t rounded =
+      std::max<std::size_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded));
+  if (p == nullptr) Throw(ErrorKind::kResourceExhausted, "onednn: cannot allocate {} bytes", bytes);
+  std::fill_n(p, rounded, std::byte{0});
+  return AlignedBuffer(p);
+}
+
+// How each value of the fused plan is stored, independent of the batch size.
+struct ValueInfo {
+  DataT type = DataT::f32;
+  float scale = 1.0f;  // int8 only: quantised = scale * real
+  int buffer = -1;     // index into the executable's buffers
+};
+
+// One primitive execution with its arguments, ready for dnnl_primitive_execute.
+struct Op {
+  dnnl::primitive primitive;
+  std::vector<dnnl_exec_arg_t> args;
+  std::vector<memory> memories;  // owns what `args` points to
+  std::string what;              // names the primitive and node in error messages
+  ValueId record_value = -1;     // calibration: the fp32 value this op writes, or -1
+  int record_buffer = -1;
+  std::size_t record_count = 0;
+};
+
+// Primitives compiled for one batch size; buffers are shared by all batch sizes.
+struct BatchPlan {
+  int batch = 0;
+  std::vector<Op> ops;
+};
+
+// The network input and output reorders for one run-time batch size, and the compiled batch
+// whose primitives that batch runs on.
+struct BatchIo {
+  int plan = -1;
+  memory user_input, user_output;
+  Op input, output;
+  // Bytes to copy instead of running `output` when the stored output already is plain fp32
+  // rows (a classifier's probabilities): a reorder launches a parallel region for a few KB.
+  std::size_t output_copy_bytes = 0;
+};
+
+// A graph compiled to oneDNN primitives. Batch sizes: primitives are created at Compile for the
+// powers of two below max_batch and for max_batch itself; a run of batch b executes the smallest
+// of those that holds b (rows past b compute on stale data and are not read back). This keeps
+// Compile at O(log max_batch) primitive sets while wasting at most half of the work of a run;
+// one set per batch size would waste nothing but makes Compile max_batch times slower. Weights
+// are shared between batch sizes whenever the primitives chose the same format, and activation
+// buffers and the scratchpad are shared by all of them (one run at a time).
+class OneDnnExecutable final : public Executable {
+ public:
+  // `calibration_max_abs` non-null: fp32 only; Run records each value's max-abs into it.
+  OneDnnExecutable(const Graph& graph, const CompileOptions& options,
+                   std::vector<float>* calibration_max_abs = nullptr)
+      : Executable(graph.input_shape(), graph.output_shape(), options.max_batch),
+        graph_(graph),
+        precision_(options.precision),
+        threads_(options.threads > 0 ? options.threads : omp_get_num_procs()),
+        record_(calibration_max_abs) {
+    FoldBatchNorm(graph_);
+    InferShapes(graph_);
+    plan_ = PlanFusedSteps(graph_);
+    CheckSupported();
+    // oneDNN's kernels pick their work split from the thread count at creation time.
+    omp_set_num_threads(threads_);
+    try {
+      engine_ = dnnl::engine(dnnl::engine::kind::cpu, 0);
+      stream_ = dnnl::stream(engine_);
+      AssignTypes(options);
+      AssignBuffers();
+      std::vector<int> batches;
+      for (int b = 1; b < max_batch(); b *= 2) batches.push_back(b);
+      batches.push_back(max_batch());
+      for (int b : batches) BuildPlan(b);
+      for (int b = 1; b <= max_batch(); ++b) BuildIo(b);
+      BindBuffers();
+      ReleaseParameters();
+    } catch (const dnnl::error& e) {
+      Throw(ErrorKind::kBackend, "onednn: {} failed: {} (status {})", context_, e.what(),
+            StatusName(e.status));
+    }
+  }
+
+ protected:
+  void DoRun(const float* input, int batch, float* output, DeviceTiming* timing) override {
+    using Clock = std::chrono::steady_clock;
+    omp_set_num_threads(threads_);
+    BatchIo& io = io_[batch - 1];
+    io.user_input.set_data_handle(const_cast<float*>(input));
+    io.user_output.set_data_handle(output);
+    const auto t0 = Clock::now();
+    Execute(io.input);
+    const auto t1 = Clock::now();
+    for (Op& op : plans_[io.plan].ops) {
+      Execute(op);
+      if (record_ != nullptr && op.record_value >= 0) {
+        const auto* data = reinterpret_cast<const float*>(buffers_[op.record_buffer].get());
+        float& peak = (*record_)[op.record_value];
+        peak = std::max(peak, MaxAbs(data, op.record_count));
+      }
+    }
+    const auto t2 = Clock::now();
+    if (io.output_copy_bytes > 0) {
+      std::memcpy(output, buffers_[values_[output_value_].buffer].get(), io.output_copy_bytes);
+    } else {
+      Execute(io.output);
+    }
+    const auto t3 = Clock::now();
+    if (timing != nullptr) {
+      auto ns = [](auto d) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+      };
+      *timing = {ns(t1 - t0), ns(t2 - t1), ns(t3 - t2)};
+    }
+  }
+
+ private:
+  // The C API takes a prepared argument array: the C++ wrapper would build one per call.
+  void Execute(const Op& op) {
+    const dnnl_status_t status = dnnl_primitive_execute(
+        op.primitive.get(), stream_.get(), static_cast<int>(op.args.size()), op.args.data());
+    if (status != dnnl_success) {
+      Throw(ErrorKind::kBackend, "onednn: executing {} failed (status {})", op.what,
+            StatusName(status));
+    }
+  }
+
+  void CheckSupported() const {
+    for (const FusedStep& step : plan_.steps) {
+      const OpKind op = step.node->op;
+      const bool standalone = op == OpKind::kAdd || op == OpKind::kRelu || op == OpKind::kBatchNorm;
+      if (precision_ == Precision::kInt8 && standalone) {
+        Throw(ErrorKind::kUnsupported,
+              "onednn int8: node '{}' ({}) is not fused into a convolution or dense layer; int8 "
+              "supports {} only as a fused post-op",
+              step.node->name, OpKindName(op), OpKindName(op));
+      }
+      if (op == OpKind::kSoftmax && precision_ != Precision::kFp32) {
+        const FusedStep* producer = Producer(step.input);
+        const bool computed = producer != nullptr && (producer->node->op == OpKind::kConv2D ||
+                                                      producer->node->op == OpKind::kDense);
+        if (!computed) {
+          Throw(ErrorKind::kUnsupported,
+                "onednn {}: softmax '{}' must read a convolution or dense output (which is then "
+                "written in fp32)",
+                PrecisionName(precision_), step.node->name);
+        }
+      }
+    }
+  }
+
+  const FusedStep* Producer(ValueId value) const {
+    for (const FusedStep& step : plan_.steps) {
+      if (step.output == value) return &step;
+    }
+    return nullptr;
+  }
+
+  bool ReadBySoftmax(ValueId value) const {
+    return std::any_of(plan_.steps.begin(), plan_.steps.end(), [&](const FusedStep& step) {
+      return step.node->op == OpKind::kSoftmax && step.input == value;
+    });
+  }
+
+  // Data types and (int8) scales of every stored value. Softmax and its input stay fp32: logits
+  // need the precision, and a bf16 or int8 probability loses the small classes.
+  void AssignTypes(const CompileOptions& options) {
+    values_.assign(graph_.values.size(), {});
+    if (precision_ == Precision::kFp32) return;
+    const DataT low = precision_ == Precision::kBf16 ? DataT::bf16 : DataT::s8;
+    std::vector<float> max_abs;
+    float input_min = 0.0f;
+    if (precision_ == Precision::kInt8) max_abs = Calibrate(options, input_min);
+    const ValueId input = graph_.input;
+    values_[input].type = low;
+    if (low == DataT::s8) {
+      // Non-negative calibration inputs (images in [0, 1)) use the u8 range: negative inputs at
+      // run time would then clip to zero.
+      if (input_min >= 0.0f) values_[input].type = DataT::u8;
+      values_[input].scale = QuantScale(max_abs[input], values_[input].type);
+    }
+    for (const FusedStep& step : plan_.steps) {
+      ValueInfo& out = values_[step.output];
+      const OpKind op = step.node->op;
+      if (op == OpKind::kSoftmax || ReadBySoftmax(step.output)) {
+        out.type = DataT::f32;
+      } else if (op == OpKind::kConv2D || op == OpKind::kDense) {
+        out.type = low == DataT::s8 ? (step.relu ? DataT::u8 : DataT::s8) : low;
+        if (low == DataT::s8) out.scale = QuantScale(max_abs[step.output], out.type);
+      } else {
+        // Pooling, standalone ReLU/Add/BatchNorm keep their input's type and scale.
+        out.type = values_[step.input].type;
+        out.scale = values_[step.input].scale;
+      }
+    }
+  }
+
+  // Runs the fp32 network over the calibration inputs (or 16 seeded random ones in [0, 1)) and
+  // returns each value's max-abs.
+  std::vector<float> Calibrate(const CompileOptions& options, float& input_min) {
+    const std::int64_t per_sample = NumElements(graph_.input_shape());
+    std::vector<float> seeded;
+    std::span<const float> samples = options.calibration;
+    if (samples.empty()) {
+      constexpr int kSeededSamples = 16;
+      Random random(0x5eed);
+      seeded.resize(kSeededSamples * per_sample);
+      for (float& v : seeded) v = static_cast<float>(random.Uniform());
+      samples = seeded;
+    }
+    const int count = static_cast<int>(samples.size() / per_sample);
+    int chunk = std::min(count, 8);
+    while (count % chunk != 0) --chunk;  // full batches only: every recorded row is valid
+    CompileOptions fp32 = options;
+    fp32.precision = Precision::kFp32;
+    fp32.max_batch = chunk;
+    fp32.calibration = {};
+    std::vector<float> max_abs(graph_.values.size(), 0.0f);
+    OneDnnExecutable executable(graph_, fp32, &max_abs);
+    std::vector<float> scratch(chunk * NumElements(graph_.output_shape()));
+    for (int first = 0; first < count; first += chunk) {
+      executable.Run(samples.subspan(first * per_sample, chunk * per_sample), chunk, scratch);
+    }
+    max_abs[graph_.input] = MaxAbs(samples.data(), samples.size());
+    input_min = *std::min_element(samples.begin(), samples.end());
+    return max_abs;
+  }
+
+  // Activation buffers, planned once for every batch size: a value's buffer is reused once its
+  // last reader has run. A fused residual Add writes into the shortcut's buffer when this step is
+  // the shortcut's last reader (the sum post-op accumulates in place); otherwise the shortcut is
+  // first copied into the step's own buffer.
+  void AssignBuffers() {
+    const int n = static_cast<int>(plan_.steps.size());
+    std::vector<int> last_use(graph_.values.size(), -1);
+    for (int i = 0; i < n; ++i) {
+      last_use[plan_.steps[i].input] = i;
+      if (plan_.steps[i].residual >= 0) last_use[plan_.steps[i].residual] = i;
+    }
+    output_value_ = plan_.storage[graph_.output];
+    last_use[output_value_] = std::numeric_limits<int>::max();
+    std::vector<int> busy_until;
+    auto take_free = [&](int step, ValueId value) {
+      for (std::size_t b = 0; b < busy_until.size(); ++b) {
+        if (busy_until[b] < step) {
+          busy_until[b] = last_use[value];
+          return static_cast<int>(b);
+        }
+      }
+      busy_until.push_back(last_use[value]);
+      return static_cast<int>(busy_until.size()) - 1;
+    };
+    values_[graph_.input].buffer = take_free(-1, graph_.input);
+    in_place_.assign(n, false);
+    for (int i = 0; i < n; ++i) {
+      const FusedStep& step = plan_.steps[i];
+      const bool computes = step.node->op == OpKind::kConv2D || step.node->op == OpKind::kDense;
+      if (computes && step.residual >= 0 && last_use[step.residual] == i &&
+          step.residual != step.input && step.residual != output_value_) {
+        in_place_[i] = true;
+        const int buffer = values_[step.residual].buffer;
+        busy_until[buffer] = last_use[step.output];
+        values_[step.output].buffer = buffer;
+      } else {
+        values_[step.output].buffer = take_free(i, step.output);
+      }
+    }
+    scratchpad_buffer_ = static_cast<int>(busy_until.size());
+    buffer_bytes_.assign(scratchpad_buffer_ + 1, 0);
+  }
+
+  // The primitives hold their own copies of the parameters: the graph's are freed, since every
+  // worker has its own Executable.
+  void ReleaseParameters() {
+    for (Node& node : graph_.nodes) {
+      if (auto* conv = std::get_if<Conv2DAttrs>(&node.attrs)) {
+        conv->weight = {};
+        conv->bias = {};
+      } else if (auto* dense = std::get_if<DenseAttrs>(&node.attrs)) {
+        dense->weight = {};
+        dense->bias = {};
+      } else if (auto* bn = std::get_if<BatchNormAttrs>(&node.attrs)) {
+        *bn = {};
+      }
+    }
+  }
+
+  // A memory object on one of the shared buffers; its handle is set once all are sized.
+  memory Bind(const memory::desc& desc, int buffer) {
+    memory mem(desc, engine_, DNNL_MEMORY_NONE);
+    buffer_bytes_[buffer] = std::max(buffer_bytes_[buffer], desc.get_size());
+    bindings_.emplace_back(mem, buffer);
+    return mem;
+  }
+
+  int NewBuffer() {
+    buffer_bytes_.push_back(0);
+    return static_cast<int>(buffer_bytes_.size()) - 1;
+  }
+
+  void BindBuffers() {
+    for (std::size_t b = 0; b < buffer_bytes_.size(); ++b) {
+      buffers_.push_back(AllocateAligned(buffer_bytes_[b]));
+    }
+    for (auto& [mem, buffer] : bindings_) mem.set_data_handle(buffers_[buffer].get());
+  }
+
+  dnnl::primitive_attr BaseAttr() const {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+  }
+
+  // Appends an op for `pd`: arguments plus the shared scratchpad.
+  template <typename Primitive>
+  void AddOp(BatchPlan& plan, const typename Primitive::primitive_desc& pd,
+             std::vector<std::pair<int, memory>> args, std::string what) {
+    Op op;
+    op.primitive = Primitive(pd);
+    args.emplace_back(DNNL_ARG_SCRATCHPAD, Bind(pd.scratchpad_desc(), scratchpad_buffer_));
+    for (auto& [arg, mem] : args) {
+      op.args.push_back({arg, mem.get()});
+      op.memories.push_back(mem);
+    }
+    op.what = std::move(what);
+    plan.ops.push_back(std::move(op));
+  }
+
+  Op MakeReorder(const memory& from, const memory& to, float scale, std::string what) {
+    dnnl::primitive_attr attr = BaseAttr();
+    if (scale != 1.0f) attr.set_output_scales(0, {scale});
+    dnnl::reorder::primitive_desc pd(engine_, from.get_desc(), engine_, to.get_desc(), attr);
+    Op op;
+    op.primitive = dnnl::reorder(pd);
+    const memory scratch = Bind(pd.scratchpad_desc(), scratchpad_buffer_);
+    op.args = {
+        {DNNL_ARG_FROM, from.get()}, {DNNL_ARG_TO, to.get()}, {DNNL_ARG_SCRATCHPAD, scratch.get()}};
+    op.memories = {from, to, scratch};
+    op.what = std::move(what);
+    return op;
+  }
+
+  // The memory holding `value` for this batch plan, created on first use (the network input
+  // takes the layout its first reader prefers).
+  memory& ValueMemory(std::vector<memory>& mems, ValueId value, const memory::desc& preferred) {
+    if (!mems[value]) mems[value] = Bind(preferred, values_[value].buffer);
+    return mems[value];
+  }
+
+  // `value` in the layout `wanted`: itself, or a reorder into a private buffer (only when
+  // consecutive primitives chose different layouts).
+  memory Operand(BatchPlan& plan, std::vector<memory>& mems, ValueId value,
+                 const memory::desc& wanted, const std::string& node) {
+    memory& have = ValueMemory(mems, value, wanted);
+    if (have.get_desc() == wanted) return have;
+    memory copy = Bind(wanted, NewBuffer());
+    plan.ops.push_back(
+        MakeReorder(have, copy, 1.0f, fmt::format("layout reorder before '{}'", node)));
+    return copy;
+  }
+
+  // Weights reordered once into the primitive's format, shared by batch plans that chose the
+  // same format. int8: quantised to s8 with one scale per output channel (`scales`).
+  memory Weights(std::size_t step, const std::vector<float>& data, const memory::dims& dims,
+                 const memory::desc& wanted, const std::vector<float>& scales, int scale_mask) {
+    for (const memory& mem : weights_[step]) {
+      if (mem.get_desc() == wanted) return mem;
+    }
+    memory user({dims, DataT::f32, PlainTag(dims.size())}, engine_,
+                const_cast<float*>(data.data()));
+    memory mem(wanted, engine_);
+    dnnl::primitive_attr attr;
+    if (!scales.empty()) attr.set_output_scales(scale_mask, scales);
+    dnnl::reorder(dnnl::reorder::primitive_desc(engine_, user.get_desc(), engine_, wanted, attr))
+        .execute(stream_, user, mem);
+    stream_.wait();
+    weights_[step].push_back(mem);
+    return mem;
+  }
+
+  // The activation layout a convolution is asked for. fp32 and bf16: nChw16c, the blocked layout
+  // of oneDNN's direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7% faster on this Zen 4
+  // CPU than the nhwc layout that format_tag::any selects (brgconv); nhwc was as much faster at
+  // batch 1, the smaller effect on served throughput. int8: any (brgconv with nhwc: for nChw16c
+  // oneDNN 2.6 falls back to its reference int8 convolution). Channel counts that are not a
+  // multiple of 16 (the 3-channel stem input) leave the choice to the primitive.
+  Tag ActivationTag(std::int64_t channels) const {
+    return precision_ != Precision::kInt8 && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
+  }
+
+  // int8 per-output-channel weight scales: each channel's max-abs maps to 127.
+  static std::vector<float> ChannelScales(const std::vector<float>& weight, std::int64_t channels) {
+    const std::size_t per_channel = weight.size() / channels;
+    std::vector<float> scales(channels);
+    for (std::int64_t c = 0; c < channels; ++c) {
+      scales[c] = QuantScale(MaxAbs(weight.data() + c * per_channel, per_channel), DataT::s8);
+    }
+    return scales;
+  }
+
+  // Attributes of a convolution or inner product: int8 output scales (per channel), then the
+  // residual sum, then ReLU.
+  dnnl::primitive_attr ComputeAttr(const FusedStep& step, const std::vector<float>& weight_scales) {
+    dnnl::primitive_attr attr = BaseAttr();
+    const ValueInfo& in = values_[step.input];
+    const ValueInfo& out = values_[step.output];
+    if (!weight_scales.empty()) {
+      std::vector<float> scales(weight_scales.size());
+      for (std::size_t c = 0; c < scales.size(); ++c) {
+        scales[c] = out.scale / (in.scale * weight_scales[c]);
+      }
+      attr.set_output_scales(1 << 1, scales);
+    }
+    dnnl::post_ops ops;
+    if (step.residual >= 0) {
+      const ValueInfo& residual = values_[step.residual];
+      // int8: the shortcut is stored with its own scale and may be s8 under a u8 destination.
+      ops.append_sum(out.scale / residual.scale,
+                     IsInt8(residual.type) ? residual.type : DataT::undef);
+    }
+    if (step.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    return attr;
+  }
+
+  // int8: the bias joins the int32 accumulator, so it is scaled like the products.
+  memory Bias(const std::vector<float>& bias, const FusedStep& step,
+              const std::vector<float>& weight_scales) {
+    memory mem({{static_cast<memory::dim>(bias.size())}, DataT::f32, Tag::a}, engine_);
+    auto* data = static_cast<float*>(mem.get_data_handle());
+    for (std::size_t c = 0; c < bias.size(); ++c) {
+      data[c] =
+          weight_scales.empty() ? bias[c] : bias[c] * values_[step.input].scale * weight_scales[c];
+    }
+    return mem;
+  }
+
+  // The destination of a step that fuses a residual Add: the shortcut's layout (the sum post-op
+  // reads it in place), copied there first unless the shortcut is dead after this step.
+  memory::desc ResidualDestination(BatchPlan& plan, std::vector<memory>& mems, std::size_t index,
+                                   const FusedStep& step) {
+    const Shape& shape = graph_.values[step.residual].shape;
+    const memory::dims dims = BatchDims(shape, plan.batch);
+    const memory residual = ValueMemory(mems, step.residual,
+                                        {dims, values_[step.residual].type, PlainTag(dims.size())});
+    const memory::desc desc = WithDataType(residual.get_desc(), values_[step.output].type);
+    if (!in_place_[index]) {
+      memory copy = Bind(residual.get_desc(), values_[step.output].buffer);
+      plan.ops.push_back(MakeReorder(residual, copy, 1.0f,
+                                     fmt::format("residual copy for '{}'", step.node->name)));
+    }
+    return desc;
+  }
+
+  void BuildPlan(int batch) {
+    BatchPlan plan;
+    plan.batch = batch;
+    std::vector<memory> mems(graph_.values.size());
+    weights_.resize(plan_.steps.size());
+    for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
+      const FusedStep& step = plan_.steps[i];
+      const Node& node = *step.node;
+      const Shape& in_shape = graph_.values[step.input].shape;
+      const Shape& out_shape = graph_.values[step.output].shape;
+      const DataT in_type = values_[step.input].type;
+      const DataT out_type = values_[step.output].type;
+      const memory::dims src_dims = BatchDims(in_shape, batch);
+      const memory::dims dst_dims = BatchDims(out_shape, batch);
+      const memory::desc plain_src(src_dims, in_type, PlainTag(src_dims.size()));
+      const bool int8 = precision_ == Precision::kInt8;
+      const DataT weight_type = int8                     ? DataT::s8
+                                : in_type == DataT::bf16 ? DataT::bf16
+                                                         : DataT::f32;
+      switch (node.op) {
+        case OpKind::kConv2D: {
+          context_ = fmt::format("convolution_forward primitive for node '{}'", node.name);
+          const auto& conv = std::get<Conv2DAttrs>(node.attrs);
+          const std::int64_t groups = conv.groups, oc = conv.out_channels;
+          const std::int64_t ic = in_shape[0];
+          memory::dims weight_dims =
+              groups == 1
+                  ? memory::dims{oc, ic, conv.kernel[0], conv.kernel[1]}
+                  : memory::dims{groups, oc / groups, ic / groups, conv.kernel[0], conv.kernel[1]};
+          const std::vector<float> scales =
+              int8 ? ChannelScales(conv.weight, oc) : std::vector<float>{};
+          memory::desc dst(dst_dims, out_type, ActivationTag(oc));
+          if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
+          const memory::desc bias_desc({oc}, DataT::f32, Tag::a);
+          const memory::desc src_any(src_dims, in_type, ActivationTag(ic));
+          const memory::desc weight_any(weight_dims, weight_type, Tag::any);
+          const memory::dims strides{conv.stride[0], conv.stride[1]};
+          const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
+          const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
+          const auto desc =
+              conv.bias.empty()
+                  ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                    dnnl::algorithm::convolution_direct, src_any,
+                                                    weight_any, dst, strides, dilates, pad_l, pad_r)
+                  : dnnl::convolution_forward::desc(
+                        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                        src_any, weight_any, bias_desc, dst, strides, dilates, pad_l, pad_r);
+          const dnnl::convolution_forward::primitive_desc pd(desc, ComputeAttr(step, scales),
+                                                             engine_);
+          const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+          const int mask = groups == 1 ? 1 : 3;
+          std::vector<std::pair<int, memory>> args{
+              {DNNL_ARG_SRC, src},
+              {DNNL_ARG_WEIGHTS,
+               Weights(i, conv.weight, weight_dims, pd.weights_desc(), scales, mask)},
+              {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+          if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
+          AddOp<dnnl::convolution_forward>(plan, pd, std::move(args),
+                                           fmt::format("convolution '{}'", node.name));
+          break;
+        }
+        case OpKind::kDense: {
+          context_ = fmt::format("inner_product_forward primitive for node '{}'", node.name);
+          const auto& dense = std::get<DenseAttrs>(node.attrs);
+          const std::int64_t oc = dense.out_features;
+          memory::dims weight_dims{oc};
+          weight_dims.insert(weight_dims.end(), in_shape.begin(), in_shape.end());
+          const std::vector<float> scales =
+              int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
+          memory::desc dst(dst_dims, out_type, Tag::any);
+          if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
+          // An inner product takes its input's layout as it is (the weights follow it), so a
+          // flattened blocked activation needs no reorder.
+          const memory::desc src_any = mems[step.input] ? mems[step.input].get_desc()
+                                                        : memory::desc(src_dims, in_type, Tag::any);
+          const memory::desc weight_any(weight_dims, weight_type, Tag::any);
+          const auto desc = dense.bias.empty()
+                                ? dnnl::inner_product_forward::desc(
+                                      dnnl::prop_kind::forward_inference, src_any, weight_any, dst)
+                                : dnnl::inner_product_forward::desc(
+                                      dnnl::prop_kind::forward_inference, src_any, weight_any,
+                                      memory::desc({oc}, DataT::f32, Tag::a), dst);
+          const dnnl::inner_product_forward::primitive_desc pd(desc, ComputeAttr(step, scales),
+                                                               engine_);
+          const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+          std::vector<std::pair<int, memory>> args{
+              {DNNL_ARG_SRC, src},
+              {DNNL_ARG_WEIGHTS,
+               Weights(i, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
+              {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+          if (!dense.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
+          AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
+                                             fmt::format("inner product '{}'", node.name));
+          break;
+        }
+        case OpKind::kMaxPool:
+        case OpKind::kAveragePool:
+        case OpKind::kGlobalAveragePool: {
+          context_ = fmt::format("pooling_forward primitive for node '{}'", node.name);
+          PoolAttrs pool;
+          dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+          if (node.op == OpKind::kGlobalAveragePool) {
+            pool.kernel = {in_shape[1], in_shape[2]};
+            algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+          } else {
+            pool = std::get<PoolAttrs>(node.attrs);
+            if (node.op == OpKind::kAveragePool) {
+              algorithm = pool.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                                 : dnnl::algorithm::pooling_avg_exclude_padding;
+            }
+          }
+          const memory src = ValueMemory(mems, step.input, plain_src);
+          const dnnl::pooling_forward::desc desc(
+              dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
+              memory::desc(dst_dims, out_type, Tag::any), {pool.stride[0], pool.stride[1]},
+              {pool.kernel[0], pool.kernel[1]}, {pool.pads[0], pool.pads[1]},
+              {pool.pads[2], pool.pads[3]});
+          const dnnl::pooling_forward::primitive_desc pd(desc, BaseAttr(), engine_);
+          AddOp<dnnl::pooling_forward>(
+              plan, pd,
+              {{DNNL_ARG_SRC, src},
+               {DNNL_ARG_DST,
+                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+              fmt::format("pooling '{}'", node.name));
+          break;
+        }
+        case OpKind::kSoftmax: {
+          context_ = fmt::format("softmax_forward primitive for node '{}'", node.name);
+          const memory src = ValueMemory(mems, step.input, plain_src);
+          const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, src.get_desc(),
+                                                 1);
+          const dnnl::softmax_forward::primitive_desc pd(desc, BaseAttr(), engine_);
+          AddOp<dnnl::softmax_forward>(
+              plan, pd,
+              {{DNNL_ARG_SRC, src},
+               {DNNL_ARG_DST,
+                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+              fmt::format("softmax '{}'", node.name));
+          break;
+        }
+        case OpKind::kRelu: {
+          context_ = fmt::format("eltwise_forward primitive for node '{}'", node.name);
+          const memory src = ValueMemory(mems, step.input, plain_src);
+          const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                                 dnnl::algorithm::eltwise_relu, src.get_desc(),
+                                                 0.0f, 0.0f);
+          const dnnl::eltwise_forward::primitive_desc pd(desc, BaseAttr(), engine_);
+          AddOp<dnnl::eltwise_forward>(
+              plan, pd,
+              {{DNNL_ARG_SRC, src},
+               {DNNL_ARG_DST,
+                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+              fmt::format("relu '{}'", node.name));
+          break;
+        }
+        case OpKind::kAdd: {
+          context_ = fmt::format("binary primitive for node '{}'", node.name);
+          const memory a = ValueMemory(mems, step.input, plain_src);
+          const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
+          dnnl::primitive_attr attr = BaseAttr();
+          if (step.relu) {
+            dnnl::post_ops ops;
+            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+            attr.set_post_ops(ops);
+          }
+          const dnnl::binary::desc desc(dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(),
+                                        a.get_desc());
+          const dnnl::binary::primitive_desc pd(desc, attr, engine_);
+          AddOp<dnnl::binary>(plan, pd,
+                              {{DNNL_ARG_SRC_0, a},
+                               {DNNL_ARG_SRC_1, b},
+                               {DNNL_ARG_DST, mems[step.output] = Bind(
+                                                  pd.dst_desc(), values_[step.output].buffer)}},
+                              fmt::format("add '{}'", node.name));
+          break;
+        }
+        case OpKind::kBatchNorm: {
+          context_ = fmt::format("batch_normalization_forward primitive for node '{}'", node.name);
+          const auto& bn = std::get<BatchNormAttrs>(node.attrs);
+          const memory src = ValueMemory(mems, step.input, plain_src);
+          const dnnl::batch_normalization_forward::desc desc(
+              dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
+              dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                  dnnl::normalization_flags::use_shift);
+          const dnnl::batch_normalization_forward::primitive_desc pd(desc, BaseAttr(), engine_);
+          auto channel_memory = [&](const std::vector<float>& data) {
+            memory mem({{static_cast<memory::dim>(data.size())}, DataT::f32, Tag::a}, engine_);
+            std::copy(data.begin(), data.end(), static_cast<float*>(mem.get_data_handle()));
+            return mem;
+          };
+          AddOp<dnnl::batch_normalization_forward>(
+              plan, pd,
+              {{DNNL_ARG_SRC, src},
+               {DNNL_ARG_MEAN, channel_memory(bn.mean)},
+               {DNNL_ARG_VARIANCE, channel_memory(bn.variance)},
+               {DNNL_ARG_SCALE, channel_memory(bn.scale)},
+               {DNNL_ARG_SHIFT, channel_memory(bn.shift)},
+               {DNNL_ARG_DST,
+                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+              fmt::format("batch norm '{}'", node.name));
+          break;
+        }
+        case OpKind::kFlatten:
+          Throw(ErrorKind::kInternal, "onednn: flatten '{}' should be an alias", node.name);
+      }
+      if (record_ != nullptr) {
+        Op& op = plan.ops.back();
+        op.record_value = step.output;
+        op.record_buffer = values_[step.output].buffer;
+        op.record_count = mems[step.output].get_desc().get_size() / sizeof(float);
+      }
+    }
+    plan_memories_.push_back(std::move(mems));
+    plans_.push_back(std::move(plan));
+  }
+
+  // The network input and output reorders for run-time batch `batch`: from the caller's plain
+  // fp32 rows into the first `batch` rows of the smallest compiled plan that holds them, and back.
+  void BuildIo(int batch) {
+    BatchIo io;
+    io.plan = 0;
+    while (plans_[io.plan].batch < batch) ++io.plan;
+    const std::vector<memory>& mems = plan_memories_[io.plan];
+    context_ = fmt::format("input reorder for batch {}", batch);
+    const memory::dims in_dims = BatchDims(graph_.input_shape(), batch);
+    io.user_input =
+        memory({in_dims, DataT::f32, PlainTag(in_dims.size())}, engine_, DNNL_MEMORY_NONE);
+    const memory& internal_in = mems[graph_.input];
+    const memory rows_in =
+        Bind(internal_in.get_desc().submemory_desc(in_dims, memory::dims(in_dims.size(), 0)),
+             values_[graph_.input].buffer);
+    io.input = MakeReorder(io.user_input, rows_in, values_[graph_.input].scale,
+                           fmt::format("input reorder (batch {})", batch));
+    context_ = fmt::format("output reorder for batch {}", batch);
+    // The stored value may be the 4-D input of a Flatten that is the graph output: its plain
+    // layout has the same bytes as the flattened rows.
+    const memory::dims out_dims = BatchDims(graph_.values[output_value_].shape, batch);
+    io.user_output =
+        memory({out_dims, DataT::f32, PlainTag(out_dims.size())}, engine_, DNNL_MEMORY_NONE);
+    const memory& internal_out = mems[output_value_];
+    const memory rows_out =
+        Bind(internal_out.get_desc().submemory_desc(out_dims, memory::dims(out_dims.size(), 0)),
+             values_[output_value_].buffer);
+    io.output = MakeReorder(rows_out, io.user_output, 1.0f / values_[output_value_].scale,
+                            fmt::format("output reorder (batch {})", batch));
+    if (rows_out.get_desc() == io.user_output.get_desc() && values_[output_value_].scale == 1.0f) {
+      io.output_copy_bytes = rows_out.get_desc().get_size();
+    }
+    io_.push_back(std::move(io));
+  }
+
+  Graph graph_;
+  Precision precision_;
+  int threads_;
+  std::vector<float>* record_;
+  FusedPlan plan_;
+  ValueId output_value_ = -1;
+  std::vector<ValueInfo> values_;
+  std::vector<bool> in_place_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::string context_ = "engine creation";
+  int scratchpad_buffer_ = -1;
+  std::vector<std::size_t> buffer_bytes_;
+  std::vector<std::pair<memory, int>> bindings_;
+  std::vector<AlignedBuffer> buffers_;
+  std::vector<std::vector<memory>> weights_;
+  std::vector<std::vector<memory>> plan_memories_;
+  std::vector<BatchPlan> plans_;
+  std::vector<BatchIo> io_;
+};
+
+std::string CpuModel() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        const auto start = line.find_first_not_of(" \t", colon + 1);
+        return start == std::string::npos ? std::string() : line.substr(start);
+      }
+    }
+  }
+  return "unknown CPU";
+}
+
+class OneDnnBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "onednn"; }
+  DeviceKind device_kind() const override { return DeviceKind::kCpu; }
+  std::string device_name() const override { return CpuModel(); }
+  std::string library_version() const override {
+    const dnnl_version_t* v = dnnl_version();
+    return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
+  }
+  std::vector<Precision> precisions() const override {
+    std::vector<Precision> supported{Precision::kFp32};
+    if (HasBf16()) supported.push_back(Precision::kBf16);
+    if (HasInt8()) supported.push_back(Precision::kInt8);
+    return supported;
+  }
+
+  std::unique_ptr<Executable> Compile(const Graph& graph,
+                                      const CompileOptions& options) const override {
+    if (!Supports(options.precision)) {
+      std::vector<std::string_view> names;
+      for (Precision p : precisions()) names.push_back(PrecisionName(p));
+      Throw(ErrorKind::kUnsupported,
+            "backend 'onednn' does not support precision {} on this CPU "
+            "(supported: {})",
+            PrecisionName(options.precision), fmt::join(names, ", "));
+    }
+    if (options.max_batch < 1) {
+      Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
+    }
+    if (options.threads < 0) {
+      Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
+            options.threads);
+    }
+    const auto per_sample = static_cast<std::size_t>(NumElements(graph.input_shape()));
+    if (options.calibration.size() % per_sample != 0) {
+      Throw(ErrorKind::kInvalidArgument,
+            "calibration data has {} floats: expected a multiple of {} (one {} sample)",
+            options.calibration.size(), per_sample, ShapeToString(graph.input_shape()));
+    }
+    return std::make_unique<OneDnnExecutable>(graph, options);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeOneDnnBackend() { return std::make_unique<OneDnnBackend>(); }
+
+}  // namespace sonic

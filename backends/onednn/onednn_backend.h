@@ -1,0 +1,19 @@
+#pragma once
+
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace sonic {
+
+// oneDNN 2.x (v2 API) on the host CPU, OpenMP runtime. Compiles a graph into oneDNN primitives:
+// batch norm folded, convolution and inner product with bias, fused ReLU and the residual Add as a
+// sum post-op into the shortcut's buffer, pooling and softmax; weights reordered once into the
+// formats the primitives choose, blocked activation layouts end to end (reorders only at the
+// network input and output), one user-managed scratchpad. Precisions fp32, bf16 (bf16 weights
+// and activations) and int8 (s8 weights with per-channel scales, u8/s8 activations with scales
+// calibrated on CompileOptions::calibration), the last two only where the CPU has the ISA for
+// them. CompileOptions::threads sets the OpenMP thread count used by Run (0: all cores).
+std::unique_ptr<Backend> MakeOneDnnBackend();
+
+}  // namespace sonic

@@ -1,0 +1,221 @@
+// What the contract suite does not reach: the backend's description, its errors, and graphs
+// that exercise the non-fused paths (standalone Add/ReLU/BatchNorm, a shortcut still read after
+// the fused Add, a residual that is the convolution's own input), each against `reference`.
+#include "backends/onednn/onednn_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backends/reference/reference_backend.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "models/zoo.h"
+
+namespace sonic {
+namespace {
+
+std::vector<float> Seeded(std::size_t count, std::uint64_t seed, double low = 0.0) {
+  Random random(seed);
+  std::vector<float> data(count);
+  for (float& v : data) v = static_cast<float>(random.Uniform(low, 1.0));
+  return data;
+}
+
+Conv2DAttrs Conv3x3(std::int64_t in_channels, std::int64_t out_channels, std::uint64_t seed) {
+  Conv2DAttrs conv;
+  conv.out_channels = out_channels;
+  conv.kernel = {3, 3};
+  conv.pads = {1, 1, 1, 1};
+  conv.weight = Seeded(out_channels * in_channels * 9, seed, -1.0);
+  for (float& w : conv.weight) w *= 0.3f;
+  conv.bias = Seeded(out_channels, seed + 1, -1.0);
+  return conv;
+}
+
+DenseAttrs Dense(std::int64_t in_features, std::int64_t out_features) {
+  DenseAttrs dense;
+  dense.out_features = out_features;
+  dense.weight = Seeded(in_features * out_features, 5, -1.0);
+  dense.bias = Seeded(out_features, 6, -1.0);
+  return dense;
+}
+
+ValueId Classifier(Graph& g, ValueId x, std::int64_t channels) {
+  x = g.AddNode("gap", OpKind::kGlobalAveragePool, {x});
+  x = g.AddNode("flatten", OpKind::kFlatten, {x});
+  x = g.AddNode("fc", OpKind::kDense, {x}, Dense(channels, 5));
+  return g.AddNode("softmax", OpKind::kSoftmax, {x});
+}
+
+// conv -> relu (r); conv + r -> relu (t) with r still read by a standalone Add(t, r); then a
+// standalone BatchNorm (after an Add, so not folded) and a standalone ReLU.
+Graph UnfusedGraph() {
+  Graph g;
+  g.name = "unfused";
+  g.input = g.AddValue("input", {4, 8, 8});
+  const ValueId r = g.AddNode("relu1", OpKind::kRelu,
+                              {g.AddNode("conv1", OpKind::kConv2D, {g.input}, Conv3x3(4, 8, 1))});
+  const ValueId c2 = g.AddNode("conv2", OpKind::kConv2D, {r}, Conv3x3(8, 8, 2));
+  const ValueId t = g.AddNode("relu2", OpKind::kRelu, {g.AddNode("add1", OpKind::kAdd, {c2, r})});
+  const ValueId u = g.AddNode("add2", OpKind::kAdd, {t, r});
+  BatchNormAttrs bn;
+  bn.scale = Seeded(8, 7, 0.5);
+  bn.shift = Seeded(8, 8, -0.5);
+  bn.mean = Seeded(8, 9, -0.5);
+  bn.variance = Seeded(8, 10, 0.5);
+  const ValueId v =
+      g.AddNode("relu3", OpKind::kRelu, {g.AddNode("bn", OpKind::kBatchNorm, {u}, bn)});
+  g.output = Classifier(g, v, 8);
+  InferShapes(g);
+  return g;
+}
+
+// y = relu(conv(x) + x): the residual is the network input and the convolution's own input.
+Graph SelfResidualGraph() {
+  Graph g;
+  g.name = "self_residual";
+  g.input = g.AddValue("input", {16, 6, 6});
+  const ValueId c = g.AddNode("conv", OpKind::kConv2D, {g.input}, Conv3x3(16, 16, 3));
+  const ValueId y =
+      g.AddNode("relu", OpKind::kRelu, {g.AddNode("add", OpKind::kAdd, {c, g.input})});
+  g.output = Classifier(g, y, 16);
+  InferShapes(g);
+  return g;
+}
+
+double RelativeError(std::span<const float> out, std::span<const float> ref) {
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    diff += (double{out[i]} - ref[i]) * (double{out[i]} - ref[i]);
+    norm += double{ref[i]} * ref[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+std::vector<float> RunOnce(const Backend& backend, const Graph& graph,
+                           const CompileOptions& options, const std::vector<float>& input,
+                           int batch) {
+  auto executable = backend.Compile(graph, options);
+  std::vector<float> out(batch * NumElements(graph.output_shape()));
+  executable->Run(input, batch, out);
+  return out;
+}
+
+double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0) {
+  constexpr int kBatch = 3;
+  const auto input = Seeded(kBatch * NumElements(graph.input_shape()), 42);
+  CompileOptions options;
+  options.max_batch = kBatch;
+  const auto ref = RunOnce(*MakeReferenceBackend(), graph, options, input, kBatch);
+  options.precision = precision;
+  options.threads = threads;
+  return RelativeError(RunOnce(*MakeOneDnnBackend(), graph, options, input, kBatch), ref);
+}
+
+TEST(OneDnnBackend, DescribesItself) {
+  auto backend = MakeOneDnnBackend();
+  EXPECT_EQ(backend->name(), "onednn");
+  EXPECT_EQ(backend->device_kind(), DeviceKind::kCpu);
+  EXPECT_FALSE(backend->device_name().empty());
+  EXPECT_EQ(backend->library_version().rfind("oneDNN 2.", 0), 0u) << backend->library_version();
+  EXPECT_TRUE(backend->Supports(Precision::kFp32));
+  EXPECT_FALSE(backend->Supports(Precision::kFp16));
+}
+
+TEST(OneDnnBackend, RejectsAnUnsupportedPrecisionNamingIt) {
+  CompileOptions options;
+  options.precision = Precision::kFp16;
+  try {
+    MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
+    FAIL() << "fp16 compiled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("fp16"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OneDnnBackend, RejectsCalibrationDataOfTheWrongSize) {
+  const std::vector<float> calibration(1601, 0.5f);  // jet_cnn samples are 1x40x40
+  CompileOptions options;
+  options.calibration = calibration;
+  EXPECT_THROW(MakeOneDnnBackend()->Compile(BuildJetCnn(), options), Error);
+}
+
+TEST(OneDnnBackend, StandaloneAddReluBatchNormMatchReference) {
+  const Graph graph = UnfusedGraph();
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-4);
+  if (MakeOneDnnBackend()->Supports(Precision::kBf16)) {
+    EXPECT_LE(ErrorAgainstReference(graph, Precision::kBf16), 2e-2);
+  }
+}
+
+TEST(OneDnnBackend, Int8RejectsAnAddThatIsNotFusedNamingTheNode) {
+  if (!MakeOneDnnBackend()->Supports(Precision::kInt8)) GTEST_SKIP() << "no int8 ISA here";
+  CompileOptions options;
+  options.precision = Precision::kInt8;
+  try {
+    MakeOneDnnBackend()->Compile(UnfusedGraph(), options);
+    FAIL() << "compiled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("add2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OneDnnBackend, ResidualThatIsTheConvolutionInputMatchesReference) {
+  const Graph graph = SelfResidualGraph();
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-4);
+  if (MakeOneDnnBackend()->Supports(Precision::kInt8)) {
+    EXPECT_LE(ErrorAgainstReference(graph, Precision::kInt8), 5e-2);
+  }
+}
+
+TEST(OneDnnBackend, OneThreadGivesTheSameResult) {
+  EXPECT_LE(ErrorAgainstReference(BuildJetCnn(), Precision::kFp32, 1), 1e-4);
+}
+
+// Every batch size runs on the smallest compiled plan that holds it (1, 2, 4, 5 for max 5).
+TEST(OneDnnBackend, EveryBatchSizeUpToTheMaximumGivesTheReferenceRows) {
+  const Graph graph = BuildJetCnn();
+  constexpr int kMax = 5;
+  const std::size_t in_size = NumElements(graph.input_shape());
+  const std::size_t out_size = NumElements(graph.output_shape());
+  const auto input = Seeded(kMax * in_size, 3);
+  CompileOptions options;
+  options.max_batch = kMax;
+  const auto ref = RunOnce(*MakeReferenceBackend(), graph, options, input, kMax);
+  auto executable = MakeOneDnnBackend()->Compile(graph, options);
+  for (int batch = 1; batch <= kMax; ++batch) {
+    std::vector<float> out(batch * out_size);
+    DeviceTiming timing;
+    executable->Run(std::span(input).first(batch * in_size), batch, out, &timing);
+    EXPECT_LE(RelativeError(out, std::span(ref).first(batch * out_size)), 1e-4) << batch;
+    EXPECT_GE(timing.compute_ns, 0);
+  }
+}
+
+// Calibrating on the inputs themselves must do at least as well as the seeded default.
+TEST(OneDnnBackend, Int8UsesTheCalibrationInputs) {
+  auto backend = MakeOneDnnBackend();
+  if (!backend->Supports(Precision::kInt8)) GTEST_SKIP() << "no int8 ISA here";
+  ModelOptions model_options;
+  model_options.softmax = false;
+  const Graph graph = BuildJetCnn(model_options);
+  constexpr int kBatch = 8;
+  // Inputs in [0, 4): four times the range of the seeded default calibration.
+  auto input = Seeded(kBatch * NumElements(graph.input_shape()), 9);
+  for (float& v : input) v *= 4.0f;
+  CompileOptions options;
+  options.max_batch = kBatch;
+  const auto fp32 = RunOnce(*backend, graph, options, input, kBatch);
+  options.precision = Precision::kInt8;
+  const double seeded = RelativeError(RunOnce(*backend, graph, options, input, kBatch), fp32);
+  options.calibration = input;
+  const double calibrated = RelativeError(RunOnce(*backend, graph, options, input, kBatch), fp32);
+  EXPECT_LT(calibrated, seeded);
+  EXPECT_LE(calibrated, 5e-2);
+}
+
+}  // namespace
+}  // namespace sonic
