@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "service/served_model.h"
+#include "service/statistics.h"
+
+namespace sonic::service {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";  // loopback unless told otherwise
+  int port = 0;                            // 0: a free port, chosen by the kernel
+  // TLS: PEM files for the server's certificate chain and private key (both, or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Non-empty: every call must carry the metadata "authorization: Bearer <token>", else it is
+  // answered UNAUTHENTICATED.
+  std::string token;
+  std::vector<ServedModelOptions> models;  // at least one; names unique
+};
+
+// The KServe v2 gRPC server (inference.GRPCInferenceService, plus Triton's ModelStatistics).
+// It runs on gRPC's callback API: no thread per request; a ModelInfer call is parsed into a
+// pooled request message (whose buffers are reused from call to call), validated, and queued on
+// its model's batcher; an instance thread runs it and sends the response. Bad requests get a
+// gRPC status naming what was wrong and what was expected, and never disturb other calls.
+// Contract: Start returns once the port is bound and every model compiled; all methods are
+// thread-safe; Shutdown (or the destructor) stops accepting calls, lets in-flight ones finish
+// (cancelling what remains at the drain deadline), then stops the models.
+class Server {
+ public:
+  // Compiles the models and starts serving. Throws sonic::Error: kInvalidArgument for bad
+  // options, kNotFound for an unknown backend, kUnavailable when the address cannot be bound.
+  static std::unique_ptr<Server> Start(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int port() const;
+  std::string address() const;  // "host:port", for a client
+  void Shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
+  std::vector<ModelStatsSnapshot> Statistics() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sonic::service

@@ -1,0 +1,547 @@
+// Integration tests: the server in-process on a free loopback port, our client and raw gRPC
+// stubs against it; TLS and bearer tokens; and SIGTERM draining of a `sonicbench serve`
+// subprocess.
+#include "service/server.h"
+
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+
+#include "backends/registry.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "models/zoo.h"
+#include "service/client.h"
+#include "service/proto/grpc_service.grpc.pb.h"
+
+extern char** environ;
+
+namespace sonic::service {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kMaxBatch = 4;
+
+Graph JetCnn() {
+  Graph graph = BuildJetCnn();
+  FoldBatchNorm(graph);
+  return graph;
+}
+
+ServedModelOptions JetCnnOptions() {
+  ServedModelOptions options;
+  options.graph = JetCnn();
+  options.name = "jet_cnn";
+  options.backend = "reference";
+  options.instances = 2;
+  options.batching = {true, kMaxBatch, {}, 2000};
+  return options;
+}
+
+std::vector<float> RandomInput(int batch, std::uint64_t seed) {
+  Random random(seed);
+  std::vector<float> data(static_cast<std::size_t>(batch) * 1600);
+  for (float& x : data) x = static_cast<float>(random.Uniform());
+  return data;
+}
+
+std::vector<float> LocalOutput(const std::vector<float>& input, int batch) {
+  static const auto executable = [] {
+    CompileOptions compile;
+    compile.max_batch = kMaxBatch;
+    return MakeBackend("reference")->Compile(JetCnn(), compile);
+  }();
+  std::vector<float> output(static_cast<std::size_t>(batch) * 2);
+  executable->Run(input, batch, output);
+  return output;
+}
+
+// InferInput refers to its shape: these outlive every request.
+InferInput JetInput(const std::vector<float>& data, int batch) {
+  static const std::vector<Shape> kShapes = {
+      {1, 1, 40, 40}, {2, 1, 40, 40}, {3, 1, 40, 40}, {4, 1, 40, 40}};
+  return {"jet_cnn", "", "input", kShapes.at(static_cast<std::size_t>(batch - 1)), data};
+}
+
+// Client options for `address`, with the given changes.
+ClientOptions At(const std::string& address,
+                 const std::function<void(ClientOptions&)>& change = nullptr) {
+  ClientOptions options;
+  options.address = address;
+  if (change) change(options);
+  return options;
+}
+
+inference::ModelInferRequest GoodRequest(int batch = 1) {
+  inference::ModelInferRequest request;
+  request.set_model_name("jet_cnn");
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  for (const std::int64_t dim : {static_cast<std::int64_t>(batch), 1L, 40L, 40L}) {
+    input->add_shape(dim);
+  }
+  const auto data = RandomInput(batch, 3);
+  request.add_raw_input_contents()->assign(reinterpret_cast<const char*>(data.data()),
+                                           data.size() * sizeof(float));
+  return request;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ServerOptions options;
+    options.models.push_back(JetCnnOptions());
+    ServedModelOptions null_model = JetCnnOptions();
+    null_model.name = "jet_null";
+    null_model.backend = "null";
+    options.models.push_back(null_model);
+    server_ = Server::Start(std::move(options)).release();
+  }
+  static void TearDownTestSuite() { delete server_; }
+
+  static grpc::Status Call(const inference::ModelInferRequest& request,
+                           inference::ModelInferResponse* response = nullptr) {
+    static const auto stub = inference::GRPCInferenceService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 30s);
+    inference::ModelInferResponse unused;
+    return stub->ModelInfer(&context, request, response != nullptr ? response : &unused);
+  }
+
+  static void ExpectGoodRequestStillServed() {
+    inference::ModelInferResponse response;
+    const grpc::Status status = Call(GoodRequest(), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.raw_output_contents(0).size(), 2 * sizeof(float));
+  }
+
+  static Server* server_;
+};
+Server* ServerTest::server_ = nullptr;
+
+TEST_F(ServerTest, BindsLoopbackByDefault) {
+  EXPECT_GT(server_->port(), 0);
+  EXPECT_EQ(server_->address(), fmt::format("127.0.0.1:{}", server_->port()));
+}
+
+TEST_F(ServerTest, ABusyPortIsAnError) {
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.port = server_->port();
+  try {
+    Server::Start(std::move(options));
+    ADD_FAILURE() << "a second server bound the same port";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUnavailable) << error.what();
+  }
+}
+
+TEST_F(ServerTest, HealthAndMetadata) {
+  Client client(At(server_->address()));
+  client.WaitForReady(10'000);
+  EXPECT_TRUE(client.ServerLive());
+  EXPECT_TRUE(client.ServerReady());
+  EXPECT_TRUE(client.ModelReady("jet_cnn"));
+  EXPECT_TRUE(client.ModelReady("jet_cnn", "1"));
+  EXPECT_FALSE(client.ModelReady("jet_cnn", "2"));
+  EXPECT_FALSE(client.ModelReady("resnet7"));
+  const RemoteServerMetadata server = client.ServerMetadata();
+  EXPECT_EQ(server.name, "sonicbench");
+  EXPECT_EQ(server.extensions,
+            (std::vector<std::string>{"model_statistics", "system_shared_memory"}));
+  const RemoteModelMetadata model = client.ModelMetadata("jet_cnn");
+  EXPECT_EQ(model.name, "jet_cnn");
+  EXPECT_EQ(model.platform, "sonicbench_reference");
+  EXPECT_EQ(model.versions, std::vector<std::string>{"1"});
+  ASSERT_EQ(model.inputs.size(), 1u);
+  EXPECT_EQ(model.inputs[0].name, "input");
+  EXPECT_EQ(model.inputs[0].datatype, "FP32");
+  EXPECT_EQ(model.inputs[0].shape, (Shape{-1, 1, 40, 40}));
+  ASSERT_EQ(model.outputs.size(), 1u);
+  EXPECT_EQ(model.outputs[0].name, "output");
+  EXPECT_EQ(model.outputs[0].shape, (Shape{-1, 2}));
+  try {
+    client.ModelMetadata("resnet7");
+    ADD_FAILURE() << "unknown model accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kNotFound);
+    EXPECT_NE(std::string(error.what()).find("jet_cnn, jet_null"), std::string::npos);
+  }
+}
+
+TEST_F(ServerTest, RemoteOutputsEqualLocalOnes) {
+  Client client(At(server_->address(), [&](ClientOptions& o) { o.channels = 2; }));
+  for (const int batch : {1, 3, kMaxBatch}) {
+    const auto input = RandomInput(batch, 100 + batch);
+    std::vector<float> output;
+    Shape shape;
+    const RpcStatus status = client.Infer(JetInput(input, batch), &output, &shape);
+    ASSERT_TRUE(status.ok()) << status.message;
+    EXPECT_EQ(shape, (Shape{batch, 2}));
+    const auto expected = LocalOutput(input, batch);
+    ASSERT_EQ(output.size(), expected.size());
+    for (std::size_t i = 0; i < output.size(); ++i) EXPECT_NEAR(output[i], expected[i], 1e-6);
+  }
+}
+
+TEST_F(ServerTest, ConcurrentRequestsAreBatchedAndSplitBackCorrectly) {
+  Client client(At(server_->address(), [&](ClientOptions& o) { o.channels = 2; }));
+  const ModelStatsSnapshot before = client.ModelStatistics("jet_cnn");
+  constexpr int kRequests = 48;
+  std::vector<std::vector<float>> inputs, outputs(kRequests);
+  for (int i = 0; i < kRequests; ++i) inputs.push_back(RandomInput(1 + i % 2, 1000 + i));
+  std::mutex mutex;
+  std::condition_variable all_done;
+  int done = 0, failed = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    client.AsyncInfer(JetInput(inputs[i], 1 + i % 2), [&, i](const InferReply& reply) {
+      std::lock_guard lock(mutex);
+      if (reply.status.ok()) {
+        outputs[i].assign(reply.output.begin(), reply.output.end());
+      } else {
+        ++failed;
+      }
+      ++done;
+      all_done.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(all_done.wait_for(lock, 60s, [&] { return done == kRequests; }));
+  }
+  EXPECT_EQ(failed, 0);
+  for (int i = 0; i < kRequests; ++i) {
+    const auto expected = LocalOutput(inputs[i], 1 + i % 2);
+    ASSERT_EQ(outputs[i].size(), expected.size()) << i;
+    for (std::size_t j = 0; j < expected.size(); ++j) EXPECT_NEAR(outputs[i][j], expected[j], 1e-6);
+  }
+  const ModelStatsSnapshot delta = Delta(before, client.ModelStatistics("jet_cnn"));
+  EXPECT_EQ(delta.success.count, static_cast<std::uint64_t>(kRequests));
+  EXPECT_EQ(delta.inference_count, 72u);
+  EXPECT_LT(delta.execution_count, static_cast<std::uint64_t>(kRequests));  // some combined
+  std::uint64_t executed = 0;
+  for (const auto& [batch, stats] : delta.batch_stats) {
+    EXPECT_LE(batch, static_cast<std::uint64_t>(kMaxBatch));
+    executed += batch * stats.compute_infer.count;
+  }
+  EXPECT_EQ(executed, 72u);
+  const ClientCounters counters = client.counters();
+  EXPECT_EQ(counters.ok, static_cast<std::uint64_t>(kRequests));
+  EXPECT_GT(counters.bytes_sent, static_cast<std::uint64_t>(kRequests) * 6400);
+  EXPECT_GT(counters.bytes_received, static_cast<std::uint64_t>(kRequests) * 8);
+}
+
+struct BadCase {
+  const char* name;
+  std::function<void(inference::ModelInferRequest&)> spoil;
+  grpc::StatusCode code;
+  const char* mention;
+};
+
+TEST_F(ServerTest, EveryBadRequestGetsItsStatusAndTheServerGoesOn) {
+  Client client(At(server_->address()));
+  const ModelStatsSnapshot before = client.ModelStatistics("jet_cnn");
+  const std::vector<BadCase> cases = {
+      {"unknown model", [](auto& r) { r.set_model_name("resnet7"); }, grpc::StatusCode::NOT_FOUND,
+       "this server serves: jet_cnn, jet_null"},
+      {"unknown version", [](auto& r) { r.set_model_version("3"); }, grpc::StatusCode::NOT_FOUND,
+       "available versions: 1"},
+      {"input name", [](auto& r) { r.mutable_inputs(0)->set_name("x"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "expected 'input'"},
+      {"datatype", [](auto& r) { r.mutable_inputs(0)->set_datatype("FP16"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "expected 'FP32'"},
+      {"shape", [](auto& r) { r.mutable_inputs(0)->set_shape(3, 32); },
+       grpc::StatusCode::INVALID_ARGUMENT, "expected [-1, 1, 40, 40]"},
+      {"byte count", [](auto& r) { r.mutable_raw_input_contents(0)->resize(6000); },
+       grpc::StatusCode::INVALID_ARGUMENT, "expected 6400"},
+      {"batch over max", [](auto& r) { r = GoodRequest(kMaxBatch + 1); },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "the maximum is 4"},
+  };
+  for (const BadCase& c : cases) {
+    auto request = GoodRequest();
+    c.spoil(request);
+    const grpc::Status status = Call(request);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(c.mention), std::string::npos)
+        << c.name << ": " << status.error_message();
+    ExpectGoodRequestStillServed();
+  }
+
+  // Malformed: bytes that are not a ModelInferRequest, sent with a generic stub.
+  {
+    grpc::GenericStub generic(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+    const std::string garbage = "\x0a\xff\xff\xff\xff\x0f not protobuf";
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext context;
+    std::promise<grpc::Status> result;
+    generic.UnaryCall(&context, "/inference.GRPCInferenceService/ModelInfer", {}, &request,
+                      &response, [&](grpc::Status status) { result.set_value(status); });
+    const grpc::Status status = result.get_future().get();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("not a valid inference.ModelInferRequest"),
+              std::string::npos)
+        << status.error_message();
+    ExpectGoodRequestStillServed();
+  }
+
+  // Oversized: more than the largest batch could ever need.
+  {
+    auto request = GoodRequest();
+    request.mutable_raw_input_contents(0)->resize(8u << 20);
+    const grpc::Status status = Call(request);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+    ExpectGoodRequestStillServed();
+  }
+
+  const ModelStatsSnapshot delta = Delta(before, client.ModelStatistics("jet_cnn"));
+  // Failures count against a model once it is found: the five requests that reached validation
+  // (not the unknown model or version, nor the malformed or oversized messages).
+  EXPECT_EQ(delta.fail.count, 5u);
+  EXPECT_EQ(delta.success.count, 9u);
+  const ClientCounters counters = client.counters();
+  EXPECT_EQ(counters.requests, 0u);
+}
+
+TEST_F(ServerTest, ClientCountsErrorsByKind) {
+  Client client(At(server_->address()));
+  const auto input = RandomInput(1, 5);
+  InferInput wrong = JetInput(input, 1);
+  wrong.model = "nope";
+  EXPECT_EQ(client.Infer(wrong, nullptr).code, static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_TRUE(client.Infer(JetInput(input, 1), nullptr).ok());
+  const ClientCounters counters = client.counters();
+  EXPECT_EQ(counters.requests, 2u);
+  EXPECT_EQ(counters.ok, 1u);
+  EXPECT_EQ(counters.ErrorsByKind(), (std::map<std::string, std::uint64_t>{{"NOT_FOUND", 1}}));
+  InferInput no_data = JetInput(input, 1);
+  no_data.data = {};
+  EXPECT_THROW(client.AsyncInfer(no_data, nullptr), Error);
+}
+
+TEST_F(ServerTest, EmulatedLinkDelaysWithoutHoldingOthersBack) {
+  Client client(
+      At(server_->address(), [&](ClientOptions& o) { o.link = ParseLink("rtt_ms=100"); }));
+  const auto input = RandomInput(1, 9);
+  InferInput request = JetInput(input, 1);
+  request.model = "jet_null";
+  constexpr int kRequests = 8;
+  std::atomic<int> done{0};
+  std::promise<void> all;
+  const std::int64_t start_ns = MonotonicNs();
+  for (int i = 0; i < kRequests; ++i) {
+    client.AsyncInfer(request, [&](const InferReply& reply) {
+      EXPECT_TRUE(reply.status.ok()) << reply.status.message;
+      if (++done == kRequests) all.set_value();
+    });
+  }
+  all.get_future().wait();
+  const std::int64_t elapsed_ns = MonotonicNs() - start_ns;
+  EXPECT_GE(elapsed_ns, 100'000'000);
+  EXPECT_LT(elapsed_ns, 2 * 100'000'000);  // eight in parallel, not one after another
+}
+
+TEST(ClientRetries, BoundedRetriesOnUnavailable) {
+  // A port nothing listens on: bind one, learn its number, close it.
+  int port = 0;
+  {
+    ServerOptions options;
+    options.models.push_back(JetCnnOptions());
+    auto server = Server::Start(std::move(options));
+    port = server->port();
+  }
+  Client client(At(fmt::format("127.0.0.1:{}", port), [](ClientOptions& o) { o.max_retries = 2; }));
+  const auto input = RandomInput(1, 1);
+  const RpcStatus status = client.Infer(JetInput(input, 1), nullptr);
+  EXPECT_EQ(status.code, static_cast<int>(grpc::StatusCode::UNAVAILABLE)) << status.message;
+  const ClientCounters counters = client.counters();
+  EXPECT_EQ(counters.retries, 2u);
+  EXPECT_EQ(counters.ErrorsByKind().at("UNAVAILABLE"), 1u);
+  EXPECT_THROW(client.WaitForReady(100), Error);
+}
+
+TEST(ClientDeadline, SlowAnswerEndsInDeadlineExceeded) {
+  // A 2 s queue delay holds a lone request far past the client's 200 ms deadline.
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.models.back().batching = {true, kMaxBatch, {}, 2'000'000};
+  auto server = Server::Start(std::move(options));
+  Client client(At(server->address(), [](ClientOptions& o) { o.deadline_ms = 200; }));
+  client.WaitForReady(10'000);
+  const auto input = RandomInput(1, 2);
+  const std::int64_t start_ns = MonotonicNs();
+  const RpcStatus status = client.Infer(JetInput(input, 1), nullptr);
+  EXPECT_EQ(status.code, static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED)) << status.message;
+  EXPECT_LT(MonotonicNs() - start_ns, 1'500'000'000);
+  EXPECT_EQ(client.counters().ErrorsByKind().at("DEADLINE_EXCEEDED"), 1u);
+}
+
+// TLS with a self-signed certificate made by openssl at test time, and a bearer token.
+TEST(ServerSecurity, TlsAndTokenAreEnforced) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("sonic_tls_{}", static_cast<long>(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string command = fmt::format(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout {} -out {} 2>/dev/null",
+      key, cert);
+  if (std::system(command.c_str()) != 0) GTEST_SKIP() << "openssl could not make a certificate";
+  std::ifstream cert_file(cert);
+  std::stringstream pem;
+  pem << cert_file.rdbuf();
+
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+  options.token = "s3cret";
+  auto server = Server::Start(std::move(options));
+  const auto input = RandomInput(1, 11);
+
+  Client good(At(server->address(), [&](ClientOptions& o) {
+    o.tls_root_certs_pem = pem.str();
+    o.token = "s3cret";
+  }));
+  good.WaitForReady(10'000);
+  std::vector<float> output;
+  ASSERT_TRUE(good.Infer(JetInput(input, 1), &output).ok());
+  EXPECT_NEAR(output[0], LocalOutput(input, 1)[0], 1e-6);
+  EXPECT_EQ(good.ModelMetadata("jet_cnn").name, "jet_cnn");
+
+  Client wrong_token(At(server->address(), [&](ClientOptions& o) {
+    o.tls_root_certs_pem = pem.str();
+    o.token = "guess";
+  }));
+  const RpcStatus denied = wrong_token.Infer(JetInput(input, 1), nullptr);
+  EXPECT_EQ(denied.code, static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) << denied.message;
+  EXPECT_THROW(wrong_token.ModelMetadata("jet_cnn"), Error);
+  Client no_token(
+      At(server->address(), [&](ClientOptions& o) { o.tls_root_certs_pem = pem.str(); }));
+  EXPECT_EQ(no_token.Infer(JetInput(input, 1), nullptr).code,
+            static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
+
+  Client plaintext(At(server->address(), [&](ClientOptions& o) {
+    o.max_retries = 0;
+    o.token = "s3cret";
+  }));
+  EXPECT_EQ(plaintext.Infer(JetInput(input, 1), nullptr).code,
+            static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+  std::filesystem::remove_all(dir);
+}
+
+// `sonicbench serve` as a subprocess: SIGTERM lets requests already queued finish, then it
+// prints the statistics and exits 0.
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::vector<std::string> args) {
+    int pipe_fds[2];
+    EXPECT_EQ(pipe(pipe_fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+    args.insert(args.begin(), {SONICBENCH_BIN, "serve"});
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, SONICBENCH_BIN, &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(pipe_fds[1]);
+    out_ = pipe_fds[0];
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+  }
+  // Reads stdout until `pattern` matches or the timeout; returns everything read.
+  std::string ReadUntil(const std::regex& pattern, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (!std::regex_search(text_, pattern) && std::chrono::steady_clock::now() < end) {
+      pollfd fd{out_, POLLIN, 0};
+      if (poll(&fd, 1, 100) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = read(out_, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      text_.append(buffer, static_cast<std::size_t>(n));
+    }
+    return text_;
+  }
+  int Terminate() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string text_;
+};
+
+TEST(ServeCommand, SigtermDrainsInFlightRequests) {
+  // A 1 s queue delay keeps the requests queued on the server when SIGTERM arrives.
+  ServeProcess serve({"--model", "jet_cnn", "--backend", "reference", "--port", "0", "--max-batch",
+                      "8", "--max-queue-delay-us", "1000000"});
+  const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
+  const std::string banner = serve.ReadUntil(listening, 60s);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(banner, match, listening)) << banner;
+  Client client(At(match[1].str()));
+  client.WaitForReady(10'000);
+
+  constexpr int kRequests = 5;
+  const auto input = RandomInput(1, 21);
+  std::atomic<int> ok{0}, done{0};
+  std::promise<void> all;
+  for (int i = 0; i < kRequests; ++i) {
+    client.AsyncInfer(JetInput(input, 1), [&](const InferReply& reply) {
+      if (reply.status.ok()) ++ok;
+      if (++done == kRequests) all.set_value();
+    });
+  }
+  // Wait until the server has them queued (it counts nothing until they run, so give the
+  // requests time to arrive), then ask it to stop.
+  std::this_thread::sleep_for(500ms);
+  const std::int64_t terminate_ns = MonotonicNs();
+  const int exit_code = serve.Terminate();
+  ASSERT_EQ(all.get_future().wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(ok.load(), kRequests);
+  EXPECT_LT(MonotonicNs() - terminate_ns, 4'000'000'000);  // drained, not timed out
+  EXPECT_EQ(exit_code, 0);
+  const std::string output = serve.ReadUntil(std::regex("stopped"), 5s);
+  EXPECT_NE(output.find("SIGTERM received, draining"), std::string::npos) << output;
+  EXPECT_NE(output.find("5 requests ok, 0 failed"), std::string::npos) << output;
+  // Nothing answers any more.
+  Client after(At(match[1].str(), [&](ClientOptions& o) { o.max_retries = 0; }));
+  EXPECT_EQ(after.Infer(JetInput(input, 1), nullptr).code,
+            static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+}
+
+}  // namespace
+}  // namespace sonic::service
