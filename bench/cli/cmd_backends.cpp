@@ -1,24 +1,54 @@
 #include <fmt/format.h>
 
+#include <string>
+
 #include "backends/registry.h"
 #include "bench/cli/commands.h"
+#include "bench/cli/json.h"
 
 namespace sonic::cli {
 
 void RegisterBackendsCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("backends", "List the compiled-in backends, devices and versions");
-  cmd->callback([] {
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print one JSON object instead of a table");
+  cmd->footer(
+      "Examples:\n"
+      "  sonicbench backends\n"
+      "  sonicbench backends --json");
+  cmd->callback([json] {
+    JsonArray list;
+    if (!*json) {
+      fmt::print("{:<10} {:<5} {:<34} {:<32} {}\n", "backend", "kind", "device", "library",
+                 "precisions");
+    }
     for (const std::string& name : CompiledBackendNames()) {
       auto backend = MakeBackend(name);
       std::string precisions;
+      JsonArray precision_list;
       for (Precision p : backend->precisions()) {
-        precisions += (precisions.empty() ? "" : ",") + std::string(PrecisionName(p));
+        if (!precisions.empty()) precisions += ',';
+        precisions += PrecisionName(p);
+        precision_list.Append(PrecisionName(p));
       }
       const std::string reason = backend->unavailable_reason();
-      fmt::print("{:<10} {:<5} {:<32} {:<24} {}{}\n", name, DeviceKindName(backend->device_kind()),
-                 backend->device_name(), backend->library_version(), precisions,
-                 reason.empty() ? "" : "  (unavailable: " + reason + ")");
+      if (*json) {
+        list.Append(JsonObject()
+                        .Add("name", name)
+                        .Add("device_kind", DeviceKindName(backend->device_kind()))
+                        .Add("device", backend->device_name())
+                        .Add("library", backend->library_version())
+                        .Add("precisions", precision_list)
+                        .Add("available", reason.empty())
+                        .Add("unavailable_reason", reason));
+      } else {
+        fmt::print("{:<10} {:<5} {:<34} {:<32} {}{}\n", name,
+                   DeviceKindName(backend->device_kind()), backend->device_name(),
+                   backend->library_version(), precisions,
+                   reason.empty() ? "" : "  (unavailable: " + reason + ")");
+      }
     }
+    if (*json) fmt::print("{}\n", JsonObject().Add("backends", list).str());
   });
 }
 

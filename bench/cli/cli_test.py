@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Integration tests of the `sonicbench` command line: runs the built binary as a user would and
+checks exit codes, messages and --json output.
+
+Usage: cli_test.py PATH/TO/sonicbench [unittest arguments, e.g. CliTest.test_models_lists_resnet50]
+"""
+
+import json
+import subprocess
+import sys
+import unittest
+
+SONICBENCH = None  # set from argv[1]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def run(*args, timeout=240):
+    return subprocess.run([SONICBENCH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class CliTest(unittest.TestCase):
+    def assert_exit(self, result, code):
+        self.assertEqual(result.returncode, code,
+                         f"exit {result.returncode}, expected {code}\n"
+                         f"stdout: {result.stdout}\nstderr: {result.stderr}")
+
+    def test_models_lists_resnet50(self):
+        result = run("models")
+        self.assert_exit(result, EXIT_OK)
+        self.assertIn("resnet50", result.stdout)
+        result = run("models", "--json")
+        self.assert_exit(result, EXIT_OK)
+        models = {m["name"]: m for m in json.loads(result.stdout)["models"]}
+        self.assertEqual(models["resnet50"]["input_shape"], [3, 224, 224])
+        self.assertIn("jet_cnn", models)
+
+    def test_infer_check_json(self):
+        result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--batch", "2",
+                     "--iterations", "3", "--check", "--json")
+        self.assert_exit(result, EXIT_OK)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["batch"], 2)
+        self.assertEqual(report["iterations"], 3)
+        self.assertEqual(report["precision"], "fp32")
+        latency = report["latency_ms"]
+        self.assertGreater(latency["min"], 0)
+        self.assertLessEqual(latency["min"], latency["p50"])
+        self.assertLessEqual(latency["p50"], latency["p90"])
+        self.assertLessEqual(latency["p90"], latency["p99"])
+        self.assertGreater(report["throughput_img_s"], 0)
+        self.assertGreater(report["gflop_s"], 0)
+        check = report["check"]
+        self.assertTrue(check["passed"])
+        self.assertLess(check["relative_error"], 1e-6)  # the reference against itself
+        self.assertEqual(check["top1_agreement"], 1.0)
+
+    def test_bad_backend_names_known_ones(self):
+        result = run("infer", "--backend", "tpu9000", "--model", "jet_cnn")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("tpu9000", result.stderr)
+        self.assertIn("reference", result.stderr)
+
+    def test_batch_zero_is_usage_error(self):
+        result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--batch", "0")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("--batch", result.stderr)
+        result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--iterations", "0")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("--iterations", result.stderr)
+
+    def test_missing_onnx_is_usage_error(self):
+        result = run("infer", "--backend", "reference", "--onnx", "/nonexistent/model.onnx")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("/nonexistent/model.onnx", result.stderr)
+        result = run("infer", "--backend", "reference", "--model", "nosuchnet")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("resnet50", result.stderr)  # names the known models
+
+    def test_unsupported_precision_is_usage_error(self):
+        result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--precision",
+                     "int8")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("int8", result.stderr)
+        result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--precision",
+                     "fp64")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("fp32", result.stderr)  # names the accepted ones
+
+    def test_help_has_examples(self):
+        for command in ([], ["backends"], ["models"], ["infer"], ["sysinfo"]):
+            result = run(*command, "--help")
+            self.assert_exit(result, EXIT_OK)
+            self.assertIn("Examples:", result.stdout, f"sonicbench {' '.join(command)} --help")
+        self.assert_exit(run(), EXIT_USAGE)  # a subcommand is required
+        self.assert_exit(run("infer", "--model", "jet_cnn"), EXIT_USAGE)  # --backend missing
+
+    def test_backends_and_sysinfo_json(self):
+        result = run("backends", "--json")
+        self.assert_exit(result, EXIT_OK)
+        backends = {b["name"]: b for b in json.loads(result.stdout)["backends"]}
+        self.assertIn("fp32", backends["reference"]["precisions"])
+        self.assertTrue(backends["reference"]["available"])
+        result = run("sysinfo", "--json")
+        self.assert_exit(result, EXIT_OK)
+        info = json.loads(result.stdout)
+        self.assertGreaterEqual(info["cpu"]["threads"], 1)
+        self.assertGreater(info["memory_bytes"], 0)
+        self.assertGreater(info["peaks"]["fp32_gflops_all"], 0)
+        self.assertGreater(info["peaks"]["stream_triad_gbs"], 0)
+        result = run("sysinfo", "--json", "--no-peaks")
+        self.assert_exit(result, EXIT_OK)
+        self.assertIsNone(json.loads(result.stdout)["peaks"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    SONICBENCH = sys.argv.pop(1)
+    unittest.main()

@@ -1,0 +1,339 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "bench/cli/commands.h"
+#include "bench/cli/json.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "models/onnx_import.h"
+#include "models/zoo.h"
+
+namespace sonic::cli {
+namespace {
+
+struct InferOptions {
+  std::string backend;
+  std::string model;
+  std::string onnx;
+  std::int64_t classes = 0;
+  std::uint64_t seed = 1;
+  int batch = 1;
+  std::string precision = "fp32";
+  int iterations = 20;
+  int warmup = 3;
+  int threads = 0;
+  bool check = false;
+  bool json = false;
+};
+
+struct LatencySummary {
+  double p50_ms, p90_ms, p99_ms, min_ms, mean_ms, max_ms;
+  double total_s;
+};
+
+struct CheckResult {
+  double relative_error = 0.0;
+  int top1_agree = 0;
+  int samples = 0;
+  // The criterion: relative error for float precisions, top-1 agreement for quantised ones.
+  std::string criterion;
+  double tolerance = 0.0;
+  bool passed = false;
+};
+
+// Everything that can be checked before a model is built or a file read: the run then either
+// starts or nothing happened. Returns the backend, created once here.
+std::unique_ptr<Backend> Validate(const InferOptions& options, Precision& precision) {
+  if (options.model.empty() == options.onnx.empty()) {
+    Throw(ErrorKind::kInvalidArgument, "give exactly one of --model NAME or --onnx FILE");
+  }
+  if (!options.model.empty()) {
+    const auto& models = BuiltinModels();
+    if (std::none_of(models.begin(), models.end(),
+                     [&](const ModelInfo& m) { return m.name == options.model; })) {
+      std::vector<std::string> names;
+      for (const ModelInfo& m : models) names.push_back(m.name);
+      Throw(ErrorKind::kNotFound, "unknown model '{}': the built-in models are {}", options.model,
+            fmt::join(names, ", "));
+    }
+  } else {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(options.onnx, error)) {
+      Throw(ErrorKind::kNotFound, "--onnx {}: no such file", options.onnx);
+    }
+  }
+  if (options.batch < 1) {
+    Throw(ErrorKind::kInvalidArgument, "--batch {}: must be at least 1", options.batch);
+  }
+  if (options.iterations < 1) {
+    Throw(ErrorKind::kInvalidArgument, "--iterations {}: must be at least 1", options.iterations);
+  }
+  if (options.warmup < 0) {
+    Throw(ErrorKind::kInvalidArgument, "--warmup {}: must be 0 or more", options.warmup);
+  }
+  if (options.threads < 0) {
+    Throw(ErrorKind::kInvalidArgument, "--threads {}: must be 0 (all cores) or more",
+          options.threads);
+  }
+  if (options.classes < 0) {
+    Throw(ErrorKind::kInvalidArgument, "--classes {}: must be 0 (the model's default) or more",
+          options.classes);
+  }
+  precision = ParsePrecision(options.precision);
+  auto backend = MakeBackend(options.backend);  // names the compiled-in backends when unknown
+  if (!backend->Supports(precision)) {
+    std::vector<std::string_view> names;
+    for (Precision p : backend->precisions()) names.push_back(PrecisionName(p));
+    Throw(ErrorKind::kInvalidArgument, "backend '{}' does not support precision {}: it has {}",
+          options.backend, options.precision, fmt::join(names, ", "));
+  }
+  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
+    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", options.backend,
+          reason);
+  }
+  return backend;
+}
+
+LatencySummary Summarise(std::vector<std::int64_t> latencies_ns) {
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  const auto n = static_cast<double>(latencies_ns.size());
+  // Nearest-rank percentile: the smallest sample with at least p% of samples at or below it.
+  const auto percentile_ms = [&](double p) {
+    const auto rank = static_cast<std::size_t>(std::max(1.0, std::ceil(p / 100.0 * n)));
+    return static_cast<double>(latencies_ns[rank - 1]) * 1e-6;
+  };
+  double total_ns = 0.0;
+  for (std::int64_t ns : latencies_ns) total_ns += static_cast<double>(ns);
+  return {percentile_ms(50),   percentile_ms(90),
+          percentile_ms(99),   static_cast<double>(latencies_ns.front()) * 1e-6,
+          total_ns / n * 1e-6, static_cast<double>(latencies_ns.back()) * 1e-6,
+          total_ns * 1e-9};
+}
+
+CheckResult Compare(std::span<const float> output, std::span<const float> reference, int batch,
+                    Precision precision) {
+  CheckResult check;
+  double diff2 = 0.0, ref2 = 0.0;
+  for (std::size_t i = 0; i < output.size(); ++i) {
+    const double d = static_cast<double>(output[i]) - reference[i];
+    diff2 += d * d;
+    ref2 += static_cast<double>(reference[i]) * reference[i];
+  }
+  check.relative_error = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+  const std::size_t per_sample = output.size() / batch;
+  for (int b = 0; b < batch; ++b) {
+    const auto out = output.subspan(b * per_sample, per_sample);
+    const auto ref = reference.subspan(b * per_sample, per_sample);
+    check.top1_agree += std::max_element(out.begin(), out.end()) - out.begin() ==
+                        std::max_element(ref.begin(), ref.end()) - ref.begin();
+  }
+  check.samples = batch;
+  switch (precision) {
+    case Precision::kFp32:
+      check.criterion = "relative_error";
+      check.tolerance = 1e-4;
+      break;
+    case Precision::kTf32:
+    case Precision::kFp16:
+    case Precision::kBf16:
+      check.criterion = "relative_error";
+      check.tolerance = 2e-2;
+      break;
+    case Precision::kInt8:
+    case Precision::kBfp8:
+      check.criterion = "top1_agreement";
+      check.tolerance = 0.98;
+      break;
+  }
+  check.passed = check.criterion == "relative_error"
+                     ? check.relative_error <= check.tolerance
+                     : check.top1_agree >= check.tolerance * check.samples;
+  return check;
+}
+
+JsonArray ShapeJson(const Shape& shape) {
+  JsonArray array;
+  for (std::int64_t dim : shape) array.Append(dim);
+  return array;
+}
+
+void Run(const InferOptions& options) {
+  Precision precision;
+  const std::unique_ptr<Backend> backend = Validate(options, precision);
+
+  // Untimed setup: model, input, compile.
+  const Graph graph =
+      options.onnx.empty()
+          ? BuildModel(options.model, {.num_classes = options.classes, .seed = options.seed})
+          : ImportOnnx(options.onnx);
+  const std::int64_t in_per_sample = NumElements(graph.input_shape());
+  const std::int64_t out_per_sample = NumElements(graph.output_shape());
+  std::vector<float> input(static_cast<std::size_t>(in_per_sample * options.batch));
+  Random random(options.seed);
+  for (float& x : input) x = static_cast<float>(random.Uniform());
+  std::vector<float> output(static_cast<std::size_t>(out_per_sample * options.batch));
+
+  CompileOptions compile_options;
+  compile_options.max_batch = options.batch;
+  compile_options.precision = precision;
+  compile_options.threads = options.threads;
+  const std::int64_t compile_start_ns = MonotonicNs();
+  const std::unique_ptr<Executable> executable = backend->Compile(graph, compile_options);
+  const double compile_s = static_cast<double>(MonotonicNs() - compile_start_ns) * 1e-9;
+
+  for (int i = 0; i < options.warmup; ++i) executable->Run(input, options.batch, output);
+  std::vector<std::int64_t> latencies_ns(options.iterations);
+  for (std::int64_t& latency_ns : latencies_ns) {
+    const std::int64_t start_ns = MonotonicNs();
+    executable->Run(input, options.batch, output);
+    latency_ns = MonotonicNs() - start_ns;
+  }
+  const LatencySummary latency = Summarise(latencies_ns);
+  const double images_per_s = options.batch * options.iterations / latency.total_s;
+  const double gflop_per_s = 2.0 * static_cast<double>(graph.MacsPerSample()) * images_per_s * 1e-9;
+
+  std::optional<CheckResult> check;
+  if (options.check) {
+    CompileOptions reference_options;
+    reference_options.max_batch = options.batch;
+    reference_options.threads = options.threads;
+    std::vector<float> reference(output.size());
+    MakeBackend("reference")
+        ->Compile(graph, reference_options)
+        ->Run(input, options.batch, reference);
+    check = Compare(output, reference, options.batch, precision);
+  }
+
+  const std::string model_name = options.onnx.empty() ? options.model : graph.name;
+  const std::string threads = options.threads == 0 ? "all" : std::to_string(options.threads);
+  if (options.json) {
+    JsonObject object;
+    object.Add("command", "infer")
+        .Add("backend", JsonObject()
+                            .Add("name", options.backend)
+                            .Add("device_kind", DeviceKindName(backend->device_kind()))
+                            .Add("device", backend->device_name())
+                            .Add("library", backend->library_version()))
+        .Add("model", JsonObject()
+                          .Add("name", model_name)
+                          .Add("source", options.onnx.empty() ? "builtin" : "onnx")
+                          .Add("path", options.onnx)
+                          .Add("input_shape", ShapeJson(graph.input_shape()))
+                          .Add("output_shape", ShapeJson(graph.output_shape()))
+                          .Add("macs_per_sample", graph.MacsPerSample())
+                          .Add("parameters", graph.ParameterCount()))
+        .Add("precision", PrecisionName(precision))
+        .Add("batch", options.batch)
+        .Add("threads", options.threads)
+        .Add("seed", static_cast<std::int64_t>(options.seed))
+        .Add("warmup", options.warmup)
+        .Add("iterations", options.iterations)
+        .Add("compile_s", compile_s)
+        .Add("latency_ms", JsonObject()
+                               .Add("p50", latency.p50_ms)
+                               .Add("p90", latency.p90_ms)
+                               .Add("p99", latency.p99_ms)
+                               .Add("min", latency.min_ms)
+                               .Add("mean", latency.mean_ms)
+                               .Add("max", latency.max_ms))
+        .Add("throughput_img_s", images_per_s)
+        .Add("gflop_s", gflop_per_s);
+    if (check) {
+      object.Add("check",
+                 JsonObject()
+                     .Add("reference", "reference")
+                     .Add("relative_error", check->relative_error)
+                     .Add("top1_agreement", static_cast<double>(check->top1_agree) / check->samples)
+                     .Add("samples", check->samples)
+                     .Add("criterion", check->criterion)
+                     .Add("tolerance", check->tolerance)
+                     .Add("passed", check->passed));
+    } else {
+      object.AddNull("check");
+    }
+    fmt::print("{}\n", object.str());
+  } else {
+    fmt::print("model      {}{}  input {}  {:.3f} GMAC/sample\n", model_name,
+               options.onnx.empty() ? "" : " (" + options.onnx + ")",
+               ShapeToString(graph.input_shape()), graph.MacsPerSample() * 1e-9);
+    fmt::print("backend    {} ({}, {})  precision {}  threads {}  batch {}\n", options.backend,
+               backend->device_name(), backend->library_version(), PrecisionName(precision),
+               threads, options.batch);
+    fmt::print("compile    {:.3f} s (untimed)\n", compile_s);
+    fmt::print(
+        "latency    p50 {:.3f} ms  p90 {:.3f} ms  p99 {:.3f} ms  min {:.3f} ms  mean {:.3f} ms  "
+        "({} runs after {} warm-up)\n",
+        latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.min_ms, latency.mean_ms,
+        options.iterations, options.warmup);
+    fmt::print("throughput {:.2f} img/s  {:.1f} GFLOP/s\n", images_per_s, gflop_per_s);
+    if (check) {
+      fmt::print(
+          "check      vs reference: relative error {:.3g}, top-1 agreement {}/{}; {} {} {:g}: "
+          "{}\n",
+          check->relative_error, check->top1_agree, check->samples, check->criterion,
+          check->criterion == "relative_error" ? "<=" : ">=", check->tolerance,
+          check->passed ? "ok" : "FAILED");
+    }
+  }
+  if (check && !check->passed) {
+    fmt::print(stderr, "sonicbench: infer --check failed: {} outside tolerance {:g}\n",
+               check->criterion, check->tolerance);
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
+}  // namespace
+
+void RegisterInferCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "infer", "Run one model on one backend in this process and report latency and throughput");
+  auto options = std::make_shared<InferOptions>();
+  cmd->add_option("--backend", options->backend, "Backend name (see `sonicbench backends`)")
+      ->required();
+  auto* model =
+      cmd->add_option("--model", options->model, "Built-in model name (see `sonicbench models`)");
+  auto* onnx = cmd->add_option("--onnx", options->onnx, "Load the model from this ONNX file");
+  auto* classes = cmd->add_option("--classes", options->classes,
+                                  "Output classes of a built-in model (0: its default)");
+  model->excludes(onnx);
+  classes->excludes(onnx);
+  cmd->add_option("--seed", options->seed,
+                  "Seed of the built-in model's weights and of the input tensor")
+      ->capture_default_str();
+  cmd->add_option("--batch", options->batch, "Samples per run")->capture_default_str();
+  cmd->add_option("--precision", options->precision, "fp32, bf16, fp16, int8, ... (per backend)")
+      ->capture_default_str();
+  cmd->add_option("--iterations", options->iterations, "Timed runs")->capture_default_str();
+  cmd->add_option("--warmup", options->warmup, "Untimed runs before the timed ones")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->threads, "CPU threads for the backend (0: all cores)")
+      ->capture_default_str();
+  cmd->add_flag("--check", options->check,
+                "Compare the output with the reference backend on the same input; exit 1 if "
+                "outside the precision's tolerance (fp32 1e-4, bf16/fp16 2e-2 relative error; "
+                "int8 top-1 agreement >= 98%)");
+  cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
+  cmd->footer(
+      "Compile and warm-up are untimed; each timed run is measured with the monotonic clock.\n"
+      "Throughput = batch x iterations / total time; GFLOP/s = 2 x MACs per sample x img/s.\n"
+      "Examples:\n"
+      "  sonicbench infer --backend onednn --model resnet50 --batch 16 --iterations 20\n"
+      "  sonicbench infer --backend onednn --model resnet50 --precision int8 --batch 64 --check\n"
+      "  sonicbench infer --backend reference --model jet_cnn --batch 2 --iterations 3 --check "
+      "--json\n"
+      "  sonicbench infer --backend onednn --onnx resnet50.onnx --threads 2 --batch 1");
+  cmd->callback([options] { Run(*options); });
+}
+
+}  // namespace sonic::cli

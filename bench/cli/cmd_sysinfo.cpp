@@ -1,0 +1,139 @@
+#include <fmt/format.h>
+
+#include <string>
+
+#include "bench/cli/commands.h"
+#include "bench/cli/json.h"
+#include "core/sysinfo.h"
+
+namespace sonic::cli {
+namespace {
+
+std::string IsaList(const IsaFlags& isa) {
+  std::string list;
+  const auto add = [&list](bool present, const char* name) {
+    if (!present) return;
+    if (!list.empty()) list += ' ';
+    list += name;
+  };
+  add(isa.avx2, "avx2");
+  add(isa.fma, "fma");
+  add(isa.avx512f, "avx512f");
+  add(isa.avx512_bf16, "avx512_bf16");
+  add(isa.avx512_vnni, "avx512_vnni");
+  add(isa.amx_tile, "amx_tile");
+  add(isa.amx_bf16, "amx_bf16");
+  add(isa.amx_int8, "amx_int8");
+  return list.empty() ? "none of the tracked extensions" : list;
+}
+
+std::string HumanBytes(std::int64_t bytes) {
+  if (bytes >= (std::int64_t{1} << 30)) return fmt::format("{:.1f} GiB", bytes / 1073741824.0);
+  if (bytes >= (std::int64_t{1} << 20)) return fmt::format("{} MiB", bytes >> 20);
+  return fmt::format("{} KiB", bytes >> 10);
+}
+
+void PrintText(const SystemInfo& info) {
+  const CpuInfo& cpu = info.cpu;
+  fmt::print("host       {} ({})\n", info.hostname, info.kernel);
+  fmt::print("cpu        {} ({}), {:.0f} MHz nominal\n", cpu.model_name, cpu.vendor, cpu.clock_mhz);
+  fmt::print("topology   {} socket(s), {} core(s), {} thread(s); {} CPU(s) usable here\n",
+             cpu.sockets, cpu.cores, cpu.threads, info.online_cpus);
+  for (const CacheLevel& cache : info.caches) {
+    fmt::print("cache      L{} {:<11} {} x {}\n", cache.level, cache.type,
+               HumanBytes(cache.size_bytes), cache.instances);
+  }
+  fmt::print("memory     {}\n", HumanBytes(info.memory_bytes));
+  fmt::print("isa        {}\n", IsaList(cpu.isa));
+  if (!info.peaks_measured) return;
+  const MeasuredPeaks& peaks = info.peaks;
+  fmt::print("fp32 peak  {:.1f} GFLOP/s per core, {:.1f} GFLOP/s on {} threads ({} FMA)\n",
+             peaks.fp32_gflops_per_core, peaks.fp32_gflops_all, peaks.threads, peaks.fp32_kernel);
+  fmt::print("int8 peak  {:.1f} GOP/s per core, {:.1f} GOP/s on {} threads ({})\n",
+             peaks.int8_gops_per_core, peaks.int8_gops_all, peaks.threads, peaks.int8_kernel);
+  fmt::print("memory bw  {:.1f} GB/s (STREAM triad, {} threads)\n", peaks.stream_triad_gbs,
+             peaks.threads);
+}
+
+void PrintJson(const SystemInfo& info) {
+  const CpuInfo& cpu = info.cpu;
+  JsonArray caches;
+  for (const CacheLevel& cache : info.caches) {
+    caches.Append(JsonObject()
+                      .Add("level", cache.level)
+                      .Add("type", cache.type)
+                      .Add("size_bytes", cache.size_bytes)
+                      .Add("instances", cache.instances));
+  }
+  const IsaFlags& isa = cpu.isa;
+  JsonObject object;
+  object.Add("hostname", info.hostname)
+      .Add("kernel", info.kernel)
+      .Add("cpu", JsonObject()
+                      .Add("vendor", cpu.vendor)
+                      .Add("model_name", cpu.model_name)
+                      .Add("sockets", cpu.sockets)
+                      .Add("cores", cpu.cores)
+                      .Add("threads", cpu.threads)
+                      .Add("clock_mhz", cpu.clock_mhz))
+      .Add("online_cpus", info.online_cpus)
+      .Add("caches", caches)
+      .Add("memory_bytes", info.memory_bytes)
+      .Add("isa", JsonObject()
+                      .Add("avx2", isa.avx2)
+                      .Add("fma", isa.fma)
+                      .Add("avx512f", isa.avx512f)
+                      .Add("avx512_bf16", isa.avx512_bf16)
+                      .Add("avx512_vnni", isa.avx512_vnni)
+                      .Add("amx_tile", isa.amx_tile)
+                      .Add("amx_bf16", isa.amx_bf16)
+                      .Add("amx_int8", isa.amx_int8));
+  if (info.peaks_measured) {
+    const MeasuredPeaks& peaks = info.peaks;
+    object.Add("peaks", JsonObject()
+                            .Add("threads", peaks.threads)
+                            .Add("fp32_kernel", peaks.fp32_kernel)
+                            .Add("fp32_gflops_per_core", peaks.fp32_gflops_per_core)
+                            .Add("fp32_gflops_all", peaks.fp32_gflops_all)
+                            .Add("int8_kernel", peaks.int8_kernel)
+                            .Add("int8_gops_per_core", peaks.int8_gops_per_core)
+                            .Add("int8_gops_all", peaks.int8_gops_all)
+                            .Add("stream_triad_gbs", peaks.stream_triad_gbs));
+  } else {
+    object.AddNull("peaks");
+  }
+  fmt::print("{}\n", object.str());
+}
+
+}  // namespace
+
+void RegisterSysinfoCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "sysinfo", "Describe this machine and measure its fp32, int8 and memory-bandwidth peaks");
+  struct Options {
+    bool json = false;
+    bool no_peaks = false;
+  };
+  auto options = std::make_shared<Options>();
+  cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
+  cmd->add_flag("--no-peaks", options->no_peaks,
+                "Skip the peak measurements (they keep every CPU busy for 1-2 s)");
+  cmd->footer(
+      "Peaks are measured, best of a few runs: fp32 with an FMA kernel in registers (AVX-512 or\n"
+      "AVX2), int8 with VNNI vpdpbusd (or the AVX2 sequence), memory with a STREAM triad. Run on\n"
+      "an idle machine: other load lowers them.\n"
+      "Examples:\n"
+      "  sonicbench sysinfo\n"
+      "  sonicbench sysinfo --json\n"
+      "  taskset -c 0 sonicbench sysinfo --no-peaks");
+  cmd->callback([options] {
+    const SystemInfo info = ProbeSystem(!options->no_peaks);
+    if (options->json) {
+      PrintJson(info);
+    } else {
+      PrintText(info);
+    }
+  });
+}
+
+}  // namespace sonic::cli

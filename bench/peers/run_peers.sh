@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs sonicbench and the CPU runtimes users would pick instead -- ONNX Runtime, OpenVINO and
+# Debian's PyTorch (TorchScript-frozen) -- on the same ResNet-50 ONNX file, at the same thread
+# count, at each batch size, and prints a table of img/s, p50 latency and the ratios (above 1:
+# sonicbench ahead). OpenVINO runs twice: LATENCY hint (synchronous, like sonicbench) and
+# THROUGHPUT hint (streams fed by an asynchronous queue).
+#
+# ONNX Runtime and OpenVINO are installed from PyPI, pinned, into a virtual environment
+# (.venv-peers at the repository root) for benchmarking only: they are never a dependency of
+# the product. The environment sees Debian's system packages (numpy).
+#
+# Usage: bench/peers/run_peers.sh [--sonicbench PATH] [--backend onednn] [--precision fp32]
+#                                 [--threads 2] [--batches "1 16"] [--iterations 20]
+#                                 [--warmup 3] [--max-seconds 60] [--nice N] [--out DIR]
+# --nice N runs each timed process in a scheduling group of its own at that niceness (negative
+# needs root): on a machine shared with other work it gives each runtime in turn the same larger
+# share of the cores.
+# Example (after building): bench/peers/run_peers.sh --sonicbench build/release/bench/cli/sonicbench
+set -euo pipefail
+
+ONNXRUNTIME_VERSION=1.32.0
+OPENVINO_VERSION=2026.4.1
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
+backend=onednn
+precision=fp32
+threads=2
+batches="1 16"
+iterations=20
+warmup=3
+max_seconds=60
+niceness=0
+out=$repo/out/peers
+
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while (($#)); do
+  case $1 in
+    --sonicbench) sonicbench=$2; shift 2 ;;
+    --backend) backend=$2; shift 2 ;;
+    --precision) precision=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --batches) batches=$2; shift 2 ;;
+    --iterations) iterations=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --max-seconds) max_seconds=$2; shift 2 ;;
+    --nice) niceness=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) usage 0 ;;
+    *) echo "run_peers: unknown argument '$1'" >&2; usage 2 >&2 ;;
+  esac
+done
+if [[ ! -x $sonicbench ]]; then
+  echo "run_peers: no sonicbench binary at $sonicbench (build it, or pass --sonicbench PATH)" >&2
+  exit 2
+fi
+
+venv=$repo/.venv-peers
+if [[ ! -x $venv/bin/python ]]; then
+  echo "run_peers: creating $venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+# pip leaves already-satisfied pins alone, so this is quick after the first run.
+"$venv/bin/pip" install --quiet --disable-pip-version-check \
+  "onnxruntime==$ONNXRUNTIME_VERSION" "openvino==$OPENVINO_VERSION"
+
+mkdir -p "$out"
+onnx_dir=$out/resnet50_onnx
+if [[ ! -f $onnx_dir/model.onnx ]]; then
+  /usr/bin/python3 "$repo/tools/export_torchvision_onnx.py" --model resnet50 --out "$onnx_dir" \
+    --batch 1 --seed 1 --no-check
+fi
+onnx=$onnx_dir/model.onnx
+
+# Runs one timed process. Linux shares CPU time between sessions' autogroups before niceness
+# counts (sched(7)), so a plain `nice` would give the benchmark no more of the cores than any
+# other session's compile gets: with --nice the process gets a session, and so an autogroup, of
+# its own at that niceness. Without autogroups, plain nice does the same.
+timed() {
+  if [[ $niceness == 0 ]]; then
+    "$@"
+  elif [[ -w /proc/self/autogroup ]]; then
+    setsid --wait bash -c 'echo "$0" > /proc/self/autogroup && exec "$@"' "$niceness" "$@"
+  else
+    nice -n "$niceness" "$@"
+  fi
+}
+
+peers=$repo/bench/peers/peers.py
+common=(--threads "$threads" --iterations "$iterations" --warmup "$warmup"
+        --max-seconds "$max_seconds")
+results=()
+for batch in $batches; do
+  echo "run_peers: batch $batch, $threads threads: sonicbench ($backend $precision)" >&2
+  timed "$sonicbench" infer --onnx "$onnx" --backend "$backend" --precision "$precision" \
+    --batch "$batch" --threads "$threads" --iterations "$iterations" --warmup "$warmup" --json \
+    > "$out/sonicbench_b$batch.json"
+  results+=("$out/sonicbench_b$batch.json")
+  for runtime in onnxruntime openvino-latency openvino-throughput; do
+    echo "run_peers: batch $batch, $threads threads: $runtime" >&2
+    timed "$venv/bin/python" "$peers" run --runtime "$runtime" --onnx "$onnx" --batch "$batch" \
+      "${common[@]}" > "$out/${runtime}_b$batch.json"
+    results+=("$out/${runtime}_b$batch.json")
+  done
+  # Debian's torch, outside the venv: it was built against Debian's numpy.
+  echo "run_peers: batch $batch, $threads threads: pytorch" >&2
+  timed /usr/bin/python3 "$peers" run --runtime torch --torchvision resnet50 --batch "$batch" \
+    "${common[@]}" > "$out/pytorch_b$batch.json"
+  results+=("$out/pytorch_b$batch.json")
+done
+
+echo
+{
+  echo "ResNet-50 v1.5: sonicbench $backend $precision, peers fp32; $threads threads;" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs;" \
+    "nice $niceness; load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$venv/bin/python" "$peers" table "${results[@]}"
+} | tee "$out/table.txt"

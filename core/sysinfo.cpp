@@ -1,0 +1,413 @@
+#include "core/sysinfo.h"
+
+#include <immintrin.h>
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace sonic {
+namespace {
+
+std::string_view Trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+// Splits "key<tabs>: value" lines; returns false for lines without a colon.
+bool SplitKeyValue(std::string_view line, std::string_view& key, std::string_view& value) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  key = Trim(line.substr(0, colon));
+  value = Trim(line.substr(colon + 1));
+  return true;
+}
+
+template <typename Number>
+bool ParseNumber(std::string_view text, Number& out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+bool HasFlag(std::string_view flags, std::string_view flag) {
+  std::size_t pos = 0;
+  while (pos < flags.size()) {
+    const auto end = std::min(flags.find(' ', pos), flags.size());
+    if (flags.substr(pos, end - pos) == flag) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int OnlineCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return CPU_COUNT(&set);
+}
+
+// Distinct caches seen by the online CPUs; instances are counted by their shared_cpu_list.
+std::vector<CacheLevel> ReadCaches() {
+  namespace fs = std::filesystem;
+  std::set<std::tuple<int, std::string, std::string>> seen;  // level, type, shared_cpu_list
+  std::vector<CacheLevel> caches;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return caches;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    const fs::path dir = fmt::format("/sys/devices/system/cpu/cpu{}/cache", cpu);
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir, error)) {
+      if (entry.path().filename().string().rfind("index", 0) != 0) continue;
+      int level = 0;
+      const std::string type(Trim(ReadFile(entry.path() / "type")));
+      const std::string size(Trim(ReadFile(entry.path() / "size")));
+      const std::string shared(Trim(ReadFile(entry.path() / "shared_cpu_list")));
+      if (!ParseNumber(Trim(ReadFile(entry.path() / "level")), level) || size.empty()) continue;
+      const bool first_instance = seen.emplace(level, type, shared).second;
+      auto it = std::find_if(caches.begin(), caches.end(), [&](const CacheLevel& c) {
+        return c.level == level && c.type == type;
+      });
+      if (it == caches.end()) {
+        caches.push_back({level, type, ParseCacheSize(size), 0});
+        it = caches.end() - 1;
+      }
+      if (first_instance) ++it->instances;
+    }
+  }
+  std::sort(caches.begin(), caches.end(), [](const CacheLevel& a, const CacheLevel& b) {
+    return std::tie(a.level, a.type) < std::tie(b.level, b.type);
+  });
+  return caches;
+}
+
+// ---- Peak kernels -------------------------------------------------------------------------
+// Each kernel runs kChains independent dependency chains so that the FMA latency (4-5 cycles)
+// times the number of FMA pipes (up to 2) is covered with room to spare; the operands stay in
+// registers, so the figure is the core's arithmetic limit, not a memory one. Each returns the
+// operations it performed (FLOP or OP); the accumulators are folded into `sink` so the
+// compiler cannot drop the work.
+
+constexpr int kChains = 12;
+
+__attribute__((target("avx512f"))) double FmaAvx512(std::int64_t iterations, float& sink) {
+  __m512 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c));
+  // x <- x * m + a converges to a / (1 - m): no overflow, no denormals, whatever the count.
+  const __m512 mul = _mm512_set1_ps(0.999f);
+  const __m512 add = _mm512_set1_ps(0.001f);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], mul, add);
+  }
+  __m512 total = acc[0];
+  for (int c = 1; c < kChains; ++c) total = _mm512_add_ps(total, acc[c]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, total);
+  for (float lane : lanes) sink += lane;
+  return static_cast<double>(iterations) * kChains * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) double FmaAvx2(std::int64_t iterations, float& sink) {
+  __m256 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(0.001f * static_cast<float>(c));
+  const __m256 mul = _mm256_set1_ps(0.999f);
+  const __m256 add = _mm256_set1_ps(0.001f);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], mul, add);
+  }
+  alignas(32) float lanes[8];
+  __m256 total = acc[0];
+  for (int c = 1; c < kChains; ++c) total = _mm256_add_ps(total, acc[c]);
+  _mm256_store_ps(lanes, total);
+  for (float lane : lanes) sink += lane;
+  return static_cast<double>(iterations) * kChains * 8 * 2;
+}
+
+// vpdpbusd: 64 u8 x s8 products summed into 16 int32 lanes per instruction.
+__attribute__((target("avx512f,avx512vnni"))) double DotVnni(std::int64_t iterations, float& sink) {
+  __m512i acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_epi32(c);
+  const __m512i a = _mm512_set1_epi8(3);
+  const __m512i b = _mm512_set1_epi8(-2);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbusd_epi32(acc[c], a, b);
+  }
+  __m512i total = acc[0];
+  for (int c = 1; c < kChains; ++c) total = _mm512_add_epi32(total, acc[c]);
+  alignas(64) std::int32_t lanes[16];
+  _mm512_store_si512(lanes, total);
+  for (std::int32_t lane : lanes) sink += static_cast<float>(lane);
+  return static_cast<double>(iterations) * kChains * 64 * 2;
+}
+
+// The AVX2 int8 idiom: vpmaddubsw (32 u8 x s8 products, pairwise to int16), vpmaddwd by ones
+// (to int32), vpaddd. Three instructions per 32 multiply-accumulates.
+__attribute__((target("avx2"))) double DotAvx2(std::int64_t iterations, float& sink) {
+  __m256i acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_epi32(c);
+  const __m256i a = _mm256_set1_epi8(3);
+  const __m256i b = _mm256_set1_epi8(-2);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) {
+      const __m256i pairs = _mm256_maddubs_epi16(a, b);
+      acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(pairs, ones));
+    }
+  }
+  alignas(32) std::int32_t lanes[8];
+  __m256i total = acc[0];
+  for (int c = 1; c < kChains; ++c) total = _mm256_add_epi32(total, acc[c]);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
+  for (std::int32_t lane : lanes) sink += static_cast<float>(lane);
+  return static_cast<double>(iterations) * kChains * 32 * 2;
+}
+
+using Kernel = double (*)(std::int64_t, float&);
+
+std::int64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Runs `kernel` on `threads` threads at once and returns operations per second, summed over the
+// threads. Each thread times itself with its own CPU-time clock, in short bursts, and keeps its
+// best burst: on a shared machine other processes then take turns on the cores without lowering
+// the figure (a burst of a few ms usually runs in one scheduler slice), while whatever slows the
+// core itself while all threads run together (shared pipes, all-core clock) still shows.
+double MeasureKernel(Kernel kernel, int threads, std::int64_t iterations_per_burst) {
+  constexpr int kBursts = 20;
+  std::vector<double> best(threads, 0.0);
+  std::vector<float> sinks(threads, 0.0f);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int burst = 0; burst < kBursts; ++burst) {
+        const std::int64_t start_ns = ThreadCpuNs();
+        const double ops = kernel(iterations_per_burst, sinks[t]);
+        const std::int64_t elapsed_ns = std::max<std::int64_t>(1, ThreadCpuNs() - start_ns);
+        best[t] = std::max(best[t], ops / (static_cast<double>(elapsed_ns) * 1e-9));
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  double total = 0.0;
+  for (double rate : best) total += rate;
+  return total;
+}
+
+// STREAM triad over arrays four times the size of the largest cache level (at least 64 MiB
+// each), so that it measures DRAM, not cache. Bytes counted as STREAM does: 3 x 8 per element,
+// no write-allocate traffic.
+double StreamTriadGbs(int threads, std::int64_t largest_cache_bytes) {
+  const std::int64_t bytes_per_array =
+      std::max<std::int64_t>(4 * largest_cache_bytes, std::int64_t{64} << 20);
+  const std::int64_t n = bytes_per_array / static_cast<std::int64_t>(sizeof(double));
+  std::unique_ptr<double[]> a(new double[n]), b(new double[n]), c(new double[n]);
+  // First touch by the threads that will stream each part keeps pages local to their socket.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    a[i] = 0.0;
+    b[i] = 1.0;
+    c[i] = 2.0;
+  }
+  // Wall clock here (the threads must stream together); more repetitions than the kernels get, to
+  // find one that other processes left alone.
+  constexpr int kRepetitions = 10;
+  const double scalar = 3.0;
+  std::int64_t best_ns = std::numeric_limits<std::int64_t>::max();
+  for (int rep = 0; rep < kRepetitions; ++rep) {
+    const std::int64_t start_ns = MonotonicNs();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + scalar * c[i];
+    best_ns = std::min(best_ns, MonotonicNs() - start_ns);
+  }
+  if (a[n / 2] != 7.0)
+    Throw(ErrorKind::kInternal, "STREAM triad produced {}, expected 7", a[n / 2]);
+  return 3.0 * sizeof(double) * static_cast<double>(n) / static_cast<double>(best_ns);
+}
+
+MeasuredPeaks MeasurePeaks(int threads, std::int64_t largest_cache_bytes) {
+  MeasuredPeaks peaks;
+  peaks.threads = threads;
+  Kernel fma = nullptr;
+  if (__builtin_cpu_supports("avx512f")) {
+    fma = FmaAvx512;
+    peaks.fp32_kernel = "avx512f";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    fma = FmaAvx2;
+    peaks.fp32_kernel = "avx2";
+  } else {
+    Throw(ErrorKind::kUnsupported, "peak measurement needs AVX2 and FMA; this CPU has neither");
+  }
+  Kernel dot = nullptr;
+  if (__builtin_cpu_supports("avx512vnni")) {
+    dot = DotVnni;
+    peaks.int8_kernel = "avx512_vnni";
+  } else {
+    dot = DotAvx2;
+    peaks.int8_kernel = "avx2";
+  }
+  // About 5 ms per burst at one instruction per cycle and 3 GHz.
+  constexpr std::int64_t kIterations = 1'250'000;
+  peaks.fp32_gflops_per_core = MeasureKernel(fma, 1, kIterations) * 1e-9;
+  peaks.fp32_gflops_all = MeasureKernel(fma, threads, kIterations) * 1e-9;
+  peaks.int8_gops_per_core = MeasureKernel(dot, 1, kIterations) * 1e-9;
+  peaks.int8_gops_all = MeasureKernel(dot, threads, kIterations) * 1e-9;
+  peaks.stream_triad_gbs = StreamTriadGbs(threads, largest_cache_bytes);
+  return peaks;
+}
+
+}  // namespace
+
+CpuInfo ParseCpuInfo(std::string_view text) {
+  CpuInfo info;
+  std::set<int> physical_ids;
+  std::set<std::pair<int, int>> cores;
+  int physical_id = 0;      // of the processor entry being read
+  bool flags_seen = false;  // the first processor's flags stand for all
+  std::istringstream lines{std::string(text)};
+  for (std::string line; std::getline(lines, line);) {
+    std::string_view key, value;
+    if (!SplitKeyValue(line, key, value)) continue;
+    if (key == "processor") {
+      ++info.threads;
+      physical_id = 0;  // a kernel without topology lines has one socket
+    } else if (key == "vendor_id" && info.vendor.empty()) {
+      info.vendor = value;
+    } else if (key == "model name" && info.model_name.empty()) {
+      info.model_name = value;
+    } else if (key == "cpu MHz" && info.clock_mhz == 0.0) {
+      ParseNumber(value, info.clock_mhz);
+    } else if (key == "physical id" && ParseNumber(value, physical_id)) {
+      physical_ids.insert(physical_id);
+    } else if (key == "core id") {
+      int core_id = 0;
+      if (ParseNumber(value, core_id)) cores.emplace(physical_id, core_id);
+    } else if (key == "flags" && !flags_seen) {
+      info.isa.avx2 = HasFlag(value, "avx2");
+      info.isa.fma = HasFlag(value, "fma");
+      info.isa.avx512f = HasFlag(value, "avx512f");
+      info.isa.avx512_bf16 = HasFlag(value, "avx512_bf16");
+      info.isa.avx512_vnni = HasFlag(value, "avx512_vnni");
+      info.isa.amx_tile = HasFlag(value, "amx_tile");
+      info.isa.amx_bf16 = HasFlag(value, "amx_bf16");
+      info.isa.amx_int8 = HasFlag(value, "amx_int8");
+      flags_seen = true;
+    }
+  }
+  if (info.threads == 0) {
+    Throw(ErrorKind::kInvalidArgument, "cpuinfo text has no 'processor' entry");
+  }
+  info.sockets = std::max<int>(1, static_cast<int>(physical_ids.size()));
+  info.cores = cores.empty() ? info.threads : static_cast<int>(cores.size());
+  return info;
+}
+
+std::int64_t ParseMemTotalBytes(std::string_view text) {
+  std::istringstream lines{std::string(text)};
+  for (std::string line; std::getline(lines, line);) {
+    std::string_view key, value;
+    if (!SplitKeyValue(line, key, value) || key != "MemTotal") continue;
+    std::int64_t kib = 0;
+    const auto space = value.find(' ');
+    if (ParseNumber(value.substr(0, space), kib) &&
+        (space == std::string_view::npos || Trim(value.substr(space)) == "kB")) {
+      return kib * 1024;
+    }
+    Throw(ErrorKind::kInvalidArgument, "meminfo: cannot parse MemTotal '{}'", value);
+  }
+  Throw(ErrorKind::kInvalidArgument, "meminfo text has no MemTotal line");
+}
+
+std::int64_t ParseCacheSize(std::string_view text) {
+  text = Trim(text);
+  std::int64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K':
+        multiplier = std::int64_t{1} << 10;
+        break;
+      case 'M':
+        multiplier = std::int64_t{1} << 20;
+        break;
+      case 'G':
+        multiplier = std::int64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+  }
+  const std::string_view digits = multiplier == 1 ? text : text.substr(0, text.size() - 1);
+  std::int64_t value = 0;
+  if (!ParseNumber(digits, value) || value < 0) {
+    Throw(ErrorKind::kInvalidArgument, "cannot parse cache size '{}': expected e.g. 32K or 1M",
+          text);
+  }
+  return value * multiplier;
+}
+
+double TheoreticalFp32GflopsPerCore(const IsaFlags& isa, double clock_mhz) {
+  const double lanes = isa.avx512f ? 16.0 : 8.0;
+  constexpr double kFmaPipes = 2.0;
+  constexpr double kFlopPerFma = 2.0;
+  return clock_mhz * 1e-3 * lanes * kFmaPipes * kFlopPerFma;
+}
+
+SystemInfo ProbeSystem(bool measure_peaks) {
+  SystemInfo info;
+  const std::string cpuinfo = ReadFile("/proc/cpuinfo");
+  if (cpuinfo.empty()) Throw(ErrorKind::kIo, "cannot read /proc/cpuinfo");
+  info.cpu = ParseCpuInfo(cpuinfo);
+  info.memory_bytes = ParseMemTotalBytes(ReadFile("/proc/meminfo"));
+  info.online_cpus = OnlineCpus();
+  info.caches = ReadCaches();
+
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) info.hostname = host;
+  utsname name;
+  if (uname(&name) == 0) info.kernel = fmt::format("{} {}", name.sysname, name.release);
+
+  if (measure_peaks) {
+    std::int64_t largest_cache = 0;
+    for (const CacheLevel& cache : info.caches) {
+      largest_cache = std::max(largest_cache, cache.size_bytes * cache.instances);
+    }
+    info.peaks = MeasurePeaks(info.online_cpus, largest_cache);
+    info.peaks_measured = true;
+  }
+  return info;
+}
+
+}  // namespace sonic

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sonic {
+
+// What the host is and what it can do, recorded in every result file so that a throughput can be
+// read against the machine's measured limits. Peaks are measured, not looked up: a VM's CPU
+// model name and nominal clock say little about what its vCPUs actually deliver.
+
+struct CacheLevel {
+  int level = 0;
+  std::string type;             // "Data", "Instruction", "Unified"
+  std::int64_t size_bytes = 0;  // per instance
+  int instances = 0;            // how many of this cache the online CPUs see
+};
+
+// Instruction-set extensions that decide which kernels a backend can use.
+struct IsaFlags {
+  bool avx2 = false;
+  bool fma = false;
+  bool avx512f = false;
+  bool avx512_bf16 = false;
+  bool avx512_vnni = false;
+  bool amx_tile = false;
+  bool amx_bf16 = false;
+  bool amx_int8 = false;
+};
+
+// The part of /proc/cpuinfo that ProbeSystem reads, parsed from text so that it is testable.
+struct CpuInfo {
+  std::string vendor;
+  std::string model_name;
+  int sockets = 0;         // distinct "physical id"
+  int cores = 0;           // distinct ("physical id", "core id") pairs
+  int threads = 0;         // "processor" entries (logical CPUs)
+  double clock_mhz = 0.0;  // the first processor's "cpu MHz" (nominal on most VMs)
+  IsaFlags isa;
+};
+
+// Peaks measured by small kernels that run from registers or stream from memory; they bound
+// what any backend can reach on this machine. The compute peaks are rates per second of CPU time
+// on each thread (best of short bursts), summed over threads, so that other processes sharing the
+// cores do not lower them; the memory bandwidth is wall-clock, best of ten triads.
+struct MeasuredPeaks {
+  int threads = 0;                    // threads used for the all-core figures
+  std::string fp32_kernel;            // "avx512f" or "avx2"
+  double fp32_gflops_per_core = 0.0;  // FMA, 2 FLOP per lane
+  double fp32_gflops_all = 0.0;
+  std::string int8_kernel;          // "avx512_vnni" or "avx2"
+  double int8_gops_per_core = 0.0;  // u8 x s8 multiply-add, 2 OP per multiply-accumulate
+  double int8_gops_all = 0.0;
+  double stream_triad_gbs = 0.0;  // STREAM triad a = b + s*c on doubles, 24 bytes per element
+};
+
+struct SystemInfo {
+  std::string hostname;
+  std::string kernel;  // uname -sr
+  CpuInfo cpu;
+  int online_cpus = 0;  // CPUs this process may run on (its affinity mask)
+  std::vector<CacheLevel> caches;
+  std::int64_t memory_bytes = 0;  // MemTotal
+  bool peaks_measured = false;
+  MeasuredPeaks peaks;  // zero unless peaks_measured
+};
+
+// Parses /proc/cpuinfo text (x86 layout). Missing fields stay at their defaults; a text with no
+// "processor" entry throws Error(kInvalidArgument).
+CpuInfo ParseCpuInfo(std::string_view text);
+
+// Parses MemTotal from /proc/meminfo text, in bytes; throws Error(kInvalidArgument) without it.
+std::int64_t ParseMemTotalBytes(std::string_view text);
+
+// Parses a sysfs cache size ("32K", "1024K", "32M"), in bytes; throws Error(kInvalidArgument).
+std::int64_t ParseCacheSize(std::string_view text);
+
+// Upper bound on fp32 FLOP/s of one core at `clock_mhz` for the widest FMA the CPU has: two
+// FMA pipes per core of 16 (AVX-512) or 8 (AVX2) lanes, 2 FLOP each. No current x86 core
+// exceeds it at that clock; turbo can lift the real clock above a nominal `clock_mhz`.
+double TheoreticalFp32GflopsPerCore(const IsaFlags& isa, double clock_mhz);
+
+// Reads /proc and /sys; with `measure_peaks`, also runs the peak kernels (1-2 s on an
+// idle machine, all online CPUs busy). Throws Error(kIo) when /proc/cpuinfo cannot be read.
+SystemInfo ProbeSystem(bool measure_peaks);
+
+}  // namespace sonic
