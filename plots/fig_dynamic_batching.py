@@ -17,18 +17,18 @@ def draw(path, out_dir):
         curves = {}
         for cell in cells:
             if cell["model"] == model:
-                key = (cell["backend"], cell["dynamic_batching"])
+                key = (cell["backend"], sp.deployment(cell), cell["dynamic_batching"])
                 curves.setdefault(key, []).append(cell)
         if not curves:
             continue
         fig, (left, right) = sp.plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
         fig.suptitle(f"{model}, batch-1 clients: dynamic batching on and off")
-        for (backend, batching), points in sorted(curves.items()):
+        for (backend, where, batching), points in sorted(curves.items()):
             points.sort(key=lambda c: c["concurrency"])
             x = [c["concurrency"] for c in points]
-            style = dict(marker="o", capsize=3, color=sp.colour(backend),
+            style = dict(marker="o", capsize=3, color=sp.colour(where),
                          linestyle="-" if batching == "on" else "--",
-                         label=f"{backend}, batching {batching}")
+                         label=f"{backend} via {where}, batching {batching}")
             left.errorbar(x, [sp.throughput(c)[0] for c in points],
                           yerr=[sp.throughput(c)[1] for c in points], **style)
             right.plot(x, [c["latency_p99_ns"] / 1e6 for c in points], **{

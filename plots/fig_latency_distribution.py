@@ -15,23 +15,28 @@ def draw(path, out_dir):
     paths = []
     models = sorted({c["model"] for c in run.ok_cells(batch=1)})
     for model in models:
-        cells = [c for c in run.ok_cells(batch=1, model=model) if c.get("mode", "closed") == "closed"
-                 and c.get("concurrency", 1) == 1]
+        # The deployment comparison is one client without server-side batching.
+        cells = [c for c in run.ok_cells(batch=1, model=model)
+                 if c.get("mode", "closed") == "closed" and c.get("concurrency", 1) == 1
+                 and c.get("dynamic_batching", "") in ("", "off")]
         if not cells:
             continue
         fig, axis = sp.figure(f"{model}, batch 1: latency per inference", "latency (ms)",
                               "fraction of requests")
-        lowest, highest = np.inf, 0.0
+        curves = []
         for cell in sorted(cells, key=lambda c: c["latency_p50_ns"]):
             bounds, counts = run.histogram(cell)
-            if counts.sum() == 0:
-                continue
-            lowest = min(lowest, bounds[counts > 0].min())
-            highest = max(highest, bounds[counts > 0].max())
+            if counts.sum() > 0:
+                curves.append((cell, bounds, counts))
+        if not curves:
+            continue
+        lowest = min(b[c > 0].min() for _, b, c in curves)
+        highest = max(b[c > 0].max() for _, b, c in curves)
+        # Re-bin the log-linear buckets onto 60 shared log-spaced bins so the curves compare.
+        edges = np.geomspace(max(lowest, 1e3) / 1.2, highest * 1.2, 61)
+        for cell, bounds, counts in curves:
             name = sp.deployment(cell)
             label = f"{name} ({cell['backend']}): median {cell['latency_p50_ns'] / 1e6:.2f} ms"
-            # Re-bin the log-linear buckets onto 60 log-spaced bins so every curve shares an axis.
-            edges = np.geomspace(max(lowest, 1e3) / 1.2, highest * 1.2, 61)
             weights, _ = np.histogram(bounds, bins=edges, weights=counts)
             axis.stairs(weights / counts.sum(), edges / 1e6, label=label, color=sp.colour(name),
                         linewidth=1.6)

@@ -40,7 +40,7 @@ def comparison_rows(run):
     batch1 = [c for c in measured if c["batch"] == 1 and c.get("mode", "closed") == "closed"]
     by_deployment = {}
     for cell in batch1:
-        if cell.get("concurrency", 1) == 1:
+        if cell.get("concurrency", 1) == 1 and cell.get("dynamic_batching", "") in ("", "off"):
             by_deployment.setdefault(sp.deployment(cell), []).append(cell)
     local = _latency_ms(by_deployment.get("local", []))
     edge = _latency_ms(by_deployment.get("edge", []))

@@ -9,10 +9,11 @@ namespace sonic {
 std::string CellSettings::Key() const {
   // fmt's "{}" prints a double in its shortest round-trip form, so equal rates give equal keys.
   return fmt::format(
-      "target={};link={};backend={};model={};precision={};batch={};mode={};concurrency={};"
-      "rate_hz={};arrival={};threads={};inputs={};repeat={}",
-      target, link, backend, model, precision, batch, mode, concurrency, rate_hz, arrival, threads,
-      inputs, repeat);
+             "target={};link={};backend={};model={};precision={};batch={};mode={};concurrency={};"
+             "rate_hz={};arrival={};threads={};inputs={};repeat={}",
+             target, link, backend, model, precision, batch, mode, concurrency, rate_hz, arrival,
+             threads, inputs, repeat) +
+         (dynamic_batching.empty() ? "" : ";dynamic_batching=" + dynamic_batching);
 }
 
 std::string_view CellStatusName(CellStatus status) {

@@ -32,10 +32,12 @@ struct CellSettings {
   std::int64_t threads = 0;          // backend threads per executable (0: backend default)
   std::string inputs = "random";     // input source: "random", a dataset name or path
   std::string server_address;        // remote: host:port; empty for local or the embedded server
+  std::string dynamic_batching;      // remote: the server's batcher "on" | "off"; empty for local
 
   // A stable identity of the cell, used by --resume (which cells are already in the file) and by
   // compare (which cells to match between two runs). Every field except server_address, which says
   // where the server was (an embedded server gets a new port each time), not what was measured.
+  // dynamic_batching joins the key only when set, so keys of local cells stay as they were.
   // Format: "target=local;link=none;backend=...;...;repeat=0"; never reorder, only append.
   std::string Key() const;
 

@@ -43,7 +43,7 @@ CELL_COLUMNS = (
        "error_count", "bytes_sent", "bytes_received", "server_stats", "server_request_count",
        "server_inference_count", "server_execution_count", "server_queue_ns",
        "server_compute_input_ns", "server_compute_infer_ns", "server_compute_output_ns",
-       "raw_record_count", "raw_records_truncated"]
+       "raw_record_count", "raw_records_truncated", "dynamic_batching"]
 )
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",

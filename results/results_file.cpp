@@ -620,6 +620,7 @@ const std::vector<Column>& CellColumns() {
       return Value(static_cast<std::int64_t>(row.result.raw_records.size()));
     }));
     c.push_back(ResultColumn("raw_records_truncated", &R::raw_records_truncated));
+    c.push_back(SettingColumn("dynamic_batching", &S::dynamic_batching));
     return c;
   }();
   return columns;

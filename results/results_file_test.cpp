@@ -67,6 +67,7 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   remote_settings.rate_hz = 2500.5;
   remote_settings.arrival = "poisson";
   remote_settings.server_address = "127.0.0.1:8001";
+  remote_settings.dynamic_batching = "on";
   CellResult remote = SampleResult(2, 3000, 6e7, 250.0, /*raw_cap=*/1000);
   remote.status = CellStatus::kNotConverged;
   remote.converged = false;

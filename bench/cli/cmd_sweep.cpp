@@ -1,0 +1,307 @@
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/cli/commands.h"
+#include "bench/loadgen/sweep.h"
+#include "bench/loadgen/sweep_config.h"
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace sonic::cli {
+namespace {
+
+// Set by SIGINT; read by the load generator's controller between sub-windows.
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+extern "C" void OnSigint(int) { g_interrupted.store(true); }
+
+// The first ^C finishes cleanly (the current cell is abandoned, every finished one is already in
+// the file); SA_RESETHAND makes a second ^C kill the process at once.
+void InstallSigintHandler() {
+  struct sigaction action {};
+  action.sa_handler = OnSigint;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+}
+
+std::string CommandLine() {
+  std::ifstream file("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string line;
+  for (char c : raw) line += c == '\0' ? ' ' : c;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) Throw(ErrorKind::kNotFound, "cannot open sweep config '{}'", path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string Minutes(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
+  const auto s = static_cast<long>(seconds + 0.5);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// A latency in the unit that keeps 3 significant digits readable: 40 ns, 12.5 us, 27.1 ms, 1.75 s.
+std::string FormatNs(double ns) {
+  if (ns < 1e3) return fmt::format("{:.0f} ns", ns);
+  if (ns < 1e6) return fmt::format("{:.3g} us", ns * 1e-3);
+  if (ns < 1e9) return fmt::format("{:.3g} ms", ns * 1e-6);
+  return fmt::format("{:.3g} s", ns * 1e-9);
+}
+
+std::string Describe(const CellSettings& s) {
+  std::string load = s.mode == "open"
+                         ? fmt::format("open {:g} Hz {} c{}", s.rate_hz, s.arrival, s.concurrency)
+                         : fmt::format("{} c{}", s.mode, s.concurrency);
+  const std::string where =
+      s.target == "remote"
+          ? fmt::format("remote/{}{}", s.link, s.dynamic_batching == "on" ? " +batching" : "")
+          : s.target;
+  return fmt::format("{} {} {} {} batch {} {} t{}{}", where, s.backend, s.model, s.precision,
+                     s.batch, load, s.threads, s.repeat > 0 ? fmt::format(" #{}", s.repeat) : "");
+}
+
+// Cell i of N, elapsed, ETA and the current throughput: rewritten in place on a terminal; one
+// plain line per finished cell otherwise (logs, pipes, CI).
+class ProgressPrinter final : public SweepObserver {
+ public:
+  ProgressPrinter() : tty_(isatty(STDOUT_FILENO) == 1), start_ns_(MonotonicNs()) {}
+
+  void OnCellStart(int index, int total, const CellSettings& settings) override {
+    cell_start_ns_ = MonotonicNs();
+    if (tty_) Status(index, total, settings, "starting");
+  }
+
+  void OnCellProgress(int index, int total, const CellSettings& settings,
+                      const LoadProgress& progress) override {
+    if (!tty_) return;
+    std::string state =
+        progress.measuring ? "measuring" : fmt::format("warm-up {:.1f} s", progress.elapsed_s);
+    if (progress.measuring && progress.requests_per_s > 0) {
+      state += fmt::format(" {:.4g} inf/s", progress.requests_per_s * settings.batch);
+      if (std::isfinite(progress.relative_ci95)) {
+        state += fmt::format(" ±{:.1f}%", 100 * progress.relative_ci95);
+      }
+      state += fmt::format(" ({:.0f} requests in {:.1f} s)", progress.requests, progress.window_s);
+    }
+    Status(index, total, settings, state);
+  }
+
+  void OnCellDone(int index, int total, const CellSettings& settings,
+                  const CellResult& r) override {
+    ++done_;
+    done_s_ += (MonotonicNs() - cell_start_ns_) * 1e-9;
+    std::string outcome;
+    if (r.status == CellStatus::kFailed) {
+      outcome = "FAILED " + r.error_message;
+    } else {
+      outcome =
+          fmt::format("{:.4g} inf/s ±{:.1f}%  p50 {}  p99 {}  client cpu {:.2f} cores  {}",
+                      r.throughput_inferences_per_s,
+                      r.throughput_inferences_per_s > 0
+                          ? 100 * r.throughput_inferences_per_s_ci95 / r.throughput_inferences_per_s
+                          : 0.0,
+                      FormatNs(r.latency.Percentile(0.5)), FormatNs(r.latency.Percentile(0.99)),
+                      r.ClientCpuUtilisation(),
+                      r.converged ? "converged" : "NOT CONVERGED: " + r.convergence_reason);
+    }
+    fmt::print("{}[{}/{}] {}: {}\n", tty_ ? "\r\033[K" : "", index + 1, total, Describe(settings),
+               outcome);
+    std::fflush(stdout);
+    if (r.generator_behind) {
+      fmt::print(stderr, "warning: cell {}: the load generator could not keep the schedule ({})\n",
+                 index + 1, r.convergence_reason);
+    }
+  }
+
+  void Finish() {
+    if (tty_) fmt::print("\r\033[K");
+  }
+
+ private:
+  void Status(int index, int total, const CellSettings& settings, const std::string& state) {
+    const double elapsed_s = (MonotonicNs() - start_ns_) * 1e-9;
+    const double eta_s =
+        done_ > 0 ? done_s_ / done_ * (total - index) - (MonotonicNs() - cell_start_ns_) * 1e-9
+                  : NAN;
+    fmt::print("\r\033[Kcell {}/{} {} | {} | elapsed {} ETA {}", index + 1, total,
+               Describe(settings), state, Minutes(elapsed_s), Minutes(std::max(0.0, eta_s)));
+    std::fflush(stdout);
+  }
+
+  bool tty_;
+  std::int64_t start_ns_;
+  std::int64_t cell_start_ns_ = 0;
+  int done_ = 0;
+  double done_s_ = 0;
+};
+
+// Flags that set a config key; each overrides the same key of --config.
+struct KeyFlag {
+  const char* flag;
+  const char* key;
+  const char* help;
+};
+constexpr KeyFlag kKeyFlags[] = {
+    {"--target", "target", "Targets: local (in-process), remote (the KServe v2 service)"},
+    {"--link", "link", "Remote: emulated links none, edge, cloud or rtt_ms=R,bandwidth_gbps=B"},
+    {"--dynamic-batching", "dynamic_batching", "Remote, embedded server: batcher off, on or both"},
+    {"--server", "server", "Remote: host:port of a running server (default: start one)"},
+    {"--instances", "instances", "Embedded server: model instances"},
+    {"--max-queue-delay-us", "max_queue_delay_us", "Embedded server: batcher queue delay"},
+    {"--server-max-batch", "server_max_batch", "Embedded server: max batch (0: auto)"},
+    {"--channels", "channels", "Remote: client gRPC connections"},
+    {"--backend", "backend", "Backends, e.g. onednn,reference"},
+    {"--model", "model", "Built-in models, e.g. resnet50,jet_cnn"},
+    {"--precision", "precision", "Precisions, e.g. fp32,bf16"},
+    {"--batch", "batch", "Batch sizes: 1,2,4 or 1-64*2"},
+    {"--mode", "mode", "Load modes: closed, open, offline"},
+    {"--concurrency", "concurrency", "Client workers (closed, offline) or most in flight (open)"},
+    {"--rate", "rate_hz", "Open-loop rates in Hz: 100,200 or 100-1600*2"},
+    {"--arrival", "arrival", "Open-loop arrivals: constant or poisson"},
+    {"--repeats", "repeats", "Repeats of every cell"},
+    {"--threads", "threads", "Backend threads per executable (0: usable CPUs / concurrency)"},
+    {"--seed", "seed", "Seed of arrivals and inputs"},
+    {"--warmup-s", "warmup_s", "Warm-up seconds per cell"},
+    {"--warmup-requests", "warmup_requests", "Warm-up requests per cell"},
+    {"--min-duration-s", "min_duration_s", "Minimum measured seconds per cell"},
+    {"--min-requests", "min_requests", "Minimum measured requests per cell"},
+    {"--max-duration-s", "max_duration_s", "Maximum measured seconds (then: not converged)"},
+    {"--ci-percent", "ci_percent", "Throughput 95% CI half-width to converge, in percent"},
+    {"--sub-windows", "sub_windows", "Batch-means sub-windows in the minimum duration"},
+    {"--raw-record-cap", "raw_record_cap", "Raw request records kept per cell"},
+    {"--max-send-lag-us", "max_send_lag_us", "Open loop: p99 send lag above which it is behind"},
+    {"--client-cpus", "client_cpus", "Pin client workers to these CPUs, e.g. 0"},
+    {"--backend-cpus", "backend_cpus", "Pin backend threads to these CPUs, e.g. 1"},
+};
+
+struct SweepFlags {
+  std::string config_path;
+  std::map<std::string, std::string> values;  // key -> value, for the flags given
+  std::string out_path;
+  std::string resume_path;
+  bool append = false;
+  bool dry_run = false;
+  bool no_peak = false;
+};
+
+void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::Option*>& given) {
+  ConfigEntries entries;
+  std::string out_path = flags.out_path;
+  const bool resume = !flags.resume_path.empty();
+  if (resume) {
+    if (!flags.config_path.empty() || !flags.values.empty() || !flags.out_path.empty()) {
+      Throw(ErrorKind::kInvalidArgument,
+            "--resume takes the grid and the file from {}: give no --config, --out or grid flags",
+            flags.resume_path);
+    }
+    out_path = flags.resume_path;
+    entries = ParseConfigText(StoredConfigText(out_path), out_path + " (stored config)");
+  } else {
+    if (!flags.config_path.empty()) {
+      entries = ParseConfigText(ReadFile(flags.config_path), flags.config_path);
+    }
+    for (const auto& [key, value] : flags.values) {
+      entries.push_back({key, value, given.at(key)->get_name()});
+    }
+  }
+  const SweepConfig config = BuildSweepConfig(entries);
+  const std::vector<SweepCell> cells = ExpandCells(config);
+
+  if (flags.dry_run) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      fmt::print("[{}/{}] {}\n", i + 1, cells.size(), Describe(cells[i].settings));
+    }
+    fmt::print("{} cells; each: warm-up {} s, window {}-{} s until the throughput CI is ±{}%\n",
+               cells.size(), config.load.warmup_s, config.load.min_duration_s,
+               config.load.max_duration_s, 100 * config.load.ci_fraction);
+    return;
+  }
+
+  InstallSigintHandler();
+  SweepOptions options;
+  options.out_path = out_path;
+  options.resume = resume;
+  options.append = flags.append;
+  options.command_line = CommandLine();
+  options.measure_peak = !flags.no_peak;
+  ProgressPrinter printer;
+  const SweepSummary summary = RunSweep(config, options, printer, &g_interrupted);
+  printer.Finish();
+  fmt::print(
+      "{} of {} cells run ({} already in the file), {} failed, {} not converged{}\n", summary.ran,
+      summary.total, summary.skipped, summary.failed, summary.not_converged,
+      out_path.empty() ? "" : fmt::format("; results in {} (run {})", out_path, summary.run_id));
+  if (summary.interrupted) {
+    if (out_path.empty()) {
+      fmt::print(stderr, "sonicbench: interrupted after {} of {} cells (no --out: nothing kept)\n",
+                 summary.ran, summary.total);
+    } else {
+      fmt::print(stderr,
+                 "sonicbench: interrupted: {} of {} cells are in {}; continue with: sonicbench "
+                 "sweep --resume {}\n",
+                 summary.skipped + summary.ran, summary.total, out_path, out_path);
+    }
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  if (summary.failed > 0) {
+    fmt::print(stderr, "sonicbench: {} cell(s) failed; their errors are recorded\n",
+               summary.failed);
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
+}  // namespace
+
+void RegisterSweepCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "sweep", "Measure a grid of cells (backend x model x precision x batch x load) to HDF5");
+  auto flags = std::make_shared<SweepFlags>();
+  auto given = std::make_shared<std::map<std::string, CLI::Option*>>();
+  auto raw = std::make_shared<std::map<std::string, std::string>>();
+  cmd->add_option("--config", flags->config_path, "Sweep config file (key = value lines)")
+      ->check(CLI::ExistingFile);
+  for (const KeyFlag& f : kKeyFlags) {
+    (*given)[f.key] = cmd->add_option(f.flag, (*raw)[f.key], f.help);
+  }
+  cmd->add_option("--out", flags->out_path, "Results file (HDF5) to write");
+  cmd->add_flag("--append", flags->append, "Add a new run to --out instead of replacing it");
+  cmd->add_option("--resume", flags->resume_path,
+                  "Continue an interrupted sweep: run the cells missing from this file")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--dry-run", flags->dry_run, "List the cells and exit");
+  cmd->add_flag("--no-peak", flags->no_peak, "Skip measuring the CPU peak for the provenance");
+  cmd->footer(
+      "Examples:\n"
+      "  sonicbench sweep --config configs/demo.conf --out demo.h5\n"
+      "  sonicbench sweep --backend onednn --model resnet50 --batch 1-8*2 --concurrency 1,2 "
+      "--out r.h5\n"
+      "  sonicbench sweep --resume r.h5\n"
+      "See docs/SWEEP.md for the config format and the stop rule.");
+  cmd->callback([flags, given, raw] {
+    flags->values.clear();
+    for (const auto& [key, option] : *given) {
+      if (option->count() > 0) flags->values[key] = (*raw)[key];
+    }
+    RunSweepCommand(*flags, *given);
+  });
+}
+
+}  // namespace sonic::cli
