@@ -34,7 +34,7 @@ const std::vector<std::pair<std::string, Factory>>& Factories() {
         {"opencl", [] { return MakeOpenClBackend(); }},
 #endif
 #if SONIC_HAVE_CUDNN
-      {"cudnn", [] { return MakeCudnnBackend(); }},
+        {"cudnn", [] { return MakeCudnnBackend(); }},
 #endif
   };
   return factories;

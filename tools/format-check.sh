@@ -3,7 +3,7 @@
 # of it. `tools/format-check.sh --fix` rewrites the files instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.h' '*.cpp' '*.cu' '*.cl')
+mapfile -t files < <(git ls-files '*.h' '*.cpp' '*.cu')
 if [[ ${1:-} == "--fix" ]]; then
   clang-format -i "${files[@]}"
   exit 0

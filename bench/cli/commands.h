@@ -16,5 +16,14 @@ inline constexpr int kExitUnavailable = 4;  // a backend, device or server is no
 // sonic::Error (mapped to an exit code in main.cpp) or CLI::RuntimeError(code).
 void RegisterBackendsCommand(CLI::App& app);
 void RegisterModelsCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
+void RegisterInferCommand(CLI::App& app);
+void RegisterSysinfoCommand(CLI::App& app);
+void RegisterReportCommand(CLI::App& app);   // report FILE (cmd_report.cpp)
+void RegisterCompareCommand(CLI::App& app);  // compare BASE NEW (cmd_report.cpp)
+void RegisterSweepCommand(CLI::App& app);    // sweep (cmd_sweep.cpp)
+void RegisterDatasetCommand(CLI::App& app);  // dataset generate|images|info (cmd_dataset.cpp)
+void RegisterOpenClCommand(CLI::App& app);   // opencl-devices, opencl-compile (cmd_opencl.cpp)
+void RegisterPlotCommand(CLI::App& app);     // plot FILE --out DIR (cmd_plot.cpp)
 
 }  // namespace sonic::cli

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "bench/loadgen/arrival.h"
+#include "bench/loadgen/cpu_set.h"
+#include "bench/loadgen/target.h"
+#include "results/cell.h"
+
+namespace sonic {
+
+enum class LoadMode {
+  kClosed,   // `concurrency` clients, each sends its next request when the previous completes
+  kOpen,     // requests sent on a schedule at rate_hz, whatever the completions
+  kOffline,  // maximum throughput: `concurrency` workers keep the target's queue full
+};
+std::string_view LoadModeName(LoadMode mode);  // "closed" | "open" | "offline"
+// Throws Error(kInvalidArgument) naming the accepted names.
+LoadMode ParseLoadMode(std::string_view name);
+
+// How one cell is driven and when its measured window ends. Durations in seconds.
+struct LoadSettings {
+  LoadMode mode = LoadMode::kClosed;
+  // Client workers, each with at most one request in flight. Closed: the clients. Open: the most
+  // requests in flight at once (a scheduled request waits for a free worker; that wait is send lag
+  // and counts in its latency). Offline: the workers that keep the queue full.
+  int concurrency = 1;
+  double rate_hz = 0;  // open only
+  ArrivalProcess arrival = ArrivalProcess::kConstant;
+  std::uint64_t arrival_seed = 1;
+
+  // Warm-up ends when both are met (0 disables one).
+  double warmup_s = 1.0;
+  std::int64_t warmup_requests = 0;
+
+  // The measured window ends at the first sub-window boundary where it has lasted min_duration_s,
+  // holds min_requests completions and the 95% CI of throughput (batch means, at least
+  // sub_windows batches) is within ±ci_fraction of it (converged); or at max_duration_s (not
+  // converged, with the reason). Sub-windows are min_duration_s / sub_windows long.
+  double min_duration_s = 5.0;
+  std::int64_t min_requests = 100;
+  double max_duration_s = 60.0;
+  double ci_fraction = 0.05;
+  int sub_windows = 10;
+
+  std::size_t raw_record_cap = kDefaultRawRecordCap;  // split evenly between the workers
+  // Open loop: the generator is "behind" when the p99 send lag exceeds this or it sent more than
+  // 1% fewer requests than were scheduled in the window.
+  double max_send_lag_s = 1e-3;
+
+  CpuList client_cpus;   // worker threads; empty: not pinned
+  CpuList backend_cpus;  // threads the backend spawns in PrepareWorker; empty: not pinned
+};
+
+// Throws Error(kInvalidArgument) naming the first bad field.
+void ValidateLoadSettings(const LoadSettings& settings);
+
+// A snapshot for progress displays, taken at each sub-window boundary (and at least every 250 ms).
+struct LoadProgress {
+  bool measuring = false;     // false during warm-up
+  double elapsed_s = 0;       // since the workers started
+  double window_s = 0;        // measured so far
+  double requests = 0;        // completed in the window so far
+  double requests_per_s = 0;  // throughput estimate
+  double relative_ci95 = 0;   // its CI half-width / estimate; infinite until known
+};
+
+// Runs one cell against `target`: Setup, one thread per worker (pinned, PrepareWorker), warm-up,
+// measured window, then the per-worker histograms and records merged exactly. Blocks the calling
+// thread, which controls the cell and sleeps between sub-window boundaries.
+// Hot path per request: two monotonic clock reads at most (closed loop reuses a completion time as
+// the next send time), one O(1) histogram record, stores to the worker's own cache lines and a load
+// of the read-mostly phase line; open loop adds one uncontended mutex to take its arrival time.
+// Returns the result with status kOk (converged) or kNotConverged; std::nullopt when `cancel`
+// became true (the cell is abandoned after its in-flight requests complete). Throws what the
+// target's setup threw, or Error(kind of the first failure) when every measured request failed.
+std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
+                                  const std::atomic<bool>* cancel = nullptr,
+                                  const std::function<void(const LoadProgress&)>& on_progress = {});
+
+}  // namespace sonic

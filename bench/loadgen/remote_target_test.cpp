@@ -1,0 +1,101 @@
+// RemoteTarget driven by the load generator against an in-process server on loopback.
+#include "bench/loadgen/remote_target.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "bench/loadgen/load_generator.h"
+#include "core/error.h"
+#include "models/zoo.h"
+#include "service/server.h"
+
+namespace sonic {
+namespace {
+
+std::unique_ptr<service::Server> StartServer(const std::string& backend) {
+  service::ServerOptions options;
+  service::ServedModelOptions model;
+  model.graph = BuildJetCnn();
+  FoldBatchNorm(model.graph);
+  model.name = "jet_cnn";
+  model.backend = backend;
+  model.batching = {true, 8, {}, 0};
+  options.models.push_back(std::move(model));
+  return service::Server::Start(std::move(options));
+}
+
+LoadSettings ShortClosedLoop(int concurrency) {
+  LoadSettings settings;
+  settings.concurrency = concurrency;
+  settings.warmup_s = 0.1;
+  settings.min_duration_s = 0.5;
+  settings.max_duration_s = 3;
+  settings.min_requests = 20;
+  return settings;
+}
+
+TEST(RemoteTarget, ClosedLoopAgainstTheServer) {
+  const auto server = StartServer("reference");
+  RemoteTargetOptions options;
+  options.model = "jet_cnn";
+  options.batch = 2;
+  options.client.address = server->address();
+  options.client.channels = 2;
+  RemoteTarget target(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+  const auto result = RunLoad(target, ShortClosedLoop(2));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_GT(result->completed_requests, 0);
+  EXPECT_EQ(result->completed_inferences, 2 * result->completed_requests);
+  EXPECT_TRUE(result->errors.empty());
+  EXPECT_GT(result->bytes_sent, result->completed_requests * 2 * 1600 * 4);
+  EXPECT_GT(result->bytes_received, 0);
+  const ServerStats stats = target.ServerStatisticsDelta();
+  EXPECT_GE(stats.request_count, result->completed_requests);
+  EXPECT_EQ(stats.inference_count, 2 * stats.request_count);
+  EXPECT_FALSE(stats.executed_batch_sizes.empty());
+  EXPECT_GT(stats.compute_infer_ns, 0);
+  EXPECT_EQ(target.client_counters().ErrorsByKind().size(), 0u);
+}
+
+TEST(RemoteTarget, SetupFailsClearlyForAWrongModelOrShape) {
+  const auto server = StartServer("null");
+  RemoteTargetOptions options;
+  options.model = "resnet7";
+  options.client.address = server->address();
+  RemoteTarget unknown(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+  try {
+    unknown.Setup(1);
+    ADD_FAILURE() << "unknown model accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kNotFound) << error.what();
+  }
+  options.model = "jet_cnn";
+  RemoteTarget wrong_shape(options, {3, 224, 224}, std::make_shared<RandomInputSource>(1));
+  EXPECT_THROW(wrong_shape.Setup(1), Error);
+}
+
+TEST(RemoteTarget, RequestsToAStoppedServerFailWithUnavailable) {
+  auto server = StartServer("null");
+  RemoteTargetOptions options;
+  options.model = "jet_cnn";
+  options.client.address = server->address();
+  options.client.max_retries = 1;
+  RemoteTarget target(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+  target.Setup(1);
+  target.PrepareWorker(0);
+  server->Shutdown(std::chrono::milliseconds(100));
+  struct Handler final : CompletionHandler {
+    std::promise<std::int32_t> status;
+    void OnDone(const Request&, const Response& response) noexcept override {
+      status.set_value(response.status);
+    }
+  } handler;
+  target.Submit({0, 0, 0, 0}, handler);
+  EXPECT_EQ(handler.status.get_future().get(),
+            static_cast<std::int32_t>(ErrorKind::kUnavailable) + 1);
+  EXPECT_EQ(target.client_counters().ErrorsByKind().at("UNAVAILABLE"), 1u);
+}
+
+}  // namespace
+}  // namespace sonic

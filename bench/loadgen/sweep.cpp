@@ -1,0 +1,222 @@
+#include "bench/loadgen/sweep.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <new>
+#include <set>
+
+#include "backends/registry.h"
+#include "bench/loadgen/remote_target.h"
+#include "bench/loadgen/target.h"
+#include "core/error.h"
+#include "core/sysinfo.h"
+#include "datasets/sample_source.h"
+#include "models/onnx_import.h"
+#include "models/zoo.h"
+#include "results/results_file.h"
+#include "service/link.h"
+#include "service/server.h"
+
+namespace sonic {
+namespace {
+
+CellResult FailedCell(ErrorKind kind, std::string_view message) {
+  CellResult result;
+  result.status = CellStatus::kFailed;
+  result.converged = false;
+  result.error_message = fmt::format("{}: {}", ErrorKindName(kind), message);
+  return result;
+}
+
+// The embedded server's batcher for one cell: off runs every request alone at the cell's batch;
+// on lets requests of several clients combine up to batch x concurrency (at most 64 samples)
+// unless the config names the maximum.
+service::BatcherOptions EmbeddedBatching(const SweepCell& cell) {
+  const CellSettings& s = cell.settings;
+  service::BatcherOptions batching;
+  batching.dynamic = s.dynamic_batching == "on";
+  const std::int64_t combined =
+      std::max<std::int64_t>(s.batch, std::min<std::int64_t>(64, s.batch * s.concurrency));
+  batching.max_batch = static_cast<int>(
+      cell.remote.max_batch > 0 ? cell.remote.max_batch : (batching.dynamic ? combined : s.batch));
+  batching.max_queue_delay_us = batching.dynamic ? cell.remote.max_queue_delay_us : 0;
+  return batching;
+}
+
+// A remote cell: the service as the system under test, through the emulated link. Without a
+// server address the cell starts its own server on a free loopback port (the embedded default)
+// and stops it afterwards. Any failed request fails the cell: a measurement with errors in it
+// does not describe the service.
+std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
+                                        std::shared_ptr<const InputSource> inputs,
+                                        const std::atomic<bool>* cancel,
+                                        const std::function<void(const LoadProgress&)>& progress) {
+  const CellSettings& s = cell.settings;
+  std::unique_ptr<service::Server> server;
+  RemoteTargetOptions options;
+  options.batch = static_cast<int>(s.batch);
+  options.client.link = service::ParseLink(s.link);
+  options.client.channels = cell.remote.channels;
+  const Shape input_shape = graph.input_shape();
+  if (cell.remote.server.empty()) {
+    options.model = graph.name;
+    service::ServedModelOptions model;
+    model.name = graph.name;
+    model.graph = std::move(graph);
+    model.backend = s.backend;
+    model.instances = cell.remote.instances;
+    model.batching = EmbeddedBatching(cell);
+    model.precision = ParsePrecision(s.precision);
+    model.threads = static_cast<int>(s.threads);
+    service::ServerOptions server_options;
+    server_options.models.push_back(std::move(model));
+    server = service::Server::Start(std::move(server_options));
+    options.client.address = server->address();
+  } else {
+    // A server of our own names an ONNX model after its graph; others by their own config.
+    options.client.address = cell.remote.server;
+    options.model =
+        s.model.ends_with(".onnx") ? std::filesystem::path(s.model).stem().string() : s.model;
+  }
+  RemoteTarget target(options, input_shape, std::move(inputs));
+  std::optional<CellResult> result = RunLoad(target, cell.load, cancel, progress);
+  if (result && result->status != CellStatus::kFailed) {
+    try {
+      result->server = target.ServerStatisticsDelta();
+    } catch (const Error& error) {
+      // A server without Triton's statistics extension still gets measured.
+      result->convergence_reason += fmt::format("; no server statistics: {}", error.what());
+    }
+    std::int64_t failed = 0;
+    for (const auto& [kind, count] : result->errors) failed += count;
+    if (failed > 0) {
+      result->status = CellStatus::kFailed;
+      std::string kinds;
+      for (const auto& [kind, count] : result->errors) {
+        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", count, kind);
+      }
+      result->error_message = fmt::format("{} request(s) failed ({}) against {}", failed, kinds,
+                                          options.client.address);
+    }
+  }
+  if (server) server->Shutdown(std::chrono::seconds(5));
+  return result;
+}
+
+}  // namespace
+
+std::optional<CellResult> RunSweepCell(
+    const SweepCell& cell, const std::atomic<bool>* cancel,
+    const std::function<void(const LoadProgress&)>& on_progress) {
+  const CellSettings& s = cell.settings;
+  try {
+    std::shared_ptr<const Backend> backend = MakeBackend(s.backend);
+    if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
+      Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", s.backend, reason);
+    }
+    LocalTargetOptions options;
+    options.batch = static_cast<int>(s.batch);
+    options.precision = ParsePrecision(s.precision);
+    options.threads = static_cast<int>(s.threads);
+    Graph graph = s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
+    std::shared_ptr<const InputSource> inputs;
+    if (s.inputs == "random") {
+      inputs = std::make_shared<RandomInputSource>(cell.load.arrival_seed);
+    } else {
+      inputs = std::make_shared<DatasetInputSource>(s.inputs, graph.input_shape());
+    }
+    if (s.target == "remote") {
+      return RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress);
+    }
+    LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
+    return RunLoad(target, cell.load, cancel, on_progress);
+  } catch (const Error& error) {
+    return FailedCell(error.kind(), error.what());
+  } catch (const std::bad_alloc&) {
+    return FailedCell(ErrorKind::kResourceExhausted, "out of memory");
+  } catch (const std::exception& error) {
+    return FailedCell(ErrorKind::kInternal, error.what());
+  }
+}
+
+std::string StoredConfigText(const std::string& path) {
+  ResultsReader reader(path);
+  const std::vector<std::string> runs = reader.ListRuns();
+  if (runs.empty()) Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", path);
+  return reader.ReadRunInfo(runs.back()).config_text;
+}
+
+SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
+                      SweepObserver& observer, const std::atomic<bool>* cancel) {
+  const std::vector<SweepCell> cells = ExpandCells(config);
+  SweepSummary summary;
+  summary.total = static_cast<int>(cells.size());
+
+  std::unique_ptr<ResultsWriter> writer;
+  std::map<std::string, CellStatus> finished;
+  if (!options.out_path.empty() && options.resume) {
+    std::string run_id;
+    {
+      ResultsReader reader(options.out_path);
+      const std::vector<std::string> runs = reader.ListRuns();
+      if (runs.empty()) {
+        Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", options.out_path);
+      }
+      run_id = runs.back();
+      finished = reader.FinishedCells(run_id);
+    }
+    writer = ResultsWriter::Resume(options.out_path, run_id);
+  } else if (!options.out_path.empty()) {
+    RunInfo info = CurrentRunInfo();
+    info.command_line = options.command_line;
+    info.config_text = config.canonical_text;
+    info.seeds["sweep"] = config.seed;
+    info.seeds["arrivals"] = config.seed;  // + repeat index
+    info.seeds["inputs"] = config.seed;    // + repeat index
+    info.seeds["weights"] = ModelOptions{}.seed;
+    const SystemInfo system = ProbeSystem(options.measure_peak);
+    if (!system.cpu.model_name.empty()) info.cpu_model = system.cpu.model_name;
+    if (system.peaks_measured) info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
+    for (const std::string& name : config.backends) {
+      const std::unique_ptr<Backend> backend = MakeBackend(name);
+      info.library_versions[name] = backend->library_version();
+      info.device_names[name] = backend->device_name();
+    }
+    writer = ResultsWriter::Open(options.out_path, info, options.append);
+  }
+  if (writer) summary.run_id = writer->run_id();
+
+  for (int i = 0; i < summary.total; ++i) {
+    const SweepCell& cell = cells[i];
+    if (finished.contains(cell.settings.Key())) {
+      ++summary.skipped;
+      continue;
+    }
+    observer.OnCellStart(i, summary.total, cell.settings);
+    const std::optional<CellResult> result =
+        RunSweepCell(cell, cancel, [&](const LoadProgress& progress) {
+          observer.OnCellProgress(i, summary.total, cell.settings, progress);
+        });
+    if (!result) {
+      summary.interrupted = true;
+      break;  // the writer closes without marking the run complete
+    }
+    if (writer) writer->AppendCell(cell.settings, *result);
+    ++summary.ran;
+    summary.failed += result->status == CellStatus::kFailed;
+    summary.not_converged += result->status == CellStatus::kNotConverged;
+    observer.OnCellDone(i, summary.total, cell.settings, *result);
+    if (cancel != nullptr && cancel->load()) {
+      summary.interrupted = true;
+      break;
+    }
+  }
+  if (writer && !summary.interrupted) writer->Close();
+  return summary;
+}
+
+}  // namespace sonic

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/loadgen/load_generator.h"
+#include "bench/loadgen/sweep_config.h"
+#include "results/cell.h"
+
+namespace sonic {
+
+// Runs one cell: builds the backend, model, inputs and LocalTarget, then RunLoad. Every error
+// (an unavailable backend, an unsupported precision, a compile error, out of memory, a failing
+// device) becomes a kFailed result with the error's kind and message: the sweep goes on.
+// std::nullopt when `cancel` became true during the cell (nothing about it is kept).
+std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<bool>* cancel,
+                                       const std::function<void(const LoadProgress&)>& on_progress);
+
+// Told about each cell as the sweep goes; called on the sweep's thread.
+class SweepObserver {
+ public:
+  virtual ~SweepObserver() = default;
+  // `index` counts from 0 over all cells of the grid (cells a resume skips included).
+  virtual void OnCellStart(int index, int total, const CellSettings& settings) = 0;
+  virtual void OnCellProgress(int index, int total, const CellSettings& settings,
+                              const LoadProgress& progress) = 0;
+  virtual void OnCellDone(int index, int total, const CellSettings& settings,
+                          const CellResult& result) = 0;
+};
+
+struct SweepOptions {
+  std::string out_path;  // empty: run and report, write nothing
+  bool resume = false;   // add the missing cells to the last run of out_path
+  bool append = false;   // add a new run to out_path instead of replacing the file
+  std::string command_line;
+  bool measure_peak = true;  // run core/sysinfo's peak kernels (about 2 s) for the provenance
+};
+
+struct SweepSummary {
+  int total = 0;    // cells in the grid
+  int skipped = 0;  // already in the file (resume)
+  int ran = 0;      // finished and written this time
+  int failed = 0;
+  int not_converged = 0;
+  bool interrupted = false;  // `cancel` stopped it; the file holds every finished cell
+  std::string run_id;
+};
+
+// The configuration stored in the last run of a results file, for --resume.
+std::string StoredConfigText(const std::string& path);
+
+// Runs every cell of `config` in order, appending each finished cell to the results file at once
+// (so an interrupted sweep leaves a valid file). With `resume`, cells whose key is already in the
+// file's last run are skipped. Provenance (command line, canonical config, seeds, host, CPU model
+// and measured peak, backend versions and devices, start time) goes into the run's RunInfo.
+// Throws Error(kIo) when the file cannot be written, Error(kInvalidArgument) for a resume target
+// that is not a sonicbench file.
+SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
+                      SweepObserver& observer, const std::atomic<bool>* cancel);
+
+}  // namespace sonic

@@ -1,0 +1,225 @@
+// Runs `sonicbench sweep` as a user would and reads what it wrote with the results reader.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "results/results_file.h"
+
+namespace sonic {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Starts the binary with stdout and stderr on pipes (so it prints plain lines, not a terminal).
+class Process {
+ public:
+  explicit Process(std::vector<std::string> args) {
+    args.insert(args.begin(), SONICBENCH_BINARY);
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) std::abort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      dup2(err[1], STDERR_FILENO);
+      close(out[0]), close(err[0]), close(out[1]), close(err[1]);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]), close(err[1]);
+    out_ = fdopen(out[0], "r");
+    err_fd_ = err[0];
+  }
+
+  // Reads stdout until `count` lines containing `text` have been seen; false at end of output.
+  bool WaitForLines(const std::string& text, int count) {
+    char line[4096];
+    while (count > 0 && std::fgets(line, sizeof(line), out_) != nullptr) {
+      out_text_ += line;
+      if (std::string(line).find(text) != std::string::npos) --count;
+    }
+    return count == 0;
+  }
+
+  void Signal(int sig) { kill(pid_, sig); }
+
+  Outcome Wait() {
+    Outcome outcome;
+    char buffer[4096];
+    std::size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), out_)) > 0) out_text_.append(buffer, n);
+    ssize_t m;
+    while ((m = read(err_fd_, buffer, sizeof(buffer))) > 0) outcome.err.append(buffer, m);
+    std::fclose(out_);
+    close(err_fd_);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    outcome.out = out_text_;
+    return outcome;
+  }
+
+ private:
+  pid_t pid_;
+  FILE* out_;
+  int err_fd_;
+  std::string out_text_;
+};
+
+Outcome RunSonicbench(std::vector<std::string> args) { return Process(std::move(args)).Wait(); }
+
+std::string TempFile(const std::string& name) {
+  const std::string path = testing::TempDir() + "sweep_cli_test_" + name;
+  std::filesystem::remove(path);
+  return path;
+}
+
+// Short cells: the rules are the same as in a long sweep.
+const std::vector<std::string> kQuick = {"--warmup-s",       "0.1", "--min-duration-s", "0.5",
+                                         "--max-duration-s", "3",   "--min-requests",   "5",
+                                         "--no-peak"};
+
+std::vector<std::string> With(std::vector<std::string> args) {
+  args.insert(args.end(), kQuick.begin(), kQuick.end());
+  return args;
+}
+
+bool HasBackend(const std::string& name) {
+  const std::vector<std::string> names = CompiledBackendNames();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(SweepCli, WritesEveryCellOfJetCnnOnReferenceAndOnednn) {
+  if (!HasBackend("onednn")) GTEST_SKIP() << "this build has no onednn backend";
+  const std::string path = TempFile("jet.h5");
+  const Outcome run =
+      RunSonicbench(With({"sweep", "--backend", "reference,onednn", "--model", "jet_cnn", "--batch",
+                          "1,4", "--concurrency", "1", "--out", path}));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("[4/4] local onednn jet_cnn fp32 batch 4"), std::string::npos) << run.out;
+
+  ResultsReader reader(path);
+  const std::vector<std::string> runs = reader.ListRuns();
+  ASSERT_EQ(runs.size(), 1u);
+  const RunInfo info = reader.ReadRunInfo(runs[0]);
+  EXPECT_TRUE(info.complete);
+  EXPECT_NE(info.command_line.find("sweep --backend reference,onednn"), std::string::npos);
+  EXPECT_NE(info.config_text.find("backend = reference,onednn"), std::string::npos)
+      << info.config_text;
+  EXPECT_EQ(info.seeds.at("sweep"), 1u);
+  EXPECT_FALSE(info.library_versions.at("onednn").empty());
+  const std::vector<CellRecord> cells = reader.ReadCells(runs[0]);
+  ASSERT_EQ(cells.size(), 4u);
+  for (const CellRecord& cell : cells) {
+    EXPECT_NE(cell.result.status, CellStatus::kFailed) << cell.result.error_message;
+    EXPECT_GT(cell.result.completed_requests, 0);
+    EXPECT_EQ(cell.result.latency.count(), cell.result.completed_requests);
+    EXPECT_GT(cell.result.throughput_inferences_per_s, 0);
+    EXPECT_FALSE(cell.result.convergence_reason.empty());
+  }
+  EXPECT_EQ(cells[0].settings.backend, "reference");
+  EXPECT_EQ(cells[3].settings.backend, "onednn");
+  EXPECT_EQ(cells[3].settings.batch, 4);
+}
+
+TEST(SweepCli, DryRunListsTheCellsAndRunsNothing) {
+  const std::string path = TempFile("dry.h5");
+  const Outcome run = RunSonicbench({"sweep", "--backend", "null", "--model", "jet_cnn", "--batch",
+                                     "1-64*2", "--concurrency", "1,2", "--dry-run", "--out", path});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("[14/14] local null jet_cnn fp32 batch 64 closed c2"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("14 cells"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(SweepCli, BadConfigIsAUsageErrorBeforeAnythingRuns) {
+  const std::string config = TempFile("bad.conf");
+  {
+    std::FILE* f = std::fopen(config.c_str(), "w");
+    std::fputs("backend = null\nmodel = jet_cnn\nbatchs = 4\ntarget = cloud\n", f);
+    std::fclose(f);
+  }
+  const std::string path = TempFile("bad.h5");
+  const Outcome run = RunSonicbench({"sweep", "--config", config, "--out", path});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("bad.conf:3: unknown key 'batchs' (did you mean 'batch'?)"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("bad.conf:4: unknown target 'cloud'"), std::string::npos) << run.err;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(SweepCli, InterruptLeavesAValidFileAndResumeRunsOnlyTheMissingCells) {
+  const std::string path = TempFile("resume.h5");
+  Process sweep(With(
+      {"sweep", "--backend", "null", "--model", "jet_cnn", "--batch", "1-32*2", "--out", path}));
+  ASSERT_TRUE(sweep.WaitForLines("] local null", 2));
+  sweep.Signal(SIGINT);
+  const Outcome interrupted = sweep.Wait();
+  EXPECT_EQ(interrupted.exit_code, 1) << interrupted.err;
+  EXPECT_NE(interrupted.err.find("--resume " + path), std::string::npos) << interrupted.err;
+
+  std::vector<CellRecord> before;
+  std::string run_id;
+  {
+    ResultsReader reader(path);
+    run_id = reader.ListRuns().at(0);
+    EXPECT_FALSE(reader.ReadRunInfo(run_id).complete);
+    before = reader.ReadCells(run_id, /*with_raw_records=*/false);
+  }
+  ASSERT_GE(before.size(), 2u);
+  ASSERT_LT(before.size(), 6u);
+
+  const Outcome resumed = RunSonicbench({"sweep", "--resume", path});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.out.find(std::to_string(before.size()) + " already in the file"),
+            std::string::npos)
+      << resumed.out;
+  ResultsReader reader(path);
+  ASSERT_EQ(reader.ListRuns().size(), 1u);
+  EXPECT_TRUE(reader.ReadRunInfo(run_id).complete);
+  const std::vector<CellRecord> after = reader.ReadCells(run_id, /*with_raw_records=*/false);
+  ASSERT_EQ(after.size(), 6u);
+  std::set<std::string> keys;
+  for (const CellRecord& cell : after) keys.insert(cell.settings.Key());
+  EXPECT_EQ(keys.size(), 6u) << "no cell ran twice";
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].settings, before[i].settings);
+    EXPECT_EQ(after[i].result.completed_requests, before[i].result.completed_requests);
+  }
+}
+
+TEST(SweepCli, AFailingCellIsRecordedAndTheOthersRun) {
+  const std::string path = TempFile("fail.h5");
+  const Outcome run = RunSonicbench(With({"sweep", "--backend", "reference", "--model", "jet_cnn",
+                                          "--precision", "bf16,fp32", "--out", path}));
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_NE(run.out.find("FAILED"), std::string::npos) << run.out;
+  ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells(reader.ListRuns().at(0));
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].result.status, CellStatus::kFailed);
+  EXPECT_NE(cells[0].result.error_message.find("bf16"), std::string::npos)
+      << cells[0].result.error_message;
+  EXPECT_NE(cells[1].result.status, CellStatus::kFailed) << cells[1].result.error_message;
+  EXPECT_GT(cells[1].result.completed_requests, 0);
+}
+
+}  // namespace
+}  // namespace sonic

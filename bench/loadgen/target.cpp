@@ -1,0 +1,86 @@
+#include "bench/loadgen/target.h"
+
+#include <new>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace sonic {
+
+void RandomInputSource::Sample(std::int64_t index, std::span<float> out) const {
+  // A golden-ratio stride keeps neighbouring indices' streams unrelated after SplitMix seeding.
+  Random random(seed_ + static_cast<std::uint64_t>(index) * 0x9e3779b97f4a7c15ULL);
+  for (float& value : out) value = static_cast<float>(random.Uniform());
+}
+
+// Cache-line aligned so that two workers' hot fields never share a line.
+struct alignas(64) LocalTarget::Worker {
+  std::unique_ptr<Executable> executable;
+  std::vector<float> output;
+  std::string error_message;  // the last failure, alive during its completion callback
+};
+
+LocalTarget::LocalTarget(std::shared_ptr<const Backend> backend, Graph graph,
+                         LocalTargetOptions options, std::shared_ptr<const InputSource> inputs)
+    : backend_(std::move(backend)),
+      graph_(std::move(graph)),
+      options_(std::move(options)),
+      inputs_(std::move(inputs)) {
+  if (options_.batch < 1) {
+    Throw(ErrorKind::kInvalidArgument, "batch must be at least 1, got {}", options_.batch);
+  }
+  if (options_.staged_batches < 1) {
+    Throw(ErrorKind::kInvalidArgument, "staged_batches must be at least 1, got {}",
+          options_.staged_batches);
+  }
+}
+
+LocalTarget::~LocalTarget() = default;
+
+void LocalTarget::Setup(int workers) {
+  const auto sample_floats = static_cast<std::size_t>(NumElements(graph_.input_shape()));
+  input_floats_ = sample_floats * options_.batch;
+  output_floats_ = static_cast<std::size_t>(NumElements(graph_.output_shape())) * options_.batch;
+  staged_.assign(options_.staged_batches, std::vector<float>(input_floats_));
+  std::int64_t index = 0;
+  for (std::vector<float>& buffer : staged_) {
+    for (int s = 0; s < options_.batch; ++s, ++index) {
+      inputs_->Sample(index, std::span<float>(buffer).subspan(s * sample_floats, sample_floats));
+    }
+  }
+  workers_.clear();
+  for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<Worker>());
+}
+
+void LocalTarget::PrepareWorker(int worker) {
+  Worker& state = *workers_.at(worker);
+  CompileOptions compile;
+  compile.max_batch = options_.batch;
+  compile.precision = options_.precision;
+  compile.threads = options_.threads;
+  state.executable = backend_->Compile(graph_, compile);
+  state.output.assign(output_floats_, 0.0f);
+  // The first Run allocates scratch and spawns backend threads: keep it out of the timed region.
+  state.executable->Run(staged_[0], options_.batch, state.output);
+}
+
+void LocalTarget::Submit(const Request& request, CompletionHandler& on_done) {
+  Worker& state = *workers_[request.worker];
+  const std::vector<float>& input =
+      staged_[static_cast<std::size_t>(request.sample_index) % staged_.size()];
+  Response response;
+  try {
+    state.executable->Run(input, options_.batch, state.output);
+  } catch (const Error& error) {
+    state.error_message = error.what();
+    response.status = static_cast<std::int32_t>(error.kind()) + 1;
+    response.error_message = state.error_message;
+  } catch (const std::bad_alloc&) {
+    // A literal: building a string here could throw again.
+    response.status = static_cast<std::int32_t>(ErrorKind::kResourceExhausted) + 1;
+    response.error_message = "out of memory in Executable::Run";
+  }
+  on_done.OnDone(request, response);
+}
+
+}  // namespace sonic
