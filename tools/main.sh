@@ -14,7 +14,9 @@ cmake --build --preset release -j "$(nproc)"
 bin=build/release/bench/cli/sonicbench
 mkdir -p "$out"
 "$bin" sysinfo
-"$bin" sweep --config configs/main.conf --out "$out/main.h5"
+# The paper's clients sent jet images: a synthetic top-tagging sample in the public dataset's layout.
+"$bin" dataset generate --kind top-tagging --jets 512 --seed 1 --out "$out/jets.h5"
+"$bin" sweep --config configs/main.conf --inputs "$out/jets.h5" --out "$out/main.h5"
 "$bin" report "$out/main.h5"
 "$bin" plot "$out/main.h5" --out "$out/figures" >/dev/null
 
