@@ -119,8 +119,8 @@ TEST(ProbeSystem, MeasuredPeaksArePositiveAndInUnits) {
     EXPECT_LT(peaks.fp32_gflops_per_core, 8.0 * bound);
     EXPECT_GT(peaks.fp32_gflops_per_core, bound / 50.0);
   }
-  // DRAM bandwidth of any machine this runs on is between 1 GB/s and 10 TB/s.
-  EXPECT_GT(peaks.stream_triad_gbs, 1.0);
+  // No lower bound: the triad is plain C++, and an unoptimised sanitizer build or a loaded machine
+  // runs it far below the memory system's speed. An upper bound still catches a units error.
   EXPECT_LT(peaks.stream_triad_gbs, 10'000.0);
 }
 
