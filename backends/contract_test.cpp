@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "backends/backend_testing.h"
 #include "backends/reference/reference_backend.h"
 #include "backends/registry.h"
 #include "core/error.h"
@@ -18,30 +19,10 @@
 namespace sonic {
 namespace {
 
-std::vector<float> SeededInputs(const Graph& graph, int batch, std::uint64_t seed) {
-  Random random(seed);
-  std::vector<float> data(batch * NumElements(graph.input_shape()));
-  for (float& v : data) v = static_cast<float>(random.Uniform());
-  return data;
-}
-
-double RelativeError(std::span<const float> out, std::span<const float> ref) {
-  double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    diff += (double{out[i]} - ref[i]) * (double{out[i]} - ref[i]);
-    norm += double{ref[i]} * ref[i];
-  }
-  return std::sqrt(diff / norm);
-}
-
-std::vector<float> RunOnce(const Backend& backend, const Graph& graph,
-                           const CompileOptions& options, const std::vector<float>& input,
-                           int batch) {
-  auto executable = backend.Compile(graph, options);
-  std::vector<float> output(batch * NumElements(graph.output_shape()));
-  executable->Run(input, batch, output);
-  return output;
-}
+using testing::RelativeError;
+using testing::RunOnce;
+using testing::SeededInputs;
+using testing::Top1;
 
 // Reference outputs, computed once per model and batch.
 const std::vector<float>& ReferenceOutput(const std::string& model, const Graph& graph,
@@ -101,15 +82,6 @@ TEST_P(Contract, Bf16MatchesReference) {
   options.precision = Precision::kBf16;
   const auto out = RunOnce(*backend, graph, options, input, kBatch);
   EXPECT_LE(RelativeError(out, ReferenceOutput(model, graph, input, kBatch)), 2e-2);
-}
-
-std::vector<int> Top1(std::span<const float> out, std::int64_t classes) {
-  std::vector<int> top;
-  for (std::size_t first = 0; first < out.size(); first += classes) {
-    const auto row = out.subspan(first, classes);
-    top.push_back(static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin()));
-  }
-  return top;
 }
 
 // The int8 executable is calibrated on its own seeded inputs (the default), not on the inputs it

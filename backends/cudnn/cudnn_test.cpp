@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "backends/backend_testing.h"
 #include "backends/cudnn/cudnn_backend.h"
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
@@ -14,21 +15,8 @@
 namespace sonic {
 namespace {
 
-std::vector<float> SeededInputs(const Graph& graph, int batch, std::uint64_t seed) {
-  Random random(seed);
-  std::vector<float> data(batch * NumElements(graph.input_shape()));
-  for (float& v : data) v = static_cast<float>(random.Uniform());
-  return data;
-}
-
-double RelativeError(std::span<const float> out, std::span<const float> ref) {
-  double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    diff += (double{out[i]} - ref[i]) * (double{out[i]} - ref[i]);
-    norm += double{ref[i]} * ref[i];
-  }
-  return std::sqrt(diff / norm);
-}
+using testing::RelativeError;
+using testing::SeededInputs;
 
 std::vector<float> CompileAndRun(const Backend& backend, const Graph& graph, Precision precision,
                                  int max_batch, const std::vector<float>& input, int batch,

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "backends/backend_testing.h"
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
 #include "core/random.h"
@@ -14,6 +15,9 @@
 
 namespace sonic {
 namespace {
+
+using testing::RelativeError;
+using testing::RunOnce;
 
 std::vector<float> Seeded(std::size_t count, std::uint64_t seed, double low = 0.0) {
   Random random(seed);
@@ -82,24 +86,6 @@ Graph SelfResidualGraph() {
   g.output = Classifier(g, y, 16);
   InferShapes(g);
   return g;
-}
-
-double RelativeError(std::span<const float> out, std::span<const float> ref) {
-  double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    diff += (double{out[i]} - ref[i]) * (double{out[i]} - ref[i]);
-    norm += double{ref[i]} * ref[i];
-  }
-  return std::sqrt(diff / norm);
-}
-
-std::vector<float> RunOnce(const Backend& backend, const Graph& graph,
-                           const CompileOptions& options, const std::vector<float>& input,
-                           int batch) {
-  auto executable = backend.Compile(graph, options);
-  std::vector<float> out(batch * NumElements(graph.output_shape()));
-  executable->Run(input, batch, out);
-  return out;
 }
 
 double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0) {

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backends/backend_testing.h"
 #include "backends/opencl/cl_runtime.h"
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
@@ -23,48 +24,15 @@
 namespace sonic {
 namespace {
 
+using testing::RelativeError;
+using testing::RunOnce;
+using testing::SeededInputs;
+using testing::TopOneAgreement;
+
 #define SKIP_WITHOUT_DEVICE()                                                                  \
   if (const std::string reason = MakeOpenClBackend()->unavailable_reason(); !reason.empty()) { \
     GTEST_SKIP() << reason;                                                                    \
   }
-
-std::vector<float> SeededInputs(const Graph& graph, int batch, std::uint64_t seed) {
-  Random random(seed);
-  std::vector<float> data(batch * NumElements(graph.input_shape()));
-  for (float& v : data) v = static_cast<float>(random.Uniform());
-  return data;
-}
-
-std::vector<float> RunOnce(const Backend& backend, const Graph& graph,
-                           const CompileOptions& options, const std::vector<float>& input,
-                           int batch) {
-  auto executable = backend.Compile(graph, options);
-  std::vector<float> output(batch * NumElements(graph.output_shape()));
-  executable->Run(input, batch, output);
-  return output;
-}
-
-double RelativeError(const std::vector<float>& out, const std::vector<float>& ref) {
-  double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    diff += (double{out[i]} - ref[i]) * (double{out[i]} - ref[i]);
-    norm += double{ref[i]} * ref[i];
-  }
-  return std::sqrt(diff / norm);
-}
-
-// Fraction of samples whose arg-max class is the same in both outputs.
-double TopOneAgreement(const std::vector<float>& a, const std::vector<float>& b,
-                       std::int64_t classes) {
-  const std::size_t samples = a.size() / classes;
-  std::size_t same = 0;
-  for (std::size_t s = 0; s < samples; ++s) {
-    const auto row_a = a.begin() + s * classes, row_b = b.begin() + s * classes;
-    same += std::max_element(row_a, row_a + classes) - row_a ==
-            std::max_element(row_b, row_b + classes) - row_b;
-  }
-  return static_cast<double>(same) / samples;
-}
 
 // bfp8 against fp32 reference: the top-1 class agrees on >= 95% of seeded inputs, and the outputs
 // differ (the precision is really narrower), but not wildly. `classes` 0: the model's default.
