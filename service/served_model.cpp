@@ -59,6 +59,7 @@ ServedModel::ServedModel(ServedModelOptions options)
   compile.max_batch = spec_.max_batch;
   compile.precision = options_.precision;
   compile.threads = options_.threads;
+  compile.device = options_.device;
   instances_.resize(static_cast<std::size_t>(options_.instances));
   for (Instance& instance : instances_) {
     instance.executable = backend->Compile(options_.graph, compile);

@@ -39,7 +39,8 @@ struct ServedModelOptions {
   int instances = 1;  // Executables, each with its own thread
   BatcherOptions batching;
   Precision precision = Precision::kFp32;
-  int threads = 0;  // per Executable; 0: the backend's default
+  int threads = 0;     // per Executable; 0: the backend's default
+  std::string device;  // backend device selector (CompileOptions::device); empty: the default
 };
 
 // A model being served: N instances (each its own Executable, compiled at construction for

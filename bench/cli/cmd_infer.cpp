@@ -33,6 +33,7 @@ struct InferOptions {
   int iterations = 20;
   int warmup = 3;
   int threads = 0;
+  std::string device;
   bool check = false;
   bool json = false;
 };
@@ -188,6 +189,7 @@ void Run(const InferOptions& options) {
   compile_options.max_batch = options.batch;
   compile_options.precision = precision;
   compile_options.threads = options.threads;
+  compile_options.device = options.device;
   const std::int64_t compile_start_ns = MonotonicNs();
   const std::unique_ptr<Executable> executable = backend->Compile(graph, compile_options);
   const double compile_s = static_cast<double>(MonotonicNs() - compile_start_ns) * 1e-9;
@@ -319,6 +321,8 @@ void RegisterInferCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads for the backend (0: all cores)")
       ->capture_default_str();
+  cmd->add_option("--device", options->device,
+                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn");
   cmd->add_flag("--check", options->check,
                 "Compare the output with the reference backend on the same input; exit 1 if "
                 "outside the precision's tolerance (fp32 1e-4, bf16/fp16 2e-2 relative error; "

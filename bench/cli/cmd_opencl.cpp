@@ -58,7 +58,7 @@ void Compile(const OpenClCompileOptions& options) {
   fmt::print("wrote {} ({} bytes) for {}:{} {} / {}\nbuild options: {}\n", options.out,
              binary.size(), device.platform_index, device.device_index, device.platform_name,
              device.device_name, OpenClBuildOptions());
-  fmt::print("use it with CompileOptions::device \"{}{}binary={}\"\n", options.device,
+  fmt::print("use it with --device \"{}{}binary={}\"\n", options.device,
              options.device.empty() ? "" : ",", options.out);
 }
 #else

@@ -31,6 +31,7 @@ struct ServeOptions {
   std::string dynamic_batching = "on";
   std::string precision = "fp32";
   int threads = 0;
+  std::string device;
   int port = 8001;
   std::string bind = "127.0.0.1";
   std::string tls_cert;
@@ -111,6 +112,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   model.batching = batching;
   model.precision = precision;
   model.threads = options.threads;
+  model.device = options.device;
   server.models.push_back(model);  // the template the models are built from
   return server;
 }
@@ -195,6 +197,8 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads per instance (0: the default)")
       ->capture_default_str();
+  cmd->add_option("--device", options->device,
+                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn");
   cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--bind", options->bind, "Address to listen on (0.0.0.0: every interface)")
       ->capture_default_str();

@@ -179,6 +179,7 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--repeats", "repeats", "Repeats of every cell"},
     {"--threads", "threads", "Backend threads per executable (0: usable CPUs / concurrency)"},
     {"--seed", "seed", "Seed of arrivals and inputs"},
+    {"--device", "device", "Backend device selector (CompileOptions::device), e.g. 0:0"},
     {"--inputs", "inputs", "Request inputs: random, or a dataset file (sonicbench dataset)"},
     {"--warmup-s", "warmup_s", "Warm-up seconds per cell"},
     {"--warmup-requests", "warmup_requests", "Warm-up requests per cell"},

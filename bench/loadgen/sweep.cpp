@@ -72,6 +72,7 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
     model.batching = EmbeddedBatching(cell);
     model.precision = ParsePrecision(s.precision);
     model.threads = static_cast<int>(s.threads);
+    model.device = cell.device;
     service::ServerOptions server_options;
     server_options.models.push_back(std::move(model));
     server = service::Server::Start(std::move(server_options));
@@ -122,6 +123,7 @@ std::optional<CellResult> RunSweepCell(
     options.batch = static_cast<int>(s.batch);
     options.precision = ParsePrecision(s.precision);
     options.threads = static_cast<int>(s.threads);
+    options.device = cell.device;
     Graph graph = s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
     std::shared_ptr<const InputSource> inputs;
     if (s.inputs == "random") {

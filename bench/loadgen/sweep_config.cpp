@@ -145,6 +145,7 @@ constexpr KeySpec kKeys[] = {
     {"arrival", "constant"},
     {"repeats", "1"},
     {"threads", "0"},
+    {"device", ""},
     {"inputs", "random"},
     {"seed", "1"},
     {"warmup_s", "1"},
@@ -390,6 +391,7 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     config.threads = ParseNumber<std::int64_t>(v, "threads");
     if (config.threads < 0) Throw(ErrorKind::kInvalidArgument, "threads must be 0 (auto) or more");
   });
+  check("device", [&](const std::string& v) { config.device = v; });
   check("inputs", [&](const std::string& v) {
     if (v != "random" && !std::filesystem::is_regular_file(v)) {
       Throw(ErrorKind::kInvalidArgument,
@@ -516,6 +518,7 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
                         s.inputs = config.inputs;
                         cell.load = config.load;
                         cell.remote = config.remote;
+                        cell.device = config.device;
                         cell.load.mode = mode;
                         cell.load.concurrency = static_cast<int>(concurrency);
                         cell.load.rate_hz = rate_hz;

@@ -57,7 +57,8 @@ struct SweepConfig {
   std::vector<std::int64_t> concurrencies;
   std::vector<double> rates_hz;  // open-loop cells only
   std::int64_t repeats = 1;
-  std::int64_t threads = 0;       // backend threads per executable; 0: usable CPUs / concurrency
+  std::int64_t threads = 0;  // backend threads per executable; 0: usable CPUs / concurrency
+  std::string device;        // backend device selector (CompileOptions::device); empty: the default
   std::string inputs = "random";  // or a dataset file (datasets/sample_source.h)
   std::uint64_t seed = 1;
   LoadSettings load;  // mode, concurrency and rate are set per cell
@@ -77,6 +78,7 @@ struct SweepCell {
   CellSettings settings;
   LoadSettings load;
   RemoteSettings remote;  // remote cells only
+  std::string device;     // backend device selector, as the config gave it
 };
 
 // The grid in run order: target, backend, model, precision, batch, mode, concurrency, rate,

@@ -58,6 +58,7 @@ void LocalTarget::PrepareWorker(int worker) {
   compile.max_batch = options_.batch;
   compile.precision = options_.precision;
   compile.threads = options_.threads;
+  compile.device = options_.device;
   state.executable = backend_->Compile(graph_, compile);
   state.output.assign(output_floats_, 0.0f);
   // The first Run allocates scratch and spawns backend threads: keep it out of the timed region.

@@ -87,7 +87,8 @@ class RandomInputSource final : public InputSource {
 struct LocalTargetOptions {
   int batch = 1;
   Precision precision = Precision::kFp32;
-  int threads = 0;  // backend threads per Executable (CompileOptions::threads)
+  int threads = 0;     // backend threads per Executable (CompileOptions::threads)
+  std::string device;  // backend device selector (CompileOptions::device); empty: the default
   // Distinct input batches staged per target before timing; request i uses batch i mod this, so
   // the timed region never copies or generates inputs.
   int staged_batches = 4;
