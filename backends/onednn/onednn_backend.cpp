@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +55,7 @@ bool IsaHas(dnnl::cpu_isa isa) {
 }
 
 bool HasBf16() { return IsaHas(dnnl::cpu_isa::avx512_core_bf16); }
+bool HasAmx() { return IsaHas(dnnl::cpu_isa::avx512_core_amx); }
 bool HasInt8() {
   return IsaHas(dnnl::cpu_isa::avx512_core_vnni) || IsaHas(dnnl::cpu_isa::avx2_vnni);
 }
@@ -84,6 +88,21 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
   return desc;
 }
 
+// How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device selector
+// (CompileOptions::device): `conv=winograd` (the default) uses oneDNN's Winograd kernels where it
+// implements them for the shape (F(2,3) and F(4,3) on AVX-512: 2.25-4x fewer multiplications,
+// about 1e-6 more relative error), direct convolution elsewhere; `conv=direct` uses direct
+// convolution everywhere, as the other CPU runtimes do.
+enum class ConvAlgorithm { kWinograd, kDirect };
+
+ConvAlgorithm ParseConvAlgorithm(std::string_view device) {
+  if (device.empty() || device == "conv=winograd") return ConvAlgorithm::kWinograd;
+  if (device == "conv=direct") return ConvAlgorithm::kDirect;
+  Throw(ErrorKind::kInvalidArgument,
+        "onednn: unknown device selector '{}': expected '', 'conv=winograd' or 'conv=direct'",
+        device);
+}
+
 bool IsInt8(DataT type) { return type == DataT::s8 || type == DataT::u8; }
 
 float MaxAbs(const float* data, std::size_t count) {
@@ -103,12 +122,20 @@ struct AlignedFree {
 };
 using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
 
+// Buffers of a megabyte or more (ResNet-50's weights and activations) are aligned to 2 MiB and
+// advised as transparent huge pages: with the kernel's default `madvise` policy they would
+// otherwise sit on 4 KiB pages, and the TLB misses of streaming them cost ResNet-50 3-6% of its
+// fp32 throughput (docs/PERFORMANCE.md). The advice is a hint: where it is refused, 4 KiB pages
+// are used as before.
 AlignedBuffer AllocateAligned(std::size_t bytes) {
-  constexpr std::size_t kAlignment = 64;
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const bool huge = bytes >= (std::size_t{1} << 20);
+  const std::size_t alignment = huge ? kHugePage : 64;
   const std::size_t rounded =
-      std::max<std::size_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded));
+      std::max<std::size_t>(alignment, (bytes + alignment - 1) / alignment * alignment);
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(alignment, rounded));
   if (p == nullptr) Throw(ErrorKind::kResourceExhausted, "onednn: cannot allocate {} bytes", bytes);
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);
   std::fill_n(p, rounded, std::byte{0});
   return AlignedBuffer(p);
 }
@@ -164,6 +191,7 @@ class OneDnnExecutable final : public Executable {
         graph_(graph),
         precision_(options.precision),
         threads_(options.threads > 0 ? options.threads : omp_get_num_procs()),
+        winograd_(ParseConvAlgorithm(options.device) == ConvAlgorithm::kWinograd),
         record_(calibration_max_abs) {
     FoldBatchNorm(graph_);
     InferShapes(graph_);
@@ -476,7 +504,8 @@ class OneDnnExecutable final : public Executable {
     }
     memory user({dims, DataT::f32, PlainTag(dims.size())}, engine_,
                 const_cast<float*>(data.data()));
-    memory mem(wanted, engine_);
+    weight_buffers_.push_back(AllocateAligned(wanted.get_size()));
+    memory mem(wanted, engine_, weight_buffers_.back().get());
     dnnl::primitive_attr attr;
     if (!scales.empty()) attr.set_output_scales(scale_mask, scales);
     dnnl::reorder(dnnl::reorder::primitive_desc(engine_, user.get_desc(), engine_, wanted, attr))
@@ -486,14 +515,17 @@ class OneDnnExecutable final : public Executable {
     return mem;
   }
 
-  // The activation layout a convolution is asked for. fp32 and bf16: nChw16c, the blocked layout
-  // of oneDNN's direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7% faster on this Zen 4
-  // CPU than the nhwc layout that format_tag::any selects (brgconv); nhwc was as much faster at
-  // batch 1, the smaller effect on served throughput. int8: any (brgconv with nhwc: for nChw16c
-  // oneDNN 2.6 falls back to its reference int8 convolution). Channel counts that are not a
-  // multiple of 16 (the 3-channel stem input) leave the choice to the primitive.
+  // The activation layout a convolution is asked for. fp32, and bf16 without AMX: nChw16c, the
+  // blocked layout of oneDNN's direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7%
+  // faster on a Zen 4 CPU and 11% faster on a Sapphire Rapids one than the nhwc layout that
+  // format_tag::any selects (brgconv). bf16 with AMX, and int8: any, which picks the AMX or VNNI
+  // brgconv kernels on nhwc (bf16 ran 8x faster there than on nChw16c's avx512_core_bf16 kernel;
+  // for int8 on nChw16c oneDNN 2.6 falls back to its reference convolution). Channel counts that
+  // are not a multiple of 16 (the 3-channel stem input) leave the choice to the primitive.
   Tag ActivationTag(std::int64_t channels) const {
-    return precision_ != Precision::kInt8 && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
+    const bool blocked =
+        precision_ == Precision::kFp32 || (precision_ == Precision::kBf16 && !HasAmx());
+    return blocked && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
   }
 
   // int8 per-output-channel weight scales: each channel's max-abs maps to 127.
@@ -599,25 +631,39 @@ class OneDnnExecutable final : public Executable {
           const memory::dims strides{conv.stride[0], conv.stride[1]};
           const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
           const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
-          const auto desc =
-              conv.bias.empty()
-                  ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                    dnnl::algorithm::convolution_direct, src_any,
-                                                    weight_any, dst, strides, dilates, pad_l, pad_r)
-                  : dnnl::convolution_forward::desc(
-                        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                        src_any, weight_any, bias_desc, dst, strides, dilates, pad_l, pad_r);
-          const dnnl::convolution_forward::primitive_desc pd(desc, ComputeAttr(step, scales),
+          auto make_pd = [&](dnnl::algorithm algorithm) {
+            const auto desc = conv.bias.empty()
+                                  ? dnnl::convolution_forward::desc(
+                                        dnnl::prop_kind::forward_inference, algorithm, src_any,
+                                        weight_any, dst, strides, dilates, pad_l, pad_r)
+                                  : dnnl::convolution_forward::desc(
+                                        dnnl::prop_kind::forward_inference, algorithm, src_any,
+                                        weight_any, bias_desc, dst, strides, dilates, pad_l, pad_r);
+            return dnnl::convolution_forward::primitive_desc(desc, ComputeAttr(step, scales),
                                                              engine_);
-          const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+          };
+          std::optional<dnnl::convolution_forward::primitive_desc> pd;
+          if (winograd_ && precision_ == Precision::kFp32 && groups == 1 &&
+              conv.kernel == std::array<std::int64_t, 2>{3, 3} &&
+              conv.stride == std::array<std::int64_t, 2>{1, 1} &&
+              conv.dilation == std::array<std::int64_t, 2>{1, 1}) {
+            try {
+              pd = make_pd(dnnl::algorithm::convolution_winograd);
+            } catch (const dnnl::error& e) {
+              if (e.status != dnnl_unimplemented) throw;
+            }
+          }
+          if (!pd) pd = make_pd(dnnl::algorithm::convolution_direct);
+          const memory src = Operand(plan, mems, step.input, pd->src_desc(), node.name);
           const int mask = groups == 1 ? 1 : 3;
           std::vector<std::pair<int, memory>> args{
               {DNNL_ARG_SRC, src},
               {DNNL_ARG_WEIGHTS,
-               Weights(i, conv.weight, weight_dims, pd.weights_desc(), scales, mask)},
-              {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+               Weights(i, conv.weight, weight_dims, pd->weights_desc(), scales, mask)},
+              {DNNL_ARG_DST,
+               mems[step.output] = Bind(pd->dst_desc(), values_[step.output].buffer)}};
           if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
-          AddOp<dnnl::convolution_forward>(plan, pd, std::move(args),
+          AddOp<dnnl::convolution_forward>(plan, *pd, std::move(args),
                                            fmt::format("convolution '{}'", node.name));
           break;
         }
@@ -814,6 +860,7 @@ class OneDnnExecutable final : public Executable {
   Graph graph_;
   Precision precision_;
   int threads_;
+  bool winograd_;  // fp32 3x3 stride-1 convolutions try Winograd first
   std::vector<float>* record_;
   FusedPlan plan_;
   ValueId output_value_ = -1;
@@ -827,6 +874,7 @@ class OneDnnExecutable final : public Executable {
   std::vector<std::pair<memory, int>> bindings_;
   std::vector<AlignedBuffer> buffers_;
   std::vector<std::vector<memory>> weights_;
+  std::vector<AlignedBuffer> weight_buffers_;  // weights_' storage
   std::vector<std::vector<memory>> plan_memories_;
   std::vector<BatchPlan> plans_;
   std::vector<BatchIo> io_;
@@ -880,6 +928,7 @@ class OneDnnBackend final : public Backend {
       Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
             options.threads);
     }
+    ParseConvAlgorithm(options.device);
     const auto per_sample = static_cast<std::size_t>(NumElements(graph.input_shape()));
     if (options.calibration.size() % per_sample != 0) {
       Throw(ErrorKind::kInvalidArgument,

@@ -13,7 +13,10 @@ namespace sonic {
 // network input and output), one user-managed scratchpad. Precisions fp32, bf16 (bf16 weights
 // and activations) and int8 (s8 weights with per-channel scales, u8/s8 activations with scales
 // calibrated on CompileOptions::calibration), the last two only where the CPU has the ISA for
-// them. CompileOptions::threads sets the OpenMP thread count used by Run (0: all cores).
+// them. fp32 3x3 stride-1 convolutions use Winograd where oneDNN has it (CompileOptions::device
+// `conv=direct` turns it off); bf16 and int8 use the AMX kernels where the CPU has AMX. Buffers of
+// 1 MiB or more are advised as transparent huge pages. CompileOptions::threads sets the OpenMP
+// thread count used by Run (0: all cores).
 std::unique_ptr<Backend> MakeOneDnnBackend();
 
 }  // namespace sonic

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 #include "backends/backend_testing.h"
 #include "backends/reference/reference_backend.h"
@@ -88,7 +89,24 @@ Graph SelfResidualGraph() {
   return g;
 }
 
-double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0) {
+// Two 3x3 stride-1 convolutions of ResNet's width (where oneDNN has Winograd kernels), read as
+// logits: no softmax to flatten the differences.
+Graph Wide3x3Graph() {
+  Graph g;
+  g.name = "wide_3x3";
+  g.input = g.AddValue("input", {64, 14, 14});
+  ValueId x = g.AddNode("conv1", OpKind::kConv2D, {g.input}, Conv3x3(64, 64, 11));
+  x = g.AddNode("relu1", OpKind::kRelu, {x});
+  x = g.AddNode("conv2", OpKind::kConv2D, {x}, Conv3x3(64, 64, 12));
+  x = g.AddNode("gap", OpKind::kGlobalAveragePool, {x});
+  x = g.AddNode("flatten", OpKind::kFlatten, {x});
+  g.output = g.AddNode("fc", OpKind::kDense, {x}, Dense(64, 5));
+  InferShapes(g);
+  return g;
+}
+
+double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0,
+                             const std::string& device = "") {
   constexpr int kBatch = 3;
   const auto input = Seeded(kBatch * NumElements(graph.input_shape()), 42);
   CompileOptions options;
@@ -96,6 +114,7 @@ double ErrorAgainstReference(const Graph& graph, Precision precision, int thread
   const auto ref = RunOnce(*MakeReferenceBackend(), graph, options, input, kBatch);
   options.precision = precision;
   options.threads = threads;
+  options.device = device;
   return RelativeError(RunOnce(*MakeOneDnnBackend(), graph, options, input, kBatch), ref);
 }
 
@@ -154,6 +173,26 @@ TEST(OneDnnBackend, ResidualThatIsTheConvolutionInputMatchesReference) {
   EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-4);
   if (MakeOneDnnBackend()->Supports(Precision::kInt8)) {
     EXPECT_LE(ErrorAgainstReference(graph, Precision::kInt8), 5e-2);
+  }
+}
+
+TEST(OneDnnBackend, WinogradAndDirectConvolutionMatchReference) {
+  const Graph graph = Wide3x3Graph();
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, "conv=winograd"), 1e-4);
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, "conv=direct"), 1e-4);
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, ""), 1e-4);
+}
+
+TEST(OneDnnBackend, RejectsAnUnknownDeviceSelectorNamingTheChoices) {
+  CompileOptions options;
+  options.device = "conv=fft";
+  try {
+    MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
+    FAIL() << "compiled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("conv=fft"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("conv=direct"), std::string::npos) << e.what();
   }
 }
 

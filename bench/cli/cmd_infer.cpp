@@ -322,7 +322,8 @@ void RegisterInferCommand(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "CPU threads for the backend (0: all cores)")
       ->capture_default_str();
   cmd->add_option("--device", options->device,
-                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn");
+                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn, "
+                  "conv=direct for onednn (no Winograd)");
   cmd->add_flag("--check", options->check,
                 "Compare the output with the reference backend on the same input; exit 1 if "
                 "outside the precision's tolerance (fp32 1e-4, bf16/fp16 2e-2 relative error; "

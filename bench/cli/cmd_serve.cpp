@@ -198,7 +198,8 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "CPU threads per instance (0: the default)")
       ->capture_default_str();
   cmd->add_option("--device", options->device,
-                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn");
+                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn, "
+                  "conv=direct for onednn (no Winograd)");
   cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--bind", options->bind, "Address to listen on (0.0.0.0: every interface)")
       ->capture_default_str();
