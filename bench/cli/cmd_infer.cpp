@@ -226,6 +226,7 @@ void Run(const InferOptions& options) {
                             .Add("name", options.backend)
                             .Add("device_kind", DeviceKindName(backend->device_kind()))
                             .Add("device", backend->device_name())
+                            .Add("selector", options.device)
                             .Add("library", backend->library_version()))
         .Add("model", JsonObject()
                           .Add("name", model_name)

@@ -184,8 +184,13 @@ def load_result(path):
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     if data.get("command") == "infer":
-        return {"runtime": "sonicbench", "version": data["backend"]["library"],
-                "detail": f"{data['backend']['name']} {data['precision']}",
+        selector = data["backend"].get("selector", "")
+        # The default run is the one the ratios compare against; a run with a device selector
+        # (onednn conv=direct: no Winograd) is a row of its own.
+        runtime = "sonicbench" if not selector else f"sonicbench {selector}"
+        return {"runtime": runtime, "version": data["backend"]["library"],
+                "detail": f"{data['backend']['name']} {data['precision']}"
+                          + (f", --device {selector}" if selector else ""),
                 "batch": data["batch"], "threads": data["threads"],
                 "throughput_img_s": data["throughput_img_s"], "latency_ms": data["latency_ms"]}
     return data
@@ -195,18 +200,18 @@ def print_table(paths):
     results = [load_result(p) for p in paths]
     ours = {r["batch"]: r for r in results if r["runtime"] == "sonicbench"}
     # Both ratios read "how many times better sonicbench is": > 1 means sonicbench is ahead.
-    header = (f"{'batch':>5}  {'runtime':<19} {'img/s':>8} {'p50 ms':>9} {'img/s ratio':>11} "
+    header = (f"{'batch':>5}  {'runtime':<23} {'img/s':>8} {'p50 ms':>9} {'img/s ratio':>11} "
               f"{'p50 ratio':>9}  version, how")
     print(header)
     print("-" * len(header))
-    for r in sorted(results, key=lambda r: (r["batch"], r["runtime"] != "sonicbench",
+    for r in sorted(results, key=lambda r: (r["batch"], not r["runtime"].startswith("sonicbench"),
                                             r["runtime"])):
         throughput_ratio = latency_ratio = ""
         if r["runtime"] != "sonicbench" and r["batch"] in ours:
             mine = ours[r["batch"]]
             throughput_ratio = f"{mine['throughput_img_s'] / r['throughput_img_s']:.2f}x"
             latency_ratio = f"{r['latency_ms']['p50'] / mine['latency_ms']['p50']:.2f}x"
-        print(f"{r['batch']:>5}  {r['runtime']:<19} {r['throughput_img_s']:>8.2f} "
+        print(f"{r['batch']:>5}  {r['runtime']:<23} {r['throughput_img_s']:>8.2f} "
               f"{r['latency_ms']['p50']:>9.2f} {throughput_ratio:>11} {latency_ratio:>9}  "
               f"{r['version']}, {r['detail']}")
 

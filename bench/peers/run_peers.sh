@@ -12,9 +12,11 @@
 # Usage: bench/peers/run_peers.sh [--sonicbench PATH] [--backend onednn] [--precision fp32]
 #                                 [--threads 2] [--batches "1 16"] [--iterations 20]
 #                                 [--warmup 3] [--max-seconds 60] [--nice N] [--out DIR]
+#                                 [--also-device "SELECTOR ..."]
 # --nice N runs each timed process in a scheduling group of its own at that niceness (negative
 # needs root): on a machine shared with other work it gives each runtime in turn the same larger
-# share of the cores.
+# share of the cores. --also-device adds a sonicbench row per backend device selector (default
+# for onednn fp32: conv=direct, the same kernels without Winograd; "" for none).
 # Example (after building): bench/peers/run_peers.sh --sonicbench build/release/bench/cli/sonicbench
 set -euo pipefail
 
@@ -31,9 +33,12 @@ iterations=20
 warmup=3
 max_seconds=60
 niceness=0
+# Extra sonicbench rows with these device selectors; onednn's conv=direct (no Winograd) shows
+# what the same kernels do without the algorithmic saving.
+also_devices=auto
 out=$repo/out/peers
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --sonicbench) sonicbench=$2; shift 2 ;;
@@ -45,6 +50,7 @@ while (($#)); do
     --warmup) warmup=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
+    --also-device) also_devices=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run_peers: unknown argument '$1'" >&2; usage 2 >&2 ;;
@@ -53,6 +59,10 @@ done
 if [[ ! -x $sonicbench ]]; then
   echo "run_peers: no sonicbench binary at $sonicbench (build it, or pass --sonicbench PATH)" >&2
   exit 2
+fi
+
+if [[ $also_devices == auto ]]; then
+  also_devices=$([[ $backend == onednn && $precision == fp32 ]] && echo conv=direct || true)
 fi
 
 venv=$repo/.venv-peers
@@ -96,6 +106,13 @@ for batch in $batches; do
     --batch "$batch" --threads "$threads" --iterations "$iterations" --warmup "$warmup" --json \
     > "$out/sonicbench_b$batch.json"
   results+=("$out/sonicbench_b$batch.json")
+  for selector in $also_devices; do
+    echo "run_peers: batch $batch, $threads threads: sonicbench --device $selector" >&2
+    timed "$sonicbench" infer --onnx "$onnx" --backend "$backend" --precision "$precision" \
+      --batch "$batch" --threads "$threads" --iterations "$iterations" --warmup "$warmup" \
+      --device "$selector" --json > "$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json"
+    results+=("$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json")
+  done
   for runtime in onnxruntime openvino-latency openvino-throughput; do
     echo "run_peers: batch $batch, $threads threads: $runtime" >&2
     timed "$venv/bin/python" "$peers" run --runtime "$runtime" --onnx "$onnx" --batch "$batch" \
