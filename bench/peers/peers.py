@@ -5,7 +5,10 @@ clock), and prints one JSON line; or prints the comparison table from such lines
 
   peers.py run --runtime onnxruntime|openvino-latency|openvino-throughput --onnx FILE ...
   peers.py run --runtime torch --torchvision resnet50 --batch N --threads T ...
-  peers.py table RESULT.json ...
+  peers.py table RESULT.json|SWEEP.csv ...
+
+A SWEEP.csv (`sonicbench report --csv` of a one-cell local sweep) is sonicbench's throughput
+mode, compared with OpenVINO's THROUGHPUT row.
 
 Each runtime runs in its own process (its thread pool must not meet another's). ONNX Runtime and
 OpenVINO come from the pinned virtual environment that run_peers.sh makes; PyTorch is Debian's
@@ -16,6 +19,7 @@ speed).
 """
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -179,8 +183,29 @@ RUNNERS = {
 }
 
 
+def load_sweep_csv(path):
+    """The first cell of `sonicbench report --csv`: sonicbench's own throughput mode, `threads`
+    closed-loop clients each with a one-thread executable (as OpenVINO's THROUGHPUT streams)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        cell = next(csv.DictReader(f))
+    if cell["status"] != "ok":
+        raise SystemExit(f"peers: {path}: the sweep cell is {cell['status']}: "
+                         f"{cell['error_message'] or cell['convergence_reason']}")
+    streams = int(cell["concurrency"])
+    throughput = float(cell["throughput_inferences_per_s"])
+    ci_percent = 100 * float(cell["throughput_inferences_per_s_ci95"]) / throughput
+    return {"runtime": f"sonicbench {streams} streams", "version": "sweep",
+            "detail": f"{cell['backend']} {cell['precision']}, {streams} clients x "
+                      f"{cell['threads']} thread(s), closed loop, ±{ci_percent:.1f}% (95% CI)",
+            "batch": int(cell["batch"]), "mode": "throughput", "throughput_img_s": throughput,
+            "latency_ms": {"p50": float(cell["latency_p50_ns"]) * 1e-6}}
+
+
 def load_result(path):
-    """A peers.py line, or the JSON `sonicbench infer --json` prints, in one shape."""
+    """A peers.py line, the JSON `sonicbench infer --json` prints, or a sweep's CSV, in one
+    shape. `mode` is latency (one request at a time) or throughput (several in flight)."""
+    if path.endswith(".csv"):
+        return load_sweep_csv(path)
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     if data.get("command") == "infer":
@@ -191,14 +216,19 @@ def load_result(path):
         return {"runtime": runtime, "version": data["backend"]["library"],
                 "detail": f"{data['backend']['name']} {data['precision']}"
                           + (f", --device {selector}" if selector else ""),
-                "batch": data["batch"], "threads": data["threads"],
+                "batch": data["batch"], "threads": data["threads"], "mode": "latency",
                 "throughput_img_s": data["throughput_img_s"], "latency_ms": data["latency_ms"]}
+    data.setdefault("mode", "throughput" if data["runtime"] == "openvino-throughput"
+                    else "latency")
     return data
 
 
 def print_table(paths):
     results = [load_result(p) for p in paths]
-    ours = {r["batch"]: r for r in results if r["runtime"] == "sonicbench"}
+    # Each peer is compared with sonicbench run the same way: one request at a time against the
+    # default `infer` row, several in flight against the sweep's streams row (when there is one).
+    ours = {(r["batch"], r["mode"]): r for r in results
+            if r["runtime"] == "sonicbench" or r["runtime"].endswith(" streams")}
     # Both ratios read "how many times better sonicbench is": > 1 means sonicbench is ahead.
     header = (f"{'batch':>5}  {'runtime':<23} {'img/s':>8} {'p50 ms':>9} {'img/s ratio':>11} "
               f"{'p50 ratio':>9}  version, how")
@@ -207,8 +237,8 @@ def print_table(paths):
     for r in sorted(results, key=lambda r: (r["batch"], not r["runtime"].startswith("sonicbench"),
                                             r["runtime"])):
         throughput_ratio = latency_ratio = ""
-        if r["runtime"] != "sonicbench" and r["batch"] in ours:
-            mine = ours[r["batch"]]
+        mine = ours.get((r["batch"], r["mode"])) or ours.get((r["batch"], "latency"))
+        if not r["runtime"].startswith("sonicbench") and mine is not None:
             throughput_ratio = f"{mine['throughput_img_s'] / r['throughput_img_s']:.2f}x"
             latency_ratio = f"{r['latency_ms']['p50'] / mine['latency_ms']['p50']:.2f}x"
         print(f"{r['batch']:>5}  {r['runtime']:<23} {r['throughput_img_s']:>8.2f} "

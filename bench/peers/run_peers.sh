@@ -2,8 +2,9 @@
 # Runs sonicbench and the CPU runtimes users would pick instead -- ONNX Runtime, OpenVINO and
 # Debian's PyTorch (TorchScript-frozen) -- on the same ResNet-50 ONNX file, at the same thread
 # count, at each batch size, and prints a table of img/s, p50 latency and the ratios (above 1:
-# sonicbench ahead). OpenVINO runs twice: LATENCY hint (synchronous, like sonicbench) and
-# THROUGHPUT hint (streams fed by an asynchronous queue).
+# sonicbench ahead). OpenVINO runs twice: LATENCY hint (synchronous, like `sonicbench infer`) and
+# THROUGHPUT hint (streams fed by an asynchronous queue), which is compared with sonicbench's own
+# throughput mode (a local sweep cell: one client per thread, one-thread executables).
 #
 # ONNX Runtime and OpenVINO are installed from PyPI, pinned, into a virtual environment
 # (.venv-peers at the repository root) for benchmarking only: they are never a dependency of
@@ -113,6 +114,15 @@ for batch in $batches; do
       --device "$selector" --json > "$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json"
     results+=("$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json")
   done
+  # sonicbench's throughput mode, as OpenVINO's THROUGHPUT hint runs: one closed-loop client
+  # per thread, each with a one-thread executable, measured by the sweep's stop rule.
+  echo "run_peers: batch $batch, $threads threads: sonicbench, $threads streams" >&2
+  timed "$sonicbench" sweep --backend "$backend" --precision "$precision" --model "$onnx" \
+    --batch "$batch" --concurrency "$threads" --threads 1 --min-duration-s 5 \
+    --max-duration-s "$max_seconds" --no-peak --out "$out/sonicbench_streams_b$batch.h5" >&2
+  "$sonicbench" report "$out/sonicbench_streams_b$batch.h5" \
+    --csv "$out/sonicbench_streams_b$batch.csv" > /dev/null
+  results+=("$out/sonicbench_streams_b$batch.csv")
   for runtime in onnxruntime openvino-latency openvino-throughput; do
     echo "run_peers: batch $batch, $threads threads: $runtime" >&2
     timed "$venv/bin/python" "$peers" run --runtime "$runtime" --onnx "$onnx" --batch "$batch" \
