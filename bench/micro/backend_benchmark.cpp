@@ -2,9 +2,11 @@
 // backend x model x precision x batch. Reports images/s (items_per_second) and GFLOP/s
 // (2 x MACs per sample x batch per second of wall time). Compile and warm-up are untimed.
 //
-//   backend_benchmark [--threads=N] [--benchmark_filter=REGEX] [--benchmark_repetitions=5] ...
+//   backend_benchmark [--threads=N] [--device=SELECTOR] [--benchmark_filter=REGEX] ...
 //
 // --threads: CPU threads per Executable (CompileOptions::threads); default 0, all cores.
+// --device: the backend device selector (CompileOptions::device), e.g. conv=direct for onednn;
+// default empty (each backend's default device and algorithms).
 // Names read backend/model/precision/batch:N, e.g. onednn/resnet50/int8/batch:16.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/registry.h"
@@ -39,10 +42,17 @@ struct Prepared {
   std::int64_t macs_per_sample = 0;
 };
 
-Prepared& Prepare(const Case& c, int threads) {
+// Flags this program adds to Google Benchmark's.
+struct Flags {
+  int threads = 0;
+  std::string device;
+};
+
+Prepared& Prepare(const Case& c, const Flags& flags) {
   static Prepared prepared;
-  const std::string key = fmt::format("{}/{}/{}/{}/{}", c.backend, c.model,
-                                      PrecisionName(c.precision), c.batch, threads);
+  const std::string key =
+      fmt::format("{}/{}/{}/{}/{}/{}", c.backend, c.model, PrecisionName(c.precision), c.batch,
+                  flags.threads, flags.device);
   if (prepared.key == key) return prepared;
   prepared = {};
   auto backend = MakeBackend(c.backend);
@@ -53,7 +63,8 @@ Prepared& Prepare(const Case& c, int threads) {
   CompileOptions options;
   options.max_batch = c.batch;
   options.precision = c.precision;
-  options.threads = threads;
+  options.threads = flags.threads;
+  options.device = flags.device;
   prepared.executable = backend->Compile(graph, options);
   Random random(7);
   prepared.input.resize(c.batch * NumElements(graph.input_shape()));
@@ -64,9 +75,9 @@ Prepared& Prepare(const Case& c, int threads) {
   return prepared;
 }
 
-void RunCase(benchmark::State& state, const Case& c, int threads) {
+void RunCase(benchmark::State& state, const Case& c, const Flags& flags) {
   try {
-    Prepared& p = Prepare(c, threads);
+    Prepared& p = Prepare(c, flags);
     p.executable->Run(p.input, c.batch, p.output);  // warm-up: caches, first-touch pages
     for (auto _ : state) {
       p.executable->Run(p.input, c.batch, p.output);
@@ -102,34 +113,36 @@ std::vector<Case> DefaultCases() {
   return cases;
 }
 
-// Removes --threads=N from argv (Google Benchmark rejects unknown flags) and returns N.
-int TakeThreadsFlag(int& argc, char** argv) {
-  int threads = 0;
+// Removes --threads=N and --device=S from argv (Google Benchmark rejects unknown flags).
+Flags TakeFlags(int& argc, char** argv) {
+  Flags flags;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
-    constexpr const char* kFlag = "--threads=";
-    if (std::strncmp(argv[i], kFlag, std::strlen(kFlag)) == 0) {
-      threads = std::atoi(argv[i] + std::strlen(kFlag));
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--threads=")) {
+      flags.threads = std::atoi(argv[i] + std::strlen("--threads="));
+    } else if (arg.starts_with("--device=")) {
+      flags.device = arg.substr(std::strlen("--device="));
     } else {
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
-  return threads;
+  return flags;
 }
 
 }  // namespace
 }  // namespace sonic
 
 int main(int argc, char** argv) {
-  const int threads = sonic::TakeThreadsFlag(argc, argv);
+  const sonic::Flags flags = sonic::TakeFlags(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   for (const sonic::Case& c : sonic::DefaultCases()) {
     const std::string name = fmt::format("{}/{}/{}/batch:{}", c.backend, c.model,
                                          sonic::PrecisionName(c.precision), c.batch);
     benchmark::RegisterBenchmark(
-        name.c_str(), [c, threads](benchmark::State& state) { sonic::RunCase(state, c, threads); })
+        name.c_str(), [c, flags](benchmark::State& state) { sonic::RunCase(state, c, flags); })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
