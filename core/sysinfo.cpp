@@ -1,6 +1,7 @@
 #include "core/sysinfo.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -286,6 +287,10 @@ MeasuredPeaks MeasurePeaks(int threads, std::int64_t largest_cache_bytes) {
   peaks.int8_gops_per_core = MeasureKernel(dot, 1, kIterations) * 1e-9;
   peaks.int8_gops_all = MeasureKernel(dot, threads, kIterations) * 1e-9;
   peaks.stream_triad_gbs = StreamTriadGbs(threads, largest_cache_bytes);
+  // Frees this thread's OpenMP workers. libgomp counts the workers of every thread's pool, and
+  // while they outnumber the CPUs it makes all OpenMP threads sleep after ~100 spins instead of
+  // ~300,000: a backend running later on another thread would pay a futex wake-up per layer.
+  omp_pause_resource_all(omp_pause_soft);
   return peaks;
 }
 

@@ -3,15 +3,10 @@
 // subprocess.
 #include "service/server.h"
 
-#include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,11 +22,10 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "core/subprocess_testing.h"
 #include "models/zoo.h"
 #include "service/client.h"
 #include "service/proto/grpc_service.grpc.pb.h"
-
-extern char** environ;
 
 namespace sonic::service {
 namespace {
@@ -452,62 +446,10 @@ TEST(ServerSecurity, TlsAndTokenAreEnforced) {
 
 // `sonicbench serve` as a subprocess: SIGTERM lets requests already queued finish, then it
 // prints the statistics and exits 0.
-class ServeProcess {
- public:
-  explicit ServeProcess(std::vector<std::string> args) {
-    int pipe_fds[2];
-    EXPECT_EQ(pipe(pipe_fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    args.insert(args.begin(), {SONICBENCH_BIN, "serve"});
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, SONICBENCH_BIN, &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(pipe_fds[1]);
-    out_ = pipe_fds[0];
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(out_);
-  }
-  // Reads stdout until `pattern` matches or the timeout; returns everything read.
-  std::string ReadUntil(const std::regex& pattern, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (!std::regex_search(text_, pattern) && std::chrono::steady_clock::now() < end) {
-      pollfd fd{out_, POLLIN, 0};
-      if (poll(&fd, 1, 100) <= 0) continue;
-      char buffer[4096];
-      const ssize_t n = read(out_, buffer, sizeof(buffer));
-      if (n <= 0) break;
-      text_.append(buffer, static_cast<std::size_t>(n));
-    }
-    return text_;
-  }
-  int Terminate() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string text_;
-};
-
 TEST(ServeCommand, SigtermDrainsInFlightRequests) {
   // A 1 s queue delay keeps the requests queued on the server when SIGTERM arrives.
-  ServeProcess serve({"--model", "jet_cnn", "--backend", "reference", "--port", "0", "--max-batch",
-                      "8", "--max-queue-delay-us", "1000000"});
+  Subprocess serve({SONICBENCH_BIN, "serve", "--model", "jet_cnn", "--backend", "reference",
+                    "--port", "0", "--max-batch", "8", "--max-queue-delay-us", "1000000"});
   const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
   const std::string banner = serve.ReadUntil(listening, 60s);
   std::smatch match;
@@ -529,12 +471,13 @@ TEST(ServeCommand, SigtermDrainsInFlightRequests) {
   // requests time to arrive), then ask it to stop.
   std::this_thread::sleep_for(500ms);
   const std::int64_t terminate_ns = MonotonicNs();
-  const int exit_code = serve.Terminate();
+  serve.Signal(SIGTERM);
+  const int exit_code = serve.Wait();
   ASSERT_EQ(all.get_future().wait_for(30s), std::future_status::ready);
   EXPECT_EQ(ok.load(), kRequests);
   EXPECT_LT(MonotonicNs() - terminate_ns, 4'000'000'000);  // drained, not timed out
   EXPECT_EQ(exit_code, 0);
-  const std::string output = serve.ReadUntil(std::regex("stopped"), 5s);
+  const std::string& output = serve.output();
   EXPECT_NE(output.find("SIGTERM received, draining"), std::string::npos) << output;
   EXPECT_NE(output.find("5 requests ok, 0 failed"), std::string::npos) << output;
   // Nothing answers any more.

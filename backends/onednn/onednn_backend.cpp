@@ -211,6 +211,12 @@ class OneDnnExecutable final : public Executable {
       for (int b = 1; b <= max_batch(); ++b) BuildIo(b);
       BindBuffers();
       ReleaseParameters();
+      // The compiling thread keeps a pool of OpenMP workers (oneDNN reorders weights in parallel).
+      // libgomp counts the workers of every thread's pool, and while they outnumber the CPUs it
+      // makes all OpenMP threads sleep after ~100 spins instead of ~300,000, a futex wake-up
+      // per layer. An executable compiled on one thread and run on another (a server's
+      // instance thread) would pay that, so the pool is freed; Run makes a new one if needed.
+      omp_pause_resource_all(omp_pause_soft);
     } catch (const dnnl::error& e) {
       Throw(ErrorKind::kBackend, "onednn: {} failed: {} (status {})", context_, e.what(),
             StatusName(e.status));

@@ -96,11 +96,16 @@ void RemoteTarget::Submit(const Request& request, CompletionHandler& on_done) {
       options_.model, "", "input", wire_shape_,
       staged_[static_cast<std::size_t>(request.sample_index) % staged_.size()]};
   try {
-    client_->AsyncInfer(input, [&on_done, request](const service::InferReply& reply) {
+    client_->AsyncInfer(input, [this, &on_done, request](const service::InferReply& reply) {
       Response response;
       if (!reply.status.ok()) {
         response.status = static_cast<std::int32_t>(KindForRpcCode(reply.status.code)) + 1;
         response.error_message = reply.status.message;
+        std::lock_guard lock(error_mutex_);
+        if (first_error_.empty()) {
+          first_error_ =
+              fmt::format("{}: {}", service::RpcCodeName(reply.status.code), reply.status.message);
+        }
       }
       response.bytes_sent = reply.request_bytes;
       response.bytes_received = reply.response_bytes;
@@ -134,6 +139,11 @@ ServerStats RemoteTarget::ServerStatisticsDelta() {
         static_cast<std::int64_t>(batch_stats.compute_infer.count);
   }
   return stats;
+}
+
+std::string RemoteTarget::first_error() const {
+  std::lock_guard lock(error_mutex_);
+  return first_error_;
 }
 
 service::ClientCounters RemoteTarget::client_counters() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,17 @@ class RemoteTarget final : public Target {
   // does not serve Triton's statistics extension.
   ServerStats ServerStatisticsDelta();
   service::ClientCounters client_counters() const;
+  // The first failed request's gRPC code and message ("UNAVAILABLE: ..."); empty when none failed.
+  std::string first_error() const;
 
  private:
   RemoteTargetOptions options_;
   Shape input_shape_;  // per sample
   Shape wire_shape_;   // batch first: what every request carries
   std::shared_ptr<const InputSource> inputs_;
+  // Before client_: completions that write them end before the client is destroyed.
+  mutable std::mutex error_mutex_;
+  std::string first_error_;  // guarded by error_mutex_
   std::unique_ptr<service::Client> client_;
   std::vector<std::vector<float>> staged_;
   service::ModelStatsSnapshot stats_before_;

@@ -84,7 +84,13 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
         s.model.ends_with(".onnx") ? std::filesystem::path(s.model).stem().string() : s.model;
   }
   RemoteTarget target(options, input_shape, std::move(inputs));
-  std::optional<CellResult> result = RunLoad(target, cell.load, cancel, progress);
+  std::optional<CellResult> result;
+  try {
+    result = RunLoad(target, cell.load, cancel, progress);
+  } catch (const Error& error) {
+    // "Every request failed" says what gRPC said; the cell's record should name the server too.
+    Throw(error.kind(), "{} (server {})", error.what(), options.client.address);
+  }
   if (result && result->status != CellStatus::kFailed) {
     try {
       result->server = target.ServerStatisticsDelta();
@@ -100,8 +106,9 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
       for (const auto& [kind, count] : result->errors) {
         kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", count, kind);
       }
-      result->error_message = fmt::format("{} request(s) failed ({}) against {}", failed, kinds,
-                                          options.client.address);
+      result->error_message =
+          fmt::format("{} request(s) failed ({}) against {}; the first: {}", failed, kinds,
+                      options.client.address, target.first_error());
     }
   }
   if (server) server->Shutdown(std::chrono::seconds(5));

@@ -83,19 +83,7 @@ if [[ ! -f $onnx_dir/model.onnx ]]; then
 fi
 onnx=$onnx_dir/model.onnx
 
-# Runs one timed process. Linux shares CPU time between sessions' autogroups before niceness
-# counts (sched(7)), so a plain `nice` would give the benchmark no more of the cores than any
-# other session's compile gets: with --nice the process gets a session, and so an autogroup, of
-# its own at that niceness. Without autogroups, plain nice does the same.
-timed() {
-  if [[ $niceness == 0 ]]; then
-    "$@"
-  elif [[ -w /proc/self/autogroup ]]; then
-    setsid --wait bash -c 'echo "$0" > /proc/self/autogroup && exec "$@"' "$niceness" "$@"
-  else
-    nice -n "$niceness" "$@"
-  fi
-}
+source "$repo/bench/peers/timed.sh"
 
 peers=$repo/bench/peers/peers.py
 common=(--threads "$threads" --iterations "$iterations" --warmup "$warmup"
