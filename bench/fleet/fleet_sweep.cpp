@@ -87,8 +87,9 @@ void StartTermWatcher(int rank) {
         state.writer->AppendCell(
             *state.cell,
             FailedCell(ErrorKind::kUnavailable,
-                       "fleet: the job was terminated (SIGTERM) during this cell; a launcher "
-                       "does this when a rank exits: see that rank's error on stderr"));
+                       "fleet: the job was terminated (SIGTERM) during this cell: launchers "
+                       "end every rank when one exits (see its error on stderr) or when the job "
+                       "is interrupted or cancelled"));
       } catch (const Error& error) {
         fmt::print(stderr, "sonicbench: rank {}: could not record the interrupted cell: {}\n", rank,
                    error.what());
