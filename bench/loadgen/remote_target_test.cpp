@@ -103,13 +103,20 @@ std::int64_t TotalRequests(const std::vector<ServerShare>& shares) {
   return total;
 }
 
+// jet_cnn served by both servers, spread by `policy`.
+RemoteTarget TwoServerTarget(const service::Server& a, const service::Server& b,
+                             ServerPolicy policy) {
+  RemoteTargetOptions options;
+  options.model = "jet_cnn";
+  options.servers = {a.address(), b.address()};
+  options.policy = policy;
+  return RemoteTarget(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+}
+
 TEST(RemoteTarget, RoundRobinSpreadsRequestsEvenlyOverTwoServers) {
   const auto a = StartServer("null");
   const auto b = StartServer("null");
-  RemoteTargetOptions options;
-  options.model = "jet_cnn";
-  options.servers = {a->address(), b->address()};
-  RemoteTarget target(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+  RemoteTarget target = TwoServerTarget(*a, *b, ServerPolicy::kRoundRobin);
   const auto result = RunLoad(target, ShortClosedLoop(3));
   ASSERT_TRUE(result.has_value());
   const std::vector<ServerShare> shares = target.ServerShares();
@@ -134,11 +141,7 @@ TEST(RemoteTarget, RoundRobinSpreadsRequestsEvenlyOverTwoServers) {
 TEST(RemoteTarget, LeastLoadedSendsMoreToTheFasterServer) {
   const auto slow = StartServer("reference");
   const auto fast = StartServer("null");
-  RemoteTargetOptions options;
-  options.model = "jet_cnn";
-  options.servers = {slow->address(), fast->address()};
-  options.policy = ServerPolicy::kLeastLoaded;
-  RemoteTarget target(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+  RemoteTarget target = TwoServerTarget(*slow, *fast, ServerPolicy::kLeastLoaded);
   ASSERT_TRUE(RunLoad(target, ShortClosedLoop(4)).has_value());
   const std::vector<ServerShare> shares = target.ServerShares();
   ASSERT_EQ(shares.size(), 2u);
