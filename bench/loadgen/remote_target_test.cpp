@@ -145,8 +145,9 @@ TEST(RemoteTarget, LeastLoadedSendsMoreToTheFasterServer) {
   ASSERT_TRUE(RunLoad(target, ShortClosedLoop(4)).has_value());
   const std::vector<ServerShare> shares = target.ServerShares();
   ASSERT_EQ(shares.size(), 2u);
-  // Round robin would split them evenly; the fast server frees its slots sooner.
-  EXPECT_GT(shares[1].requests, 2 * shares[0].requests)
+  // Round robin would split them evenly; the fast server frees its slots sooner. (Typically 5-10
+  // times more; only "more" is asserted, so that a loaded machine does not make it flaky.)
+  EXPECT_GT(shares[1].requests, shares[0].requests)
       << shares[0].requests << " to the slow server, " << shares[1].requests << " to the fast";
   EXPECT_GT(shares[0].latency.Percentile(0.5), shares[1].latency.Percentile(0.5));
 }
