@@ -56,7 +56,8 @@ std::string ShareConfigText(FleetComm& comm, const std::string& text, const std:
 // RunSweep across the fleet. Rank 0 owns the results file and tells every rank which cell to run;
 // for each cell the ranks estimate their clock offsets to rank 0 (ping-pong), split the cell's
 // concurrency (ConcurrencyShare), the open-loop rate in proportion, and the raw-record cap evenly,
-// start together after a barrier, measure a fixed window of min_duration_s each with its own
+// start together after a barrier (at one instant of rank 0's clock, converted to each rank's
+// clock with its offset), measure a fixed window of min_duration_s each with its own
 // monotonic clock, and send their results to rank 0, which merges them exactly
 // (MergeRankResults) and appends one cell with per-rank summaries and the alignment estimate.
 // A remote cell without a server address uses one embedded server, started by rank 0, whose

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,11 +29,22 @@ enum Message : char {
   kPing = 'P',     // rank 0 -> r: clock offset probe
   kPong = 'Q',     // r -> rank 0: its monotonic clock (int64 ns)
   kReady = 'R',    // r -> rank 0: prepared, at the start barrier
-  kGo = 'G',       // rank 0 -> r: start now
+  kGo = 'G',       // rank 0 -> r: start at this time of the rank's own clock (int64 ns)
   kAbandon = 'A',  // rank 0 -> r: a rank failed before the start; the reason follows
   kResult = 'X',   // r -> rank 0: its RankResult
 };
 constexpr int kPingPongs = 8;  // the best (shortest) round trip of these gives the offset
+// The start is scheduled this far after rank 0 sends the first "go", plus a round trip per rank,
+// so that every rank has its message before the start time.
+constexpr std::int64_t kStartMarginNs = 2'000'000;
+
+// Sleeps until `deadline_ns` of the monotonic clock (at once when it has passed).
+void SleepUntilNs(std::int64_t deadline_ns) {
+  const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
+                    static_cast<long>(deadline_ns % 1'000'000'000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
 
 std::string Tagged(char type, std::string_view body) {
   std::string message(1, type);
@@ -176,11 +188,12 @@ void RunOtherRank(FleetComm& comm, const std::vector<SweepCell>& cells,
     auto barrier = [&] {
       comm.Send(0, Tagged(kReady, ""), fleet.timeout_s);
       const std::string reply = comm.Receive(0, fleet.timeout_s);
-      mine.barrier_exit_ns = MonotonicNs();
       if (TypeOf(reply, 0) == kAbandon) {
         Throw(ErrorKind::kUnavailable, "fleet: cell abandoned before the start: {}",
               reply.substr(1));
       }
+      SleepUntilNs(FromPod<std::int64_t>(std::string_view(reply).substr(1)));
+      mine.barrier_exit_ns = MonotonicNs();
       MaybeDieForTest(rank, index, cell.load.min_duration_s);
     };
     const SweepCell run = RankCell(cell, rank, comm.size(), server, barrier);
@@ -235,7 +248,8 @@ class CellCoordinator {
   }
 
   std::vector<ClockOffset> MeasureOffsets() {
-    std::vector<ClockOffset> offsets(static_cast<std::size_t>(comm_.size()));
+    std::vector<ClockOffset>& offsets = offsets_;
+    offsets.assign(static_cast<std::size_t>(comm_.size()), ClockOffset{});
     for (int r = 1; r < comm_.size(); ++r) {
       ClockOffset best{0, std::numeric_limits<std::int64_t>::max()};
       for (int k = 0; k < kPingPongs; ++k) {
@@ -252,8 +266,10 @@ class CellCoordinator {
     return offsets;
   }
 
-  // The start barrier: every rank reports ready (or its early failure), then all are released
-  // together, or told to abandon the cell. `own_failure` is rank 0's when it failed first.
+  // The start barrier: every rank reports ready (or its early failure), then all are told to
+  // start at one instant of rank 0's clock, converted to each rank's clock with its offset (so
+  // that the start does not depend on when each message arrives), or to abandon the cell.
+  // `own_failure` is rank 0's when it failed first.
   void Barrier(const std::string& own_failure = "") {
     barrier_ran_ = true;
     std::string failures = own_failure.empty() ? "" : "rank 0: " + own_failure;
@@ -268,11 +284,18 @@ class CellCoordinator {
           fmt::format("{}rank {}: {}", failures.empty() ? "" : "; ", r, early.result.error_message);
       early_[static_cast<std::size_t>(r)] = std::move(early);
     }
+    std::int64_t round_trips_ns = 0;
+    for (const ClockOffset& offset : offsets_) round_trips_ns += 2 * offset.uncertainty_ns;
+    const std::int64_t start_ns = MonotonicNs() + kStartMarginNs + round_trips_ns;
     for (int r = 1; r < comm_.size(); ++r) {
       if (!ready_[static_cast<std::size_t>(r)]) continue;
-      const std::string reply = failures.empty() ? Tagged(kGo, "") : Tagged(kAbandon, failures);
+      const std::int64_t local_start_ns =
+          start_ns + offsets_[static_cast<std::size_t>(r)].offset_ns;
+      const std::string reply =
+          failures.empty() ? Tagged(kGo, Pod(local_start_ns)) : Tagged(kAbandon, failures);
       Talk([&] { comm_.Send(r, reply, fleet_.timeout_s); });
     }
+    if (failures.empty()) SleepUntilNs(start_ns);
     barrier_exit_ns_ = MonotonicNs();
     if (!failures.empty()) {
       Throw(ErrorKind::kUnavailable, "fleet: cell abandoned before the start: {}", failures);
@@ -306,6 +329,7 @@ class CellCoordinator {
   std::string lost_;
   bool barrier_ran_ = false;
   std::int64_t barrier_exit_ns_ = 0;
+  std::vector<ClockOffset> offsets_;  // by rank, from MeasureOffsets
   std::vector<std::optional<RankResult>> early_;
   std::vector<bool> ready_;
 };

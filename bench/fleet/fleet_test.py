@@ -117,6 +117,10 @@ class FleetTest(Case):
         self.assertGreaterEqual(int(fleet["alignment_error_ns"]),
                                 int(ranks["window_start_ns"].max() - ranks["window_start_ns"].min()))
         self.assertLess(int(fleet["alignment_error_ns"]), 500_000_000)
+        # The ranks share one monotonic clock here, so the true offsets are 0: each estimate must
+        # be within its uncertainty (half a round trip) of it.
+        for offset, uncertainty in zip(ranks["clock_offset_ns"], ranks["clock_offset_uncertainty_ns"]):
+            self.assertLessEqual(abs(int(offset)), int(uncertainty) + 1)
         # One embedded server, started by rank 0 alone, saw every request.
         servers = group["servers"]
         self.assertEqual(len(servers), 1)
