@@ -86,6 +86,56 @@ struct ServerStats {
   friend bool operator==(const ServerStats&, const ServerStats&) = default;
 };
 
+// One server's share of a remote cell's requests (`--server a:port,b:port`), as the client saw
+// it over the whole cell, warm-up included (like ServerStats): the requests sent to it, how many
+// failed, the bytes, and the round-trip latency (send to completion) of the successful ones.
+struct ServerShare {
+  std::string address;        // host:port
+  std::int64_t requests = 0;  // completed, ok or failed
+  std::int64_t errors = 0;
+  std::int64_t bytes_sent = 0;
+  std::int64_t bytes_received = 0;
+  LatencyHistogram latency;  // sent -> completion, successful requests only
+
+  friend bool operator==(const ServerShare&, const ServerShare&) = default;
+};
+
+// One client process (MPI rank) of a fleet cell, as it measured with its own monotonic clock.
+// Clock figures are relative to rank 0's clock: offset_ns = this rank's clock - rank 0's clock,
+// estimated by ping-pong with uncertainty offset_uncertainty_ns (half the best round trip).
+struct RankSummary {
+  std::int32_t rank = 0;
+  std::string host;
+  std::int64_t concurrency = 0;  // client workers of this rank
+  std::int64_t completed_requests = 0;
+  std::int64_t error_count = 0;
+  double duration_s = 0;  // its measured window
+  double throughput_requests_per_s = 0;
+  double latency_p50_ns = 0;
+  double latency_p99_ns = 0;
+  double client_cpu_user_s = 0;
+  double client_cpu_sys_s = 0;
+  std::int64_t clock_offset_ns = 0;
+  std::int64_t clock_offset_uncertainty_ns = 0;
+  // Its measured window's start and end in rank 0's clock, minus rank 0's window start.
+  std::int64_t window_start_ns = 0;
+  std::int64_t window_end_ns = 0;
+
+  friend bool operator==(const RankSummary&, const RankSummary&) = default;
+};
+
+// How a cell measured by several client processes was put together (bench/fleet/).
+struct FleetInfo {
+  std::vector<RankSummary> ranks;  // by rank
+  // Estimated error of the windows' alignment across ranks: the spread of their starts and ends
+  // in rank 0's clock plus the largest clock-offset uncertainty.
+  std::int64_t alignment_error_ns = 0;
+  std::int64_t start_spread_ns = 0;  // max - min of the window starts (rank 0's clock)
+  std::int64_t end_spread_ns = 0;    // max - min of the window ends
+
+  friend bool operator==(const FleetInfo&, const FleetInfo&) = default;
+};
+
 struct CellResult {
   CellStatus status = CellStatus::kOk;
   std::string error_message;  // kFailed: what failed; empty otherwise
@@ -117,6 +167,15 @@ struct CellResult {
 
   std::vector<RequestRecord> raw_records;  // the first records of the measured window, capped
   bool raw_records_truncated = false;      // true when more requests completed than were kept
+
+  std::vector<ServerShare> servers;  // remote: one per server address, in the order given
+  std::optional<FleetInfo> fleet;    // measured by several client processes (MPI ranks)
+
+  // Cumulative (interpolated) completions at each sub-window boundary of the measured window, as
+  // the stop rule saw them; what a fleet sums to judge the merged throughput's confidence
+  // interval. In memory only: not stored in results files.
+  std::vector<double> window_progress;
+  double sub_window_s = 0;
 
   // Client CPU use in cores: (user + sys) / duration; 1.0 is one core busy the whole window.
   double ClientCpuUtilisation() const {

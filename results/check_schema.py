@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks a sonicbench results file against schema v1 (results/SCHEMA.md).
+"""Checks a sonicbench results file against schema v2 (results/SCHEMA.md), or v1.
 
 Usage: /usr/bin/python3 results/check_schema.py FILE
 
@@ -7,7 +7,9 @@ Checks the root attributes, every run's attributes and groups, the cells table's
 cell's group and datasets, that each histogram's counts add up, and that for every cell whose raw
 records hold all of its requests, the percentiles recomputed from the raw records (received -
 scheduled) agree with the stored ones within the histogram's relative error. Uses only h5py and
-numpy (Debian's python3-h5py: run it with /usr/bin/python3). Exit status 0 when the file conforms,
+numpy (Debian's python3-h5py: run it with /usr/bin/python3). The optional v2 datasets are checked
+when present: a remote cell's per-server `servers` (with a latency histogram each) and a fleet
+cell's per-rank `ranks`, whose counts must add up to the cell's. Exit status 0 when the file conforms,
 1 with one line per problem otherwise.
 """
 
@@ -17,7 +19,8 @@ import sys
 import h5py
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+KNOWN_VERSIONS = {1, 2}
 
 RUN_ATTRS = {
     "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
@@ -52,6 +55,13 @@ RAW_FIELDS = ("scheduled_ns", "sent_ns", "received_ns", "worker", "status", "ser
               "server_compute_ns")
 PERCENTILES = {"p50_ns": 0.50, "p90_ns": 0.90, "p95_ns": 0.95, "p99_ns": 0.99, "p999_ns": 0.999}
 STATUSES = {"ok", "failed", "not_converged"}
+SERVER_FIELDS = ("address", "requests", "errors", "bytes_sent", "bytes_received", "latency_count",
+                 "latency_p50_ns", "latency_p99_ns", "latency_mean_ns", "latency_max_ns")
+RANK_FIELDS = ("rank", "host", "concurrency", "completed_requests", "error_count", "duration_s",
+               "throughput_requests_per_s", "latency_p50_ns", "latency_p99_ns",
+               "client_cpu_user_s", "client_cpu_sys_s", "clock_offset_ns",
+               "clock_offset_uncertainty_ns", "window_start_ns", "window_end_ns")
+RANK_ATTRS = {"alignment_error_ns", "start_spread_ns", "end_spread_ns"}
 
 
 def text(value):
@@ -99,8 +109,9 @@ class Checker:
         with h5py.File(self.path, "r") as f:
             if not self.require_attrs(f, {"schema_version", "format"}, "/"):
                 return
-            if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
-                self.fail("/", f"schema_version {f.attrs['schema_version']} != {SCHEMA_VERSION}")
+            if int(f.attrs["schema_version"]) not in KNOWN_VERSIONS:
+                self.fail("/", f"schema_version {f.attrs['schema_version']} not in "
+                               f"{sorted(KNOWN_VERSIONS)}")
                 return
             if "runs" not in f:
                 self.fail("/", "no group /runs")
@@ -166,6 +177,45 @@ class Checker:
             self.fail(f"{where}/server_batch_sizes", "expected a compound dataset (batch_size, count)")
         if latency is not None and len(raw) > 0 and not bool(raw.attrs.get("truncated", True)):
             self.check_percentiles(where, row, raw[:], latency)
+        if "servers" in group:
+            self.check_servers(f"{where}/servers", group)
+        if "ranks" in group:
+            self.check_ranks(f"{where}/ranks", row, group["ranks"])
+
+    def check_servers(self, where, group):
+        servers = group["servers"]
+        if servers.dtype.names != SERVER_FIELDS:
+            self.fail(where, f"expected a compound dataset with fields {SERVER_FIELDS}")
+            return
+        for i, server in enumerate(servers[:]):
+            histogram = group.get(f"server_{i}_latency_histogram")
+            if not isinstance(histogram, h5py.Dataset) or histogram.dtype.names != HISTOGRAM_FIELDS:
+                self.fail(where, f"server {i}: no server_{i}_latency_histogram")
+                continue
+            if int(histogram.attrs["total_count"]) != int(server["latency_count"]):
+                self.fail(where, f"server {i}: histogram total_count != latency_count")
+            if int(server["latency_count"]) + int(server["errors"]) != int(server["requests"]):
+                self.fail(where, f"server {i}: latency_count + errors != requests")
+
+    def check_ranks(self, where, row, ranks):
+        if ranks.dtype.names != RANK_FIELDS:
+            self.fail(where, f"expected a compound dataset with fields {RANK_FIELDS}")
+            return
+        if not self.require_attrs(ranks, RANK_ATTRS, where):
+            return
+        data = ranks[:]
+        if list(data["rank"]) != list(range(len(data))):
+            self.fail(where, f"ranks {list(data['rank'])} are not 0..{len(data) - 1}")
+        if text(row["status"]) == "failed":
+            return  # a failed cell's counts need not add up
+        if int(data["concurrency"].sum()) != int(row["concurrency"]):
+            self.fail(where, f"rank concurrencies add up to {data['concurrency'].sum()}, "
+                             f"not {row['concurrency']}")
+        if int(data["completed_requests"].sum()) != int(row["completed_requests"]):
+            self.fail(where, f"rank completed_requests add up to {data['completed_requests'].sum()}"
+                             f", not {row['completed_requests']}")
+        if any(int(ranks.attrs[name]) < 0 for name in RANK_ATTRS):
+            self.fail(where, "a negative alignment estimate")
 
     def check_histogram(self, where, dataset, row, prefix):
         if not isinstance(dataset, h5py.Dataset) or dataset.dtype.names != HISTOGRAM_FIELDS:
@@ -223,7 +273,7 @@ def main(argv):
         print(problem)
     if checker.problems:
         return 1
-    print(f"{argv[1]}: schema v{SCHEMA_VERSION} ok: {checker.cells_checked} cells, "
+    print(f"{argv[1]}: schema ok: {checker.cells_checked} cells, "
           f"{checker.percentiles_checked} percentiles agree with the raw records")
     return 0
 

@@ -40,6 +40,12 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
     // and more than 1024 records so that the raw records are stored compressed.
     writer->AppendCell(testing::SampleSettings(1, 1), testing::SampleResult(1, 20'000, 3e4, 5e4));
     writer->AppendCell(testing::SampleSettings(2, 2), testing::SampleResult(2, 5'000, 2.5e8, 8));
+    // Schema v2's optional datasets: several servers and a fleet of client processes.
+    CellSettings fleet_settings = testing::SampleSettings(1, 5);
+    fleet_settings.target = "remote";
+    CellResult fleet = testing::SampleResult(4, 2'000, 1e6, 1000);
+    testing::AddServersAndRanks(fleet, fleet_settings.concurrency, 3);
+    writer->AppendCell(fleet_settings, fleet);
     CellResult failed;
     failed.status = CellStatus::kFailed;
     failed.error_message = "backend error";
@@ -54,6 +60,22 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
     writer->AppendCell(open_loop, testing::SampleResult(3, 3'000, 1e6, 1000, /*raw_cap=*/500));
     writer->Close();
   }
+  EXPECT_EQ(CheckSchema(path), 0);
+
+  // A rank whose count does not add up to the merged cell's is caught, and so is it undone.
+  const auto shift_rank_count = [&](int delta) {
+    return fmt::format(
+        "{} -c \"import h5py\n"
+        "with h5py.File('{}', 'r+') as f:\n"
+        "    t = f['runs/first/cell/2/ranks']\n"
+        "    row = t[1]\n"
+        "    row['completed_requests'] += {}\n"
+        "    t[1] = row\"",
+        kPython, path, delta);
+  };
+  ASSERT_EQ(std::system(shift_rank_count(1).c_str()), 0);
+  EXPECT_EQ(CheckSchema(path), 1);
+  ASSERT_EQ(std::system(shift_rank_count(-1).c_str()), 0);
   EXPECT_EQ(CheckSchema(path), 0);
 
   // A stored p99 moved by 2% (beyond the 0.39% bound) is caught.

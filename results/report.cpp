@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 
@@ -60,6 +61,45 @@ double P99HalfWidth(const LatencyHistogram& latency) {
   return std::max(p99 - low, high - p99) + p99 * LatencyHistogram::kRelativeError;
 }
 
+// The lines under a cell: its share per server (when there are several) and, for a fleet, its
+// client processes (the first kListedRanks of them) and the windows' alignment.
+std::string FormatBreakdown(const CellResult& r) {
+  constexpr std::size_t kListedRanks = 8;
+  std::string out;
+  std::int64_t total_requests = 0;
+  for (const ServerShare& share : r.servers) total_requests += share.requests;
+  if (r.servers.size() > 1) {
+    for (const ServerShare& share : r.servers) {
+      out += fmt::format(
+          "        server {}: {} requests ({:.1f}%), {} errors, p50 {} p99 {}, {} bytes sent\n",
+          share.address, share.requests,
+          total_requests > 0 ? 100.0 * share.requests / total_requests : 0.0, share.errors,
+          FormatNs(share.latency.Percentile(0.5)), FormatNs(share.latency.Percentile(0.99)),
+          share.bytes_sent);
+    }
+  }
+  if (!r.fleet) return out;
+  std::set<std::string> hosts;
+  for (const RankSummary& rank : r.fleet->ranks) hosts.insert(rank.host);
+  out += fmt::format("        fleet: {} ranks on {} host(s), windows aligned within {}\n",
+                     r.fleet->ranks.size(), hosts.size(),
+                     FormatNs(static_cast<double>(r.fleet->alignment_error_ns)));
+  for (std::size_t i = 0; i < r.fleet->ranks.size() && i < kListedRanks; ++i) {
+    const RankSummary& rank = r.fleet->ranks[i];
+    out += fmt::format(
+        "        rank {} ({}): {} clients, {} requests, {} req/s, p50 {} p99 {}, cpu {:.2f} s, "
+        "{} errors\n",
+        rank.rank, rank.host, rank.concurrency, rank.completed_requests,
+        FormatRate(rank.throughput_requests_per_s), FormatNs(rank.latency_p50_ns),
+        FormatNs(rank.latency_p99_ns), rank.client_cpu_user_s + rank.client_cpu_sys_s,
+        rank.error_count);
+  }
+  if (r.fleet->ranks.size() > kListedRanks) {
+    out += fmt::format("        ... {} more ranks\n", r.fleet->ranks.size() - kListedRanks);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells) {
@@ -96,6 +136,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
         measured ? FormatNs(r.latency.Percentile(0.5)) : "-",
         measured ? FormatNs(r.latency.Percentile(0.99)) : "-",
         measured ? fmt::format("{:.2f}", r.ClientCpuUtilisation()) : "-", status);
+    out += FormatBreakdown(r);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "results/report.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -106,6 +107,24 @@ TEST(ReportTest, TableHasOneLinePerCellWithStatus) {
   EXPECT_NE(report.find("failed: out of memory"), std::string::npos) << report;
   EXPECT_NE(report.find("1000 ± 10.0"), std::string::npos) << report;
   EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 3 + 3) << report;
+}
+
+TEST(ReportTest, ShowsEachServersShareAndEachRankOfAFleet) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  testing::AddServersAndRanks(cells[2].result, 5, 3);
+  RunInfo info;
+  info.run_id = "r1";
+  const std::string report = FormatReport(info, cells);
+  const ServerShare& first = cells[2].result.servers[0];
+  EXPECT_NE(report.find(fmt::format("server 10.0.0.1:8001: {} requests", first.requests)),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("server 10.0.0.2:8001:"), std::string::npos) << report;
+  EXPECT_NE(report.find("fleet: 3 ranks on 2 host(s), windows aligned within 2.08 us"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("rank 1 (node0): 2 clients"), std::string::npos) << report;
+  EXPECT_NE(report.find("rank 2 (node1): 1 clients"), std::string::npos) << report;
 }
 
 TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {

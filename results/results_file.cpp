@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <variant>
 
 #include "core/error.h"
@@ -401,7 +402,168 @@ Handle PackedCopy(const Ctx& ctx, hid_t type) {
   return packed;
 }
 
+// A compound type built field by field from a row struct's members.
+class CompoundType {
+ public:
+  CompoundType(const Ctx& ctx, std::size_t size, const char* what)
+      : ctx_(ctx),
+        type_(ctx.Type(H5Tcreate(H5T_COMPOUND, size), fmt::format("H5Tcreate({})", what))) {}
+  CompoundType& Add(const char* field, std::size_t offset, hid_t field_type) {
+    Check(H5Tinsert(type_.get(), field, offset, field_type), ctx_.path,
+          fmt::format("H5Tinsert({})", field));
+    return *this;
+  }
+  hid_t get() const { return type_.get(); }
+
+ private:
+  const Ctx& ctx_;
+  Handle type_;
+};
+
+// Frees the variable-length strings HDF5 allocated while reading `rows` rows of `type`.
+void ReclaimStrings(const Ctx& ctx, hid_t type, std::size_t rows, void* data) {
+  if (rows == 0) return;
+  const hsize_t length = rows;
+  Handle space = ctx.Space(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
+  H5Dvlen_reclaim(type, space.get(), H5P_DEFAULT, data);
+}
+
+// Schema v2: one row per server of a remote cell, its latency histogram beside it.
+struct ServerRow {
+  const char* address;
+  std::int64_t requests, errors, bytes_sent, bytes_received, latency_count;
+  double latency_p50_ns, latency_p99_ns, latency_mean_ns, latency_max_ns;
+};
+
+CompoundType ServerRowType(const Ctx& ctx, hid_t string_type) {
+  CompoundType t(ctx, sizeof(ServerRow), "servers");
+  t.Add("address", offsetof(ServerRow, address), string_type)
+      .Add("requests", offsetof(ServerRow, requests), H5T_NATIVE_INT64)
+      .Add("errors", offsetof(ServerRow, errors), H5T_NATIVE_INT64)
+      .Add("bytes_sent", offsetof(ServerRow, bytes_sent), H5T_NATIVE_INT64)
+      .Add("bytes_received", offsetof(ServerRow, bytes_received), H5T_NATIVE_INT64)
+      .Add("latency_count", offsetof(ServerRow, latency_count), H5T_NATIVE_INT64)
+      .Add("latency_p50_ns", offsetof(ServerRow, latency_p50_ns), H5T_NATIVE_DOUBLE)
+      .Add("latency_p99_ns", offsetof(ServerRow, latency_p99_ns), H5T_NATIVE_DOUBLE)
+      .Add("latency_mean_ns", offsetof(ServerRow, latency_mean_ns), H5T_NATIVE_DOUBLE)
+      .Add("latency_max_ns", offsetof(ServerRow, latency_max_ns), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+std::string ServerHistogramName(std::size_t i) {
+  return fmt::format("server_{}_latency_histogram", i);
+}
+
+void WriteServers(const Ctx& ctx, hid_t group, const std::vector<ServerShare>& servers) {
+  if (servers.empty()) return;
+  Handle string_type = StringType(ctx);
+  const CompoundType type = ServerRowType(ctx, string_type.get());
+  std::vector<ServerRow> rows;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    const ServerShare& share = servers[i];
+    const LatencySummary latency = share.latency.Summary();
+    rows.push_back({share.address.c_str(), share.requests, share.errors, share.bytes_sent,
+                    share.bytes_received, latency.count, latency.p50_ns, latency.p99_ns,
+                    latency.mean_ns, latency.max_ns});
+    WriteHistogram(ctx, group, ServerHistogramName(i).c_str(), share.latency);
+  }
+  WriteArray(ctx, group, "servers", type.get(), type.get(), rows.size(), rows.data());
+}
+
+std::vector<ServerShare> ReadServers(const Ctx& ctx, hid_t group) {
+  std::vector<ServerShare> servers;
+  if (!Exists(ctx, group, "servers")) return servers;
+  Handle string_type = StringType(ctx);
+  const CompoundType type = ServerRowType(ctx, string_type.get());
+  auto rows = ReadArray<ServerRow>(ctx, group, "servers", type.get());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ServerShare share;
+    share.address = rows[i].address != nullptr ? rows[i].address : "";
+    share.requests = rows[i].requests;
+    share.errors = rows[i].errors;
+    share.bytes_sent = rows[i].bytes_sent;
+    share.bytes_received = rows[i].bytes_received;
+    share.latency = ReadHistogram(ctx, group, ServerHistogramName(i).c_str());
+    servers.push_back(std::move(share));
+  }
+  ReclaimStrings(ctx, type.get(), rows.size(), rows.data());
+  return servers;
+}
+
+// Schema v2: one row per client process of a fleet cell; the alignment estimate in attributes.
+struct RankRow {
+  std::int32_t rank;
+  const char* host;
+  std::int64_t concurrency, completed_requests, error_count;
+  double duration_s, throughput_requests_per_s, latency_p50_ns, latency_p99_ns;
+  double client_cpu_user_s, client_cpu_sys_s;
+  std::int64_t clock_offset_ns, clock_offset_uncertainty_ns, window_start_ns, window_end_ns;
+};
+
+CompoundType RankRowType(const Ctx& ctx, hid_t string_type) {
+  CompoundType t(ctx, sizeof(RankRow), "ranks");
+  t.Add("rank", offsetof(RankRow, rank), H5T_NATIVE_INT32)
+      .Add("host", offsetof(RankRow, host), string_type)
+      .Add("concurrency", offsetof(RankRow, concurrency), H5T_NATIVE_INT64)
+      .Add("completed_requests", offsetof(RankRow, completed_requests), H5T_NATIVE_INT64)
+      .Add("error_count", offsetof(RankRow, error_count), H5T_NATIVE_INT64)
+      .Add("duration_s", offsetof(RankRow, duration_s), H5T_NATIVE_DOUBLE)
+      .Add("throughput_requests_per_s", offsetof(RankRow, throughput_requests_per_s),
+           H5T_NATIVE_DOUBLE)
+      .Add("latency_p50_ns", offsetof(RankRow, latency_p50_ns), H5T_NATIVE_DOUBLE)
+      .Add("latency_p99_ns", offsetof(RankRow, latency_p99_ns), H5T_NATIVE_DOUBLE)
+      .Add("client_cpu_user_s", offsetof(RankRow, client_cpu_user_s), H5T_NATIVE_DOUBLE)
+      .Add("client_cpu_sys_s", offsetof(RankRow, client_cpu_sys_s), H5T_NATIVE_DOUBLE)
+      .Add("clock_offset_ns", offsetof(RankRow, clock_offset_ns), H5T_NATIVE_INT64)
+      .Add("clock_offset_uncertainty_ns", offsetof(RankRow, clock_offset_uncertainty_ns),
+           H5T_NATIVE_INT64)
+      .Add("window_start_ns", offsetof(RankRow, window_start_ns), H5T_NATIVE_INT64)
+      .Add("window_end_ns", offsetof(RankRow, window_end_ns), H5T_NATIVE_INT64);
+  return t;
+}
+
+void WriteFleet(const Ctx& ctx, hid_t group, const std::optional<FleetInfo>& fleet) {
+  if (!fleet) return;
+  Handle string_type = StringType(ctx);
+  const CompoundType type = RankRowType(ctx, string_type.get());
+  std::vector<RankRow> rows;
+  for (const RankSummary& r : fleet->ranks) {
+    rows.push_back({r.rank, r.host.c_str(), r.concurrency, r.completed_requests, r.error_count,
+                    r.duration_s, r.throughput_requests_per_s, r.latency_p50_ns, r.latency_p99_ns,
+                    r.client_cpu_user_s, r.client_cpu_sys_s, r.clock_offset_ns,
+                    r.clock_offset_uncertainty_ns, r.window_start_ns, r.window_end_ns});
+  }
+  WriteArray(ctx, group, "ranks", type.get(), type.get(), rows.size(), rows.data());
+  Handle dataset = OpenDataset(ctx, group, "ranks");
+  WriteAttribute(ctx, dataset.get(), "alignment_error_ns", fleet->alignment_error_ns);
+  WriteAttribute(ctx, dataset.get(), "start_spread_ns", fleet->start_spread_ns);
+  WriteAttribute(ctx, dataset.get(), "end_spread_ns", fleet->end_spread_ns);
+}
+
+std::optional<FleetInfo> ReadFleet(const Ctx& ctx, hid_t group) {
+  if (!Exists(ctx, group, "ranks")) return std::nullopt;
+  Handle string_type = StringType(ctx);
+  const CompoundType type = RankRowType(ctx, string_type.get());
+  auto rows = ReadArray<RankRow>(ctx, group, "ranks", type.get());
+  FleetInfo fleet;
+  for (const RankRow& row : rows) {
+    fleet.ranks.push_back(
+        {row.rank, row.host != nullptr ? row.host : "", row.concurrency, row.completed_requests,
+         row.error_count, row.duration_s, row.throughput_requests_per_s, row.latency_p50_ns,
+         row.latency_p99_ns, row.client_cpu_user_s, row.client_cpu_sys_s, row.clock_offset_ns,
+         row.clock_offset_uncertainty_ns, row.window_start_ns, row.window_end_ns});
+  }
+  ReclaimStrings(ctx, type.get(), rows.size(), rows.data());
+  Handle dataset = OpenDataset(ctx, group, "ranks");
+  fleet.alignment_error_ns = ReadInt64Attribute(ctx, dataset.get(), "alignment_error_ns");
+  fleet.start_spread_ns = ReadInt64Attribute(ctx, dataset.get(), "start_spread_ns");
+  fleet.end_spread_ns = ReadInt64Attribute(ctx, dataset.get(), "end_spread_ns");
+  return fleet;
+}
+
 void WriteCellGroup(const Ctx& ctx, hid_t group, const CellResult& result) {
+  WriteServers(ctx, group, result.servers);
+  WriteFleet(ctx, group, result.fleet);
   WriteHistogram(ctx, group, "latency_histogram", result.latency);
   WriteHistogram(ctx, group, "send_lag_histogram", result.send_lag);
 
@@ -431,6 +593,8 @@ void WriteCellGroup(const Ctx& ctx, hid_t group, const CellResult& result) {
 }
 
 void ReadCellGroup(const Ctx& ctx, hid_t group, bool with_raw_records, CellResult& result) {
+  result.servers = ReadServers(ctx, group);
+  result.fleet = ReadFleet(ctx, group);
   result.latency = ReadHistogram(ctx, group, "latency_histogram");
   result.send_lag = ReadHistogram(ctx, group, "send_lag_histogram");
   {
@@ -446,11 +610,7 @@ void ReadCellGroup(const Ctx& ctx, hid_t group, bool with_raw_records, CellResul
   Handle error_type = ErrorRowType(ctx, string_type.get());
   auto errors = ReadArray<ErrorRow>(ctx, group, "errors", error_type.get());
   for (const ErrorRow& row : errors) result.errors[row.kind != nullptr ? row.kind : ""] = row.count;
-  if (!errors.empty()) {
-    const hsize_t length = errors.size();
-    Handle space = ctx.Space(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
-    H5Dvlen_reclaim(error_type.get(), space.get(), H5P_DEFAULT, errors.data());
-  }
+  ReclaimStrings(ctx, error_type.get(), errors.size(), errors.data());
 
   Handle batch_type = BatchSizeRowType(ctx);
   const auto batches = ReadArray<BatchSizeRow>(ctx, group, "server_batch_sizes", batch_type.get());

@@ -12,7 +12,7 @@ namespace sonic {
 
 // The schema version written to every file (root attribute `schema_version`); results/SCHEMA.md
 // describes each version. Readers refuse files with a newer major version.
-inline constexpr std::int64_t kResultsSchemaVersion = 1;
+inline constexpr std::int64_t kResultsSchemaVersion = 2;
 
 // Provenance of one run (one sweep invocation) in a results file.
 struct RunInfo {

@@ -45,6 +45,8 @@ void ExpectSameCell(const CellSettings& settings, const CellResult& expected,
   EXPECT_EQ(r.bytes_sent, expected.bytes_sent);
   EXPECT_EQ(r.bytes_received, expected.bytes_received);
   EXPECT_EQ(r.server, expected.server);
+  EXPECT_EQ(r.servers, expected.servers);
+  EXPECT_EQ(r.fleet, expected.fleet);
   EXPECT_EQ(r.raw_records_truncated, expected.raw_records_truncated);
   if (with_raw_records) {
     EXPECT_EQ(r.raw_records, expected.raw_records);
@@ -75,6 +77,7 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   remote.generator_behind = true;
   remote.server =
       ServerStats{3000, 12000, 700, 123456789, 1111, 987654321, 2222, {{1, 100}, {4, 600}}};
+  testing::AddServersAndRanks(remote, remote_settings.concurrency, 3);
 
   CellSettings failed_settings = SampleSettings(64, 1);
   failed_settings.precision = "int8";

@@ -74,4 +74,42 @@ inline CellResult SampleResult(std::uint64_t seed, std::int64_t requests, double
   return r;
 }
 
+// Gives a measured cell two servers (its latencies split between them, alternately) and, spread
+// over `ranks` client processes, per-rank summaries whose counts add up to the cell's.
+inline void AddServersAndRanks(CellResult& r, std::int64_t concurrency, int ranks) {
+  r.servers.resize(2);
+  r.servers[0].address = "10.0.0.1:8001";
+  r.servers[1].address = "10.0.0.2:8001";
+  for (std::size_t i = 0; i < r.raw_records.size(); ++i) {
+    ServerShare& share = r.servers[i % 2];
+    ++share.requests;
+    share.bytes_sent += 100;
+    share.latency.Record(r.raw_records[i].received_ns - r.raw_records[i].sent_ns);
+  }
+  ++r.servers[1].requests;
+  ++r.servers[1].errors;
+  FleetInfo& fleet = r.fleet.emplace();
+  for (int k = 0; k < ranks; ++k) {
+    RankSummary& rank = fleet.ranks.emplace_back();
+    rank.rank = k;
+    rank.host = "node" + std::to_string(k / 2);
+    rank.concurrency = concurrency / ranks + (k < concurrency % ranks ? 1 : 0);
+    rank.completed_requests =
+        r.completed_requests / ranks + (k == 0 ? r.completed_requests % ranks : 0);
+    rank.duration_s = r.duration_s;
+    rank.throughput_requests_per_s = rank.completed_requests / r.duration_s;
+    rank.latency_p50_ns = 1e6 + k;
+    rank.latency_p99_ns = 3e6 + k;
+    rank.client_cpu_user_s = 0.5;
+    rank.client_cpu_sys_s = 0.125;
+    rank.clock_offset_ns = -1234 * k;
+    rank.clock_offset_uncertainty_ns = 40 * k;
+    rank.window_start_ns = 1000 * k;
+    rank.window_end_ns = 2'000'000'000 + 900 * k;
+  }
+  fleet.start_spread_ns = 1000 * (ranks - 1);
+  fleet.end_spread_ns = 900 * (ranks - 1);
+  fleet.alignment_error_ns = fleet.start_spread_ns + 40 * (ranks - 1);
+}
+
 }  // namespace sonic::testing

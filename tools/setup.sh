@@ -9,6 +9,7 @@ packages=(
   # product dependencies
   libcli11-dev libfmt-dev libhdf5-dev libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  libopenmpi-dev openmpi-bin
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pandas

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/cli/commands.h"
+#include "bench/fleet/fleet.h"
 #include "bench/loadgen/sweep.h"
 #include "bench/loadgen/sweep_config.h"
 #include "core/clock.h"
@@ -163,7 +164,9 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--target", "target", "Targets: local (in-process), remote (the KServe v2 service)"},
     {"--link", "link", "Remote: emulated links none, edge, cloud or rtt_ms=R,bandwidth_gbps=B"},
     {"--dynamic-batching", "dynamic_batching", "Remote, embedded server: batcher off, on or both"},
-    {"--server", "server", "Remote: host:port of a running server (default: start one)"},
+    {"--server", "server",
+     "Remote: host:port of running servers, comma-separated (default: start one)"},
+    {"--server-policy", "server_policy", "Several servers: round_robin or least_loaded"},
     {"--instances", "instances", "Embedded server: model instances"},
     {"--max-queue-delay-us", "max_queue_delay_us", "Embedded server: batcher queue delay"},
     {"--server-max-batch", "server_max_batch", "Embedded server: max batch (0: auto)"},
@@ -203,13 +206,16 @@ struct SweepFlags {
   bool append = false;
   bool dry_run = false;
   bool no_peak = false;
+  FleetOptions fleet;
 };
 
-void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::Option*>& given) {
+// The grid from the flags and the config file (or, with --resume, from the file's stored config).
+SweepConfig ConfigFromFlags(const SweepFlags& flags,
+                            const std::map<std::string, CLI::Option*>& given,
+                            std::string& out_path) {
   ConfigEntries entries;
-  std::string out_path = flags.out_path;
-  const bool resume = !flags.resume_path.empty();
-  if (resume) {
+  out_path = flags.out_path;
+  if (!flags.resume_path.empty()) {
     if (!flags.config_path.empty() || !flags.values.empty() || !flags.out_path.empty()) {
       Throw(ErrorKind::kInvalidArgument,
             "--resume takes the grid and the file from {}: give no --config, --out or grid flags",
@@ -225,7 +231,28 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
       entries.push_back({key, value, given.at(key)->get_name()});
     }
   }
-  const SweepConfig config = BuildSweepConfig(entries);
+  return BuildSweepConfig(entries);
+}
+
+void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::Option*>& given) {
+  const bool resume = !flags.resume_path.empty();
+  // Under mpirun or srun every rank is a client process; rank 0 reads the configuration (it may
+  // be the only one that can read a --resume file) and hands it to the others.
+  const std::unique_ptr<FleetComm> fleet = flags.dry_run ? nullptr : JoinFleet();
+  std::string out_path;
+  SweepConfig config;
+  if (fleet && fleet->rank() != 0) {
+    config = BuildSweepConfig(
+        ParseConfigText(ShareConfigText(*fleet, "", "", flags.fleet), "rank 0's configuration"));
+  } else {
+    try {
+      config = ConfigFromFlags(flags, given, out_path);
+    } catch (const Error& error) {
+      if (fleet) ShareConfigText(*fleet, "", error.what(), flags.fleet);
+      throw;
+    }
+    if (fleet) ShareConfigText(*fleet, config.canonical_text, "", flags.fleet);
+  }
   const std::vector<SweepCell> cells = ExpandCells(config);
 
   if (flags.dry_run) {
@@ -246,7 +273,10 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
   options.command_line = CommandLine();
   options.measure_peak = !flags.no_peak;
   ProgressPrinter printer;
-  const SweepSummary summary = RunSweep(config, options, printer, &g_interrupted);
+  const SweepSummary summary =
+      fleet ? RunFleetSweep(*fleet, config, options, flags.fleet, printer, &g_interrupted)
+            : RunSweep(config, options, printer, &g_interrupted);
+  if (fleet && fleet->rank() != 0) return;  // rank 0 reports for the fleet
   printer.Finish();
   fmt::print(
       "{} of {} cells run ({} already in the file), {} failed, {} not converged{}\n", summary.ran,
@@ -291,13 +321,17 @@ void RegisterSweepCommand(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--dry-run", flags->dry_run, "List the cells and exit");
   cmd->add_flag("--no-peak", flags->no_peak, "Skip measuring the CPU peak for the provenance");
+  cmd->add_option("--fleet-timeout-s", flags->fleet.timeout_s,
+                  "Under MPI: longest wait for another rank before its cell fails")
+      ->check(CLI::PositiveNumber);
   cmd->footer(
       "Examples:\n"
       "  sonicbench sweep --config configs/demo.conf --out demo.h5\n"
       "  sonicbench sweep --backend onednn --model resnet50 --batch 1-8*2 --concurrency 1,2 "
       "--out r.h5\n"
       "  sonicbench sweep --resume r.h5\n"
-      "See docs/SWEEP.md for the config format and the stop rule.");
+      "  mpirun -n 4 sonicbench sweep --config c.conf --target remote --out fleet.h5\n"
+      "See docs/SWEEP.md for the config format and the stop rule, docs/FLEET.md for MPI.");
   cmd->callback([flags, given, raw] {
     flags->values.clear();
     for (const auto& [key, option] : *given) {

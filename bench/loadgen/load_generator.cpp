@@ -343,6 +343,21 @@ CpuTimes ProcessCpuTimes() {
 
 }  // namespace
 
+void JudgeFixedWindow(const LoadSettings& settings, CellResult& result) {
+  const ThroughputEstimate estimate =
+      EstimateThroughput(result.window_progress, result.sub_window_s, settings.sub_windows);
+  const double requests = static_cast<double>(result.completed_requests);
+  result.converged = requests >= static_cast<double>(settings.min_requests) &&
+                     estimate.relative_ci95 <= settings.ci_fraction;
+  if (result.status != CellStatus::kFailed) {
+    result.status = result.converged ? CellStatus::kOk : CellStatus::kNotConverged;
+  }
+  result.convergence_reason = fmt::format(
+      "fixed window {:.1f} s, {:.0f} requests (min {}): ci ±{:.2f}% {} ±{:.2f}%", result.duration_s,
+      requests, settings.min_requests, 100 * estimate.relative_ci95,
+      estimate.relative_ci95 <= settings.ci_fraction ? "<=" : ">", 100 * settings.ci_fraction);
+}
+
 std::string_view LoadModeName(LoadMode mode) {
   switch (mode) {
     case LoadMode::kClosed:
@@ -441,6 +456,7 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
     threads.clear();
   };
 
+  if (settings.start_barrier) settings.start_barrier();
   start_ns = MonotonicNs();
   if (settings.mode == LoadMode::kOpen) {
     schedule = std::make_unique<SharedSchedule>(settings, start_ns);
@@ -514,8 +530,13 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
       const std::int64_t k = (earliest - measure_start_ns + sub_window_ns - 1) / sub_window_ns;
       return measure_start_ns + std::min<std::int64_t>(k, max_windows + 4) * sub_window_ns;
     };
-    if (windows >= settings.sub_windows && window_s >= settings.min_duration_s - 1e-9 &&
-        requests >= settings.min_requests && estimate.relative_ci95 <= settings.ci_fraction) {
+    if (settings.fixed_window) {
+      if (now + sub_window_ns >= measure_start_ns + settings.sub_windows * sub_window_ns) {
+        stop_ns = boundary_after(measure_start_ns + settings.sub_windows * sub_window_ns);
+      }
+    } else if (windows >= settings.sub_windows && window_s >= settings.min_duration_s - 1e-9 &&
+               requests >= settings.min_requests &&
+               estimate.relative_ci95 <= settings.ci_fraction) {
       converged = true;
       reason =
           fmt::format("ci ±{:.2f}% <= ±{:.2f}% after {:.1f} s and {:.0f} requests",
@@ -618,6 +639,12 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
     result.throughput_requests_per_s_ci95 =
         final_estimate.relative_ci95 * result.throughput_requests_per_s;
     result.throughput_inferences_per_s_ci95 = result.throughput_requests_per_s_ci95 * batch;
+  }
+  result.window_progress.assign(sums.begin(),
+                                sums.begin() + std::min(stop_boundary + 1, sums.size()));
+  result.sub_window_s = sub_window_ns * 1e-9;
+  if (settings.fixed_window) {
+    JudgeFixedWindow(settings, result);
   }
 
   if (settings.mode == LoadMode::kOpen) {

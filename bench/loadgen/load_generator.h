@@ -55,6 +55,16 @@ struct LoadSettings {
 
   CpuList client_cpus;   // worker threads; empty: not pinned
   CpuList backend_cpus;  // threads the backend spawns in PrepareWorker; empty: not pinned
+
+  // Set by a fleet of client processes (bench/fleet/). `start_barrier` is called on the
+  // controlling thread once every worker is prepared, just before the load starts, so that all
+  // processes start together: it blocks until they do and throws sonic::Error to fail the cell.
+  // Empty: start at once.
+  std::function<void()> start_barrier;
+  // The window lasts exactly min_duration_s (sub_windows sub-windows) whatever the stop rule
+  // would say, so that every process measures the same span; max_duration_s is not used, and
+  // convergence (min_requests, ci_fraction) is judged at the end.
+  bool fixed_window = false;
 };
 
 // Throws Error(kInvalidArgument) naming the first bad field.
@@ -82,5 +92,10 @@ struct LoadProgress {
 std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
                                   const std::atomic<bool>* cancel = nullptr,
                                   const std::function<void(const LoadProgress&)>& on_progress = {});
+
+// Judges a fixed window (LoadSettings::fixed_window) from result.window_progress, sub_window_s
+// and completed_requests: sets converged, status (unless failed) and convergence_reason. A fleet
+// calls it again on the merged result.
+void JudgeFixedWindow(const LoadSettings& settings, CellResult& result);
 
 }  // namespace sonic

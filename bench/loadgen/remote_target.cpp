@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+#include <mutex>
+
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace sonic {
@@ -26,6 +30,29 @@ ErrorKind KindForRpcCode(int code) {
 
 }  // namespace
 
+std::string_view ServerPolicyName(ServerPolicy policy) {
+  return policy == ServerPolicy::kLeastLoaded ? "least_loaded" : "round_robin";
+}
+
+ServerPolicy ParseServerPolicy(std::string_view name) {
+  if (name == "round_robin") return ServerPolicy::kRoundRobin;
+  if (name == "least_loaded") return ServerPolicy::kLeastLoaded;
+  Throw(ErrorKind::kInvalidArgument,
+        "unknown server policy '{}': expected round_robin or least_loaded", name);
+}
+
+// One server: its client, what the cell's requests to it did, and its statistics at Setup.
+// The share is written by completion callbacks on gRPC threads, hence the mutex (held for a
+// histogram record); in_flight is read by Pick on the workers' threads.
+struct RemoteTarget::Server {
+  std::unique_ptr<service::Client> client;
+  std::atomic<std::int64_t> in_flight{0};
+  mutable std::mutex mutex;
+  ServerShare share;
+  service::ModelStatsSnapshot stats_before;
+  bool have_stats = false;
+};
+
 RemoteTarget::RemoteTarget(RemoteTargetOptions options, Shape input_shape,
                            std::shared_ptr<const InputSource> inputs)
     : options_(std::move(options)),
@@ -39,26 +66,37 @@ RemoteTarget::RemoteTarget(RemoteTargetOptions options, Shape input_shape,
           options_.staged_batches);
   }
   if (options_.model.empty()) Throw(ErrorKind::kInvalidArgument, "remote target: no model name");
+  if (options_.servers.empty()) options_.servers.push_back(options_.client.address);
 }
 
 RemoteTarget::~RemoteTarget() = default;
 
 void RemoteTarget::Setup(int workers) {
-  client_ = std::make_unique<service::Client>(options_.client);
-  client_->WaitForReady(options_.connect_timeout_ms);
-  const service::RemoteModelMetadata metadata = client_->ModelMetadata(options_.model);
   Shape expected{-1};
   expected.insert(expected.end(), input_shape_.begin(), input_shape_.end());
-  if (metadata.inputs.size() != 1 || metadata.inputs[0].shape.size() != expected.size()) {
-    Throw(ErrorKind::kInvalidArgument, "server model '{}' does not take one input of shape {}",
-          options_.model, ShapeToString(expected));
-  }
-  for (std::size_t i = 1; i < expected.size(); ++i) {
-    if (metadata.inputs[0].shape[i] != expected[i]) {
-      Throw(ErrorKind::kInvalidArgument, "server model '{}' input '{}' has shape {}; expected {}",
-            options_.model, metadata.inputs[0].name, ShapeToString(metadata.inputs[0].shape),
+  servers_.clear();
+  for (const std::string& address : options_.servers) {
+    auto server = std::make_unique<Server>();
+    service::ClientOptions client_options = options_.client;
+    client_options.address = address;
+    server->client = std::make_unique<service::Client>(client_options);
+    server->share.address = address;
+    server->client->WaitForReady(options_.connect_timeout_ms);
+    const service::RemoteModelMetadata metadata = server->client->ModelMetadata(options_.model);
+    if (metadata.inputs.size() != 1 || metadata.inputs[0].shape.size() != expected.size()) {
+      Throw(ErrorKind::kInvalidArgument,
+            "server {}: model '{}' does not take one input of shape {}", address, options_.model,
             ShapeToString(expected));
     }
+    for (std::size_t i = 1; i < expected.size(); ++i) {
+      if (metadata.inputs[0].shape[i] != expected[i]) {
+        Throw(ErrorKind::kInvalidArgument,
+              "server {}: model '{}' input '{}' has shape {}; expected {}", address, options_.model,
+              metadata.inputs[0].name, ShapeToString(metadata.inputs[0].shape),
+              ShapeToString(expected));
+      }
+    }
+    servers_.push_back(std::move(server));
   }
   wire_shape_ = {options_.batch};
   wire_shape_.insert(wire_shape_.end(), input_shape_.begin(), input_shape_.end());
@@ -72,71 +110,121 @@ void RemoteTarget::Setup(int workers) {
     }
   }
   // A server without Triton's statistics extension is still a valid target.
-  try {
-    stats_before_ = client_->ModelStatistics(options_.model);
-    have_stats_ = true;
-  } catch (const Error&) {
-    have_stats_ = false;
+  for (const auto& server : servers_) {
+    try {
+      server->stats_before = server->client->ModelStatistics(options_.model);
+      server->have_stats = true;
+    } catch (const Error&) {
+      server->have_stats = false;
+    }
   }
-  (void)workers;  // the client is shared: workers need no state of their own
+  (void)workers;  // the clients are shared: workers need no state of their own
 }
 
 void RemoteTarget::PrepareWorker(int worker) {
-  // One untimed round trip per worker opens the connections and warms the server's pools.
+  // One untimed round trip per worker and server opens the connections and warms the servers.
   const service::InferInput input{options_.model, "", "input", wire_shape_, staged_[0]};
-  const service::RpcStatus status = client_->Infer(input, nullptr);
-  if (!status.ok()) {
-    Throw(KindForRpcCode(status.code), "worker {}: first request to model '{}' failed: {} ({})",
-          worker, options_.model, status.message, service::RpcCodeName(status.code));
+  for (const auto& server : servers_) {
+    const service::RpcStatus status = server->client->Infer(input, nullptr);
+    if (!status.ok()) {
+      Throw(KindForRpcCode(status.code),
+            "worker {}: first request to model '{}' at {} failed: {} ({})", worker, options_.model,
+            server->share.address, status.message, service::RpcCodeName(status.code));
+    }
   }
+}
+
+RemoteTarget::Server& RemoteTarget::Pick() {
+  const std::uint64_t turn = next_.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t n = servers_.size();
+  if (options_.policy == ServerPolicy::kRoundRobin || n == 1) return *servers_[turn % n];
+  // Fewest in flight; scanning from a rotating start spreads ties evenly.
+  std::size_t best = turn % n;
+  std::int64_t best_load = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (turn + k) % n;
+    const std::int64_t load = servers_[i]->in_flight.load(std::memory_order_relaxed);
+    if (load < best_load) {
+      best = i;
+      best_load = load;
+    }
+  }
+  return *servers_[best];
 }
 
 void RemoteTarget::Submit(const Request& request, CompletionHandler& on_done) {
   const service::InferInput input{
       options_.model, "", "input", wire_shape_,
       staged_[static_cast<std::size_t>(request.sample_index) % staged_.size()]};
-  try {
-    client_->AsyncInfer(input, [this, &on_done, request](const service::InferReply& reply) {
-      Response response;
-      if (!reply.status.ok()) {
-        response.status = static_cast<std::int32_t>(KindForRpcCode(reply.status.code)) + 1;
-        response.error_message = reply.status.message;
-        std::lock_guard lock(error_mutex_);
-        if (first_error_.empty()) {
-          first_error_ =
-              fmt::format("{}: {}", service::RpcCodeName(reply.status.code), reply.status.message);
-        }
+  Server& server = Pick();
+  server.in_flight.fetch_add(1, std::memory_order_relaxed);
+  auto finish = [&server, &on_done, request](const Response& response) {
+    const std::int64_t now_ns = MonotonicNs();
+    server.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(server.mutex);
+      ++server.share.requests;
+      server.share.bytes_sent += response.bytes_sent;
+      server.share.bytes_received += response.bytes_received;
+      if (response.status == 0) {
+        server.share.latency.Record(now_ns - request.sent_ns);
+      } else {
+        ++server.share.errors;
       }
-      response.bytes_sent = reply.request_bytes;
-      response.bytes_received = reply.response_bytes;
-      on_done.OnDone(request, response);
-    });
+    }
+    on_done.OnDone(request, response);
+  };
+  auto complete = [this, finish](const service::InferReply& reply) {
+    Response response;
+    if (!reply.status.ok()) {
+      response.status = static_cast<std::int32_t>(KindForRpcCode(reply.status.code)) + 1;
+      response.error_message = reply.status.message;
+      std::lock_guard lock(error_mutex_);
+      if (first_error_.empty()) {
+        first_error_ =
+            fmt::format("{}: {}", service::RpcCodeName(reply.status.code), reply.status.message);
+      }
+    }
+    response.bytes_sent = reply.request_bytes;
+    response.bytes_received = reply.response_bytes;
+    finish(response);
+  };
+  try {
+    // A worker has one request in flight: without an emulated link it waits in the gRPC call
+    // itself, sparing the hand-off of every reply from a gRPC thread to the worker.
+    if (options_.client.link.emulated()) {
+      server.client->AsyncInfer(input, std::move(complete));
+    } else {
+      server.client->BlockingInfer(input, std::move(complete));
+    }
   } catch (const Error& error) {
     Response response;
     response.status = static_cast<std::int32_t>(error.kind()) + 1;
     response.error_message = error.what();
-    on_done.OnDone(request, response);
+    finish(response);
   }
 }
 
 ServerStats RemoteTarget::ServerStatisticsDelta() {
-  if (!have_stats_) {
-    Throw(ErrorKind::kUnsupported, "server at {} does not serve model statistics",
-          options_.client.address);
-  }
-  const service::ModelStatsSnapshot delta =
-      service::Delta(stats_before_, client_->ModelStatistics(options_.model));
   ServerStats stats;
-  stats.request_count = static_cast<std::int64_t>(delta.success.count);
-  stats.inference_count = static_cast<std::int64_t>(delta.inference_count);
-  stats.execution_count = static_cast<std::int64_t>(delta.execution_count);
-  stats.queue_ns = static_cast<std::int64_t>(delta.queue.ns);
-  stats.compute_input_ns = static_cast<std::int64_t>(delta.compute_input.ns);
-  stats.compute_infer_ns = static_cast<std::int64_t>(delta.compute_infer.ns);
-  stats.compute_output_ns = static_cast<std::int64_t>(delta.compute_output.ns);
-  for (const auto& [batch, batch_stats] : delta.batch_stats) {
-    stats.executed_batch_sizes[static_cast<std::int32_t>(batch)] =
-        static_cast<std::int64_t>(batch_stats.compute_infer.count);
+  for (const auto& server : servers_) {
+    if (!server->have_stats) {
+      Throw(ErrorKind::kUnsupported, "server at {} does not serve model statistics",
+            server->share.address);
+    }
+    const service::ModelStatsSnapshot delta =
+        service::Delta(server->stats_before, server->client->ModelStatistics(options_.model));
+    stats.request_count += static_cast<std::int64_t>(delta.success.count);
+    stats.inference_count += static_cast<std::int64_t>(delta.inference_count);
+    stats.execution_count += static_cast<std::int64_t>(delta.execution_count);
+    stats.queue_ns += static_cast<std::int64_t>(delta.queue.ns);
+    stats.compute_input_ns += static_cast<std::int64_t>(delta.compute_input.ns);
+    stats.compute_infer_ns += static_cast<std::int64_t>(delta.compute_infer.ns);
+    stats.compute_output_ns += static_cast<std::int64_t>(delta.compute_output.ns);
+    for (const auto& [batch, batch_stats] : delta.batch_stats) {
+      stats.executed_batch_sizes[static_cast<std::int32_t>(batch)] +=
+          static_cast<std::int64_t>(batch_stats.compute_infer.count);
+    }
   }
   return stats;
 }
@@ -146,8 +234,29 @@ std::string RemoteTarget::first_error() const {
   return first_error_;
 }
 
+std::vector<ServerShare> RemoteTarget::ServerShares() const {
+  std::vector<ServerShare> shares;
+  for (const auto& server : servers_) {
+    std::lock_guard lock(server->mutex);
+    shares.push_back(server->share);
+  }
+  return shares;
+}
+
 service::ClientCounters RemoteTarget::client_counters() const {
-  return client_ != nullptr ? client_->counters() : service::ClientCounters{};
+  service::ClientCounters total;
+  for (const auto& server : servers_) {
+    const service::ClientCounters c = server->client->counters();
+    total.requests += c.requests;
+    total.ok += c.ok;
+    for (std::size_t i = 0; i < c.errors_by_code.size(); ++i) {
+      total.errors_by_code[i] += c.errors_by_code[i];
+    }
+    total.retries += c.retries;
+    total.bytes_sent += c.bytes_sent;
+    total.bytes_received += c.bytes_received;
+  }
+  return total;
 }
 
 }  // namespace sonic

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/loadgen/target.h"
@@ -12,21 +14,37 @@
 
 namespace sonic {
 
+// How requests are spread over several servers.
+enum class ServerPolicy {
+  kRoundRobin,   // server i mod n for the i-th request
+  kLeastLoaded,  // the server with the fewest requests in flight from this client (ties rotate)
+};
+std::string_view ServerPolicyName(ServerPolicy policy);  // "round_robin" | "least_loaded"
+// Throws Error(kInvalidArgument) naming the accepted names.
+ServerPolicy ParseServerPolicy(std::string_view name);
+
 struct RemoteTargetOptions {
   std::string model;  // the served model's name
   int batch = 1;
-  // Server address, channels, deadline, retries on UNAVAILABLE, TLS, token and emulated link.
+  // Channels, deadline, retries on UNAVAILABLE, TLS, token and emulated link, and the server
+  // address when `servers` is empty.
   service::ClientOptions client;
+  // Several servers serving the same model ("host:port" each), one client per server; empty:
+  // client.address alone.
+  std::vector<std::string> servers;
+  ServerPolicy policy = ServerPolicy::kRoundRobin;
   std::int64_t connect_timeout_ms = 30'000;  // Setup waits this long for the server to be ready
   int staged_batches = 4;  // distinct input batches staged before timing (as LocalTarget)
 };
 
 // The service as the system under test: requests go through the KServe v2 client to any server
-// speaking the protocol (ours, Triton, KServe). Setup connects, checks the model's input shape,
+// speaking the protocol (ours, Triton, KServe), spread over several servers by `policy` when
+// given several. Setup connects to each, checks the model's input shape,
 // stages the inputs and takes the server's statistics; PrepareWorker does one untimed round trip.
-// Submit copies the staged batch into a pooled request and returns; the completion arrives on a
-// gRPC (or link-emulation) thread. Per-request server times are not in the protocol
-// (server_queue_ns and server_compute_ns stay -1); the per-cell server figures are
+// Submit copies the staged batch into a pooled request; without an emulated link it waits for the
+// reply in the gRPC call on the worker's thread and completes inline, with a link it returns and
+// the completion arrives on the link-emulation thread. Per-request server times are not in the
+// protocol (server_queue_ns and server_compute_ns stay -1); the per-cell server figures are
 // ServerStatisticsDelta(). Response::status is the ErrorKind + 1 of the gRPC code (UNAVAILABLE and
 // DEADLINE_EXCEEDED: kUnavailable, NOT_FOUND, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, the rest
 // kBackend); the gRPC codes themselves are counted in client_counters().
@@ -43,26 +61,30 @@ class RemoteTarget final : public Target {
   void Submit(const Request& request, CompletionHandler& on_done) override;
   int batch() const override { return options_.batch; }
 
-  // The server's statistics for the model since Setup, warm-up included (queue, compute,
-  // executed batch sizes), as a cell stores them. Throws Error(kUnsupported) when the server
-  // does not serve Triton's statistics extension.
+  // The servers' statistics for the model since Setup, warm-up included (queue, compute,
+  // executed batch sizes), summed over the servers, as a cell stores them. Throws
+  // Error(kUnsupported) when a server does not serve Triton's statistics extension.
   ServerStats ServerStatisticsDelta();
-  service::ClientCounters client_counters() const;
+  // Each server's share of the requests since Setup (warm-up included), in the order given.
+  std::vector<ServerShare> ServerShares() const;
+  service::ClientCounters client_counters() const;  // summed over the servers
   // The first failed request's gRPC code and message ("UNAVAILABLE: ..."); empty when none failed.
   std::string first_error() const;
 
  private:
+  struct Server;
+  Server& Pick();
+
   RemoteTargetOptions options_;
   Shape input_shape_;  // per sample
   Shape wire_shape_;   // batch first: what every request carries
   std::shared_ptr<const InputSource> inputs_;
-  // Before client_: completions that write them end before the client is destroyed.
+  // Before servers_: completions that write them end before the clients are destroyed.
   mutable std::mutex error_mutex_;
   std::string first_error_;  // guarded by error_mutex_
-  std::unique_ptr<service::Client> client_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  std::atomic<std::uint64_t> next_{0};  // round-robin position / least-loaded tie rotation
   std::vector<std::vector<float>> staged_;
-  service::ModelStatsSnapshot stats_before_;
-  bool have_stats_ = false;
 };
 
 }  // namespace sonic

@@ -97,5 +97,67 @@ TEST(RemoteTarget, RequestsToAStoppedServerFailWithUnavailable) {
   EXPECT_EQ(target.client_counters().ErrorsByKind().at("UNAVAILABLE"), 1u);
 }
 
+std::int64_t TotalRequests(const std::vector<ServerShare>& shares) {
+  std::int64_t total = 0;
+  for (const ServerShare& share : shares) total += share.requests;
+  return total;
+}
+
+// jet_cnn served by both servers, spread by `policy`.
+RemoteTarget TwoServerTarget(const service::Server& a, const service::Server& b,
+                             ServerPolicy policy) {
+  RemoteTargetOptions options;
+  options.model = "jet_cnn";
+  options.servers = {a.address(), b.address()};
+  options.policy = policy;
+  return RemoteTarget(options, {1, 40, 40}, std::make_shared<RandomInputSource>(1));
+}
+
+TEST(RemoteTarget, RoundRobinSpreadsRequestsEvenlyOverTwoServers) {
+  const auto a = StartServer("null");
+  const auto b = StartServer("null");
+  RemoteTarget target = TwoServerTarget(*a, *b, ServerPolicy::kRoundRobin);
+  const auto result = RunLoad(target, ShortClosedLoop(3));
+  ASSERT_TRUE(result.has_value());
+  const std::vector<ServerShare> shares = target.ServerShares();
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(shares[0].address, a->address());
+  EXPECT_EQ(shares[1].address, b->address());
+  EXPECT_LE(std::abs(shares[0].requests - shares[1].requests), 1);
+  for (const ServerShare& share : shares) {
+    EXPECT_EQ(share.errors, 0);
+    EXPECT_EQ(share.latency.count(), share.requests);
+    EXPECT_GT(share.bytes_sent, share.requests * 1600 * 4);
+  }
+  // The shares hold every request of the cell, warm-up included: at least the window's.
+  EXPECT_GE(TotalRequests(shares), result->completed_requests + result->warmup_requests);
+  // Each server counted its own share, plus one untimed round trip per worker; its counters may
+  // lag the last reply of each worker.
+  const ServerStats stats = target.ServerStatisticsDelta();
+  EXPECT_LE(stats.request_count, TotalRequests(shares) + 3 * 2);
+  EXPECT_GE(stats.request_count, TotalRequests(shares) + 3 * 2 - 3);
+}
+
+TEST(RemoteTarget, LeastLoadedSendsMoreToTheFasterServer) {
+  const auto slow = StartServer("reference");
+  const auto fast = StartServer("null");
+  RemoteTarget target = TwoServerTarget(*slow, *fast, ServerPolicy::kLeastLoaded);
+  ASSERT_TRUE(RunLoad(target, ShortClosedLoop(4)).has_value());
+  const std::vector<ServerShare> shares = target.ServerShares();
+  ASSERT_EQ(shares.size(), 2u);
+  // Round robin would split them evenly; the fast server frees its slots sooner. (Typically 5-10
+  // times more; only "more" is asserted, so that a loaded machine does not make it flaky.)
+  EXPECT_GT(shares[1].requests, shares[0].requests)
+      << shares[0].requests << " to the slow server, " << shares[1].requests << " to the fast";
+  EXPECT_GT(shares[0].latency.Percentile(0.5), shares[1].latency.Percentile(0.5));
+}
+
+TEST(ServerPolicy, ParsesItsNames) {
+  EXPECT_EQ(ParseServerPolicy("round_robin"), ServerPolicy::kRoundRobin);
+  EXPECT_EQ(ParseServerPolicy(ServerPolicyName(ServerPolicy::kLeastLoaded)),
+            ServerPolicy::kLeastLoaded);
+  EXPECT_THROW(ParseServerPolicy("random"), Error);
+}
+
 }  // namespace
 }  // namespace sonic

@@ -22,7 +22,6 @@
 #include "service/server.h"
 
 namespace sonic {
-namespace {
 
 CellResult FailedCell(ErrorKind kind, std::string_view message) {
   CellResult result;
@@ -31,6 +30,8 @@ CellResult FailedCell(ErrorKind kind, std::string_view message) {
   result.error_message = fmt::format("{}: {}", ErrorKindName(kind), message);
   return result;
 }
+
+namespace {
 
 // The embedded server's batcher for one cell: off runs every request alone at the cell's batch;
 // on lets requests of several clients combine up to batch x concurrency (at most 64 samples)
@@ -47,6 +48,52 @@ service::BatcherOptions EmbeddedBatching(const SweepCell& cell) {
   return batching;
 }
 
+std::shared_ptr<const Backend> AvailableBackend(const std::string& name) {
+  std::shared_ptr<const Backend> backend = MakeBackend(name);
+  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
+    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", name, reason);
+  }
+  return backend;
+}
+
+Graph BuildCellModel(const CellSettings& s) {
+  return s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
+}
+
+std::unique_ptr<service::Server> StartServerFor(const SweepCell& cell, Graph graph) {
+  const CellSettings& s = cell.settings;
+  service::ServedModelOptions model;
+  model.name = graph.name;
+  model.graph = std::move(graph);
+  model.backend = s.backend;
+  model.instances = cell.remote.instances;
+  model.batching = EmbeddedBatching(cell);
+  model.precision = ParsePrecision(s.precision);
+  model.threads = static_cast<int>(s.threads);
+  model.device = cell.device;
+  service::ServerOptions server_options;
+  server_options.models.push_back(std::move(model));
+  return service::Server::Start(std::move(server_options));
+}
+
+// How a remote cell's clients reach its servers (all but the embedded server's address).
+RemoteTargetOptions RemoteOptionsFor(const SweepCell& cell, const Graph& graph) {
+  const CellSettings& s = cell.settings;
+  RemoteTargetOptions options;
+  options.batch = static_cast<int>(s.batch);
+  options.client.link = service::ParseLink(s.link);
+  options.client.channels = cell.remote.channels;
+  options.policy = cell.remote.policy;
+  options.servers = cell.remote.servers;
+  // A server of our own names a model after its graph; others by their own config (an ONNX
+  // model by its file's stem).
+  options.model = graph.name;
+  if (!options.servers.empty() && s.model.ends_with(".onnx")) {
+    options.model = std::filesystem::path(s.model).stem().string();
+  }
+  return options;
+}
+
 // A remote cell: the service as the system under test, through the emulated link. Without a
 // server address the cell starts its own server on a free loopback port (the embedded default)
 // and stops it afterwards. Any failed request fails the cell: a measurement with errors in it
@@ -55,33 +102,12 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
                                         std::shared_ptr<const InputSource> inputs,
                                         const std::atomic<bool>* cancel,
                                         const std::function<void(const LoadProgress&)>& progress) {
-  const CellSettings& s = cell.settings;
   std::unique_ptr<service::Server> server;
-  RemoteTargetOptions options;
-  options.batch = static_cast<int>(s.batch);
-  options.client.link = service::ParseLink(s.link);
-  options.client.channels = cell.remote.channels;
+  RemoteTargetOptions options = RemoteOptionsFor(cell, graph);
   const Shape input_shape = graph.input_shape();
-  if (cell.remote.server.empty()) {
-    options.model = graph.name;
-    service::ServedModelOptions model;
-    model.name = graph.name;
-    model.graph = std::move(graph);
-    model.backend = s.backend;
-    model.instances = cell.remote.instances;
-    model.batching = EmbeddedBatching(cell);
-    model.precision = ParsePrecision(s.precision);
-    model.threads = static_cast<int>(s.threads);
-    model.device = cell.device;
-    service::ServerOptions server_options;
-    server_options.models.push_back(std::move(model));
-    server = service::Server::Start(std::move(server_options));
+  if (cell.remote.servers.empty()) {
+    server = StartServerFor(cell, std::move(graph));
     options.client.address = server->address();
-  } else {
-    // A server of our own names an ONNX model after its graph; others by their own config.
-    options.client.address = cell.remote.server;
-    options.model =
-        s.model.ends_with(".onnx") ? std::filesystem::path(s.model).stem().string() : s.model;
   }
   RemoteTarget target(options, input_shape, std::move(inputs));
   std::optional<CellResult> result;
@@ -89,7 +115,8 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
     result = RunLoad(target, cell.load, cancel, progress);
   } catch (const Error& error) {
     // "Every request failed" says what gRPC said; the cell's record should name the server too.
-    Throw(error.kind(), "{} (server {})", error.what(), options.client.address);
+    Throw(error.kind(), "{} (server {})", error.what(),
+          server ? options.client.address : cell.remote.server);
   }
   if (result && result->status != CellStatus::kFailed) {
     try {
@@ -98,6 +125,7 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
       // A server without Triton's statistics extension still gets measured.
       result->convergence_reason += fmt::format("; no server statistics: {}", error.what());
     }
+    result->servers = target.ServerShares();
     std::int64_t failed = 0;
     for (const auto& [kind, count] : result->errors) failed += count;
     if (failed > 0) {
@@ -106,9 +134,9 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
       for (const auto& [kind, count] : result->errors) {
         kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", count, kind);
       }
-      result->error_message =
-          fmt::format("{} request(s) failed ({}) against {}; the first: {}", failed, kinds,
-                      options.client.address, target.first_error());
+      result->error_message = fmt::format(
+          "{} request(s) failed ({}) against {}; the first: {}", failed, kinds,
+          server ? options.client.address : cell.remote.server, target.first_error());
     }
   }
   if (server) server->Shutdown(std::chrono::seconds(5));
@@ -122,16 +150,13 @@ std::optional<CellResult> RunSweepCell(
     const std::function<void(const LoadProgress&)>& on_progress) {
   const CellSettings& s = cell.settings;
   try {
-    std::shared_ptr<const Backend> backend = MakeBackend(s.backend);
-    if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-      Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", s.backend, reason);
-    }
+    std::shared_ptr<const Backend> backend = AvailableBackend(s.backend);
     LocalTargetOptions options;
     options.batch = static_cast<int>(s.batch);
     options.precision = ParsePrecision(s.precision);
     options.threads = static_cast<int>(s.threads);
     options.device = cell.device;
-    Graph graph = s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
+    Graph graph = BuildCellModel(s);
     std::shared_ptr<const InputSource> inputs;
     if (s.inputs == "random") {
       inputs = std::make_shared<RandomInputSource>(cell.load.arrival_seed);
@@ -152,6 +177,31 @@ std::optional<CellResult> RunSweepCell(
   }
 }
 
+std::unique_ptr<service::Server> StartEmbeddedServer(const SweepCell& cell) {
+  AvailableBackend(cell.settings.backend);
+  return StartServerFor(cell, BuildCellModel(cell.settings));
+}
+
+CellServerStats::CellServerStats(const SweepCell& cell) {
+  if (cell.remote.servers.empty()) {
+    Throw(ErrorKind::kInvalidArgument, "server statistics of a cell without server addresses");
+  }
+  const Graph graph = BuildCellModel(cell.settings);
+  target_ = std::make_unique<RemoteTarget>(RemoteOptionsFor(cell, graph), graph.input_shape(),
+                                           std::make_shared<RandomInputSource>(1));
+  target_->Setup(1);
+}
+
+CellServerStats::~CellServerStats() = default;
+
+std::optional<ServerStats> CellServerStats::Delta() {
+  try {
+    return target_->ServerStatisticsDelta();
+  } catch (const Error&) {
+    return std::nullopt;  // a server without Triton's statistics extension
+  }
+}
+
 std::string StoredConfigText(const std::string& path) {
   ResultsReader reader(path);
   const std::vector<std::string> runs = reader.ListRuns();
@@ -159,15 +209,11 @@ std::string StoredConfigText(const std::string& path) {
   return reader.ReadRunInfo(runs.back()).config_text;
 }
 
-SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
-                      SweepObserver& observer, const std::atomic<bool>* cancel) {
-  const std::vector<SweepCell> cells = ExpandCells(config);
-  SweepSummary summary;
-  summary.total = static_cast<int>(cells.size());
-
-  std::unique_ptr<ResultsWriter> writer;
-  std::map<std::string, CellStatus> finished;
-  if (!options.out_path.empty() && options.resume) {
+std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
+                                                const SweepOptions& options,
+                                                std::map<std::string, CellStatus>& finished) {
+  if (options.out_path.empty()) return nullptr;
+  if (options.resume) {
     std::string run_id;
     {
       ResultsReader reader(options.out_path);
@@ -178,25 +224,36 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
       run_id = runs.back();
       finished = reader.FinishedCells(run_id);
     }
-    writer = ResultsWriter::Resume(options.out_path, run_id);
-  } else if (!options.out_path.empty()) {
-    RunInfo info = CurrentRunInfo();
-    info.command_line = options.command_line;
-    info.config_text = config.canonical_text;
-    info.seeds["sweep"] = config.seed;
-    info.seeds["arrivals"] = config.seed;  // + repeat index
-    info.seeds["inputs"] = config.seed;    // + repeat index
-    info.seeds["weights"] = ModelOptions{}.seed;
-    const SystemInfo system = ProbeSystem(options.measure_peak);
-    if (!system.cpu.model_name.empty()) info.cpu_model = system.cpu.model_name;
-    if (system.peaks_measured) info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
-    for (const std::string& name : config.backends) {
-      const std::unique_ptr<Backend> backend = MakeBackend(name);
-      info.library_versions[name] = backend->library_version();
-      info.device_names[name] = backend->device_name();
-    }
-    writer = ResultsWriter::Open(options.out_path, info, options.append);
+    return ResultsWriter::Resume(options.out_path, run_id);
   }
+  RunInfo info = CurrentRunInfo();
+  info.command_line = options.command_line;
+  info.config_text = config.canonical_text;
+  info.seeds["sweep"] = config.seed;
+  info.seeds["arrivals"] = config.seed;  // + repeat index
+  info.seeds["inputs"] = config.seed;    // + repeat index
+  info.seeds["weights"] = ModelOptions{}.seed;
+  const SystemInfo system = ProbeSystem(options.measure_peak);
+  if (!system.cpu.model_name.empty()) info.cpu_model = system.cpu.model_name;
+  if (system.peaks_measured) info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
+  for (const std::string& name : config.backends) {
+    const std::unique_ptr<Backend> backend = MakeBackend(name);
+    info.library_versions[name] = backend->library_version();
+    info.device_names[name] = backend->device_name();
+  }
+  info.library_versions.insert(options.extra_library_versions.begin(),
+                               options.extra_library_versions.end());
+  return ResultsWriter::Open(options.out_path, info, options.append);
+}
+
+SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
+                      SweepObserver& observer, const std::atomic<bool>* cancel) {
+  const std::vector<SweepCell> cells = ExpandCells(config);
+  SweepSummary summary;
+  summary.total = static_cast<int>(cells.size());
+
+  std::map<std::string, CellStatus> finished;
+  std::unique_ptr<ResultsWriter> writer = OpenSweepResults(config, options, finished);
   if (writer) summary.run_id = writer->run_id();
 
   for (int i = 0; i < summary.total; ++i) {

@@ -2,15 +2,26 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/loadgen/load_generator.h"
 #include "bench/loadgen/sweep_config.h"
+#include "core/error.h"
 #include "results/cell.h"
 
 namespace sonic {
+class ResultsWriter;
+namespace service {
+class Server;
+}  // namespace service
+
+// A failed cell's result: status kFailed, error_message "<kind>: <message>".
+CellResult FailedCell(ErrorKind kind, std::string_view message);
 
 // Runs one cell: builds the backend, model, inputs and LocalTarget, then RunLoad. Every error
 // (an unavailable backend, an unsupported precision, a compile error, out of memory, a failing
@@ -18,6 +29,27 @@ namespace sonic {
 // std::nullopt when `cancel` became true during the cell (nothing about it is kept).
 std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<bool>* cancel,
                                        const std::function<void(const LoadProgress&)>& on_progress);
+
+// Starts the embedded default server of a remote cell (what RunSweepCell does for a cell without
+// a server address): the cell's backend, model, precision, threads, instances and batcher on a
+// free loopback port. A fleet's rank 0 starts it once and gives its address to every rank.
+// Throws sonic::Error (an unavailable backend, a compile error, no port).
+std::unique_ptr<service::Server> StartEmbeddedServer(const SweepCell& cell);
+
+// The statistics of a remote cell's servers (cell.remote.servers) from construction (which
+// connects and takes the first snapshot; throws sonic::Error when a server cannot be reached) to
+// Delta(). A fleet's rank 0 takes them around the whole fleet's cell: a rank's own delta would
+// cover only its own span. Delta is std::nullopt for a server without Triton's statistics
+// extension. Not thread-safe.
+class CellServerStats {
+ public:
+  explicit CellServerStats(const SweepCell& cell);
+  ~CellServerStats();
+  std::optional<ServerStats> Delta();
+
+ private:
+  std::unique_ptr<RemoteTarget> target_;
+};
 
 // Told about each cell as the sweep goes; called on the sweep's thread.
 class SweepObserver {
@@ -37,6 +69,8 @@ struct SweepOptions {
   bool append = false;   // add a new run to out_path instead of replacing the file
   std::string command_line;
   bool measure_peak = true;  // run core/sysinfo's peak kernels (about 2 s) for the provenance
+  // Added to the run's library_versions ("mpi" -> the MPI library, for a fleet).
+  std::map<std::string, std::string> extra_library_versions;
 };
 
 struct SweepSummary {
@@ -51,6 +85,13 @@ struct SweepSummary {
 
 // The configuration stored in the last run of a results file, for --resume.
 std::string StoredConfigText(const std::string& path);
+
+// The results file of a sweep, as RunSweep opens it: nullptr without out_path; with `resume`, the
+// file's last run, with `finished` set to the cells it holds; otherwise a new run with the
+// provenance. Throws as RunSweep.
+std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
+                                                const SweepOptions& options,
+                                                std::map<std::string, CellStatus>& finished);
 
 // Runs every cell of `config` in order, appending each finished cell to the results file at once
 // (so an interrupted sweep leaves a valid file). With `resume`, cells whose key is already in the

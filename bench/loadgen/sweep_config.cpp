@@ -1,6 +1,7 @@
 #include "bench/loadgen/sweep_config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -131,6 +132,7 @@ constexpr KeySpec kKeys[] = {
     {"link", "none"},
     {"dynamic_batching", "off"},
     {"server", ""},
+    {"server_policy", "round_robin"},
     {"instances", "1"},
     {"max_queue_delay_us", "500"},
     {"server_max_batch", "0"},
@@ -318,11 +320,19 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     }
   });
   check("server", [&](const std::string& v) {
-    if (!v.empty() && v.find(':') == std::string::npos) {
-      Throw(ErrorKind::kInvalidArgument, "server '{}': expected host:port", v);
+    config.remote.servers.clear();
+    if (v.empty()) return;
+    for (const std::string& address : SplitList(v, "server")) {
+      if (address.find(':') == std::string::npos) {
+        Throw(ErrorKind::kInvalidArgument, "server '{}': expected host:port[,host:port...]",
+              address);
+      }
+      AppendUnique(config.remote.servers, address);
     }
-    config.remote.server = v;
+    config.remote.server = fmt::format("{}", fmt::join(config.remote.servers, ","));
   });
+  check("server_policy",
+        [&](const std::string& v) { config.remote.policy = ParseServerPolicy(v); });
   check("instances", [&](const std::string& v) {
     config.remote.instances = static_cast<int>(ParseIntAxis(v, "instances").front());
   });

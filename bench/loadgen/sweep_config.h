@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/loadgen/load_generator.h"
+#include "bench/loadgen/remote_target.h"
 #include "core/tensor.h"
 #include "results/cell.h"
 
@@ -37,8 +38,11 @@ std::vector<double> ParseRateAxis(std::string_view text, std::string_view key); 
 // embedded default: its own server on a free loopback port, with the cell's backend, model and
 // precision, stopped when the cell ends.
 struct RemoteSettings {
-  std::string server;  // "host:port" of a running KServe v2 server; empty: embedded
-  int instances = 1;   // embedded server: model instances (Executables)
+  // "host:port" of running KServe v2 servers, comma-separated; empty: embedded.
+  std::string server;
+  std::vector<std::string> servers;                 // the same, split
+  ServerPolicy policy = ServerPolicy::kRoundRobin;  // how requests are spread over `servers`
+  int instances = 1;                      // embedded server: model instances (Executables)
   std::int64_t max_queue_delay_us = 500;  // embedded server, dynamic batching on
   std::int64_t max_batch = 0;  // embedded server's max batch; 0: batch x concurrency, <= 64
   int channels = 1;            // client gRPC connections
