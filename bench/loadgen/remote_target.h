@@ -24,8 +24,9 @@ struct RemoteTargetOptions {
 // The service as the system under test: requests go through the KServe v2 client to any server
 // speaking the protocol (ours, Triton, KServe). Setup connects, checks the model's input shape,
 // stages the inputs and takes the server's statistics; PrepareWorker does one untimed round trip.
-// Submit copies the staged batch into a pooled request and returns; the completion arrives on a
-// gRPC (or link-emulation) thread. Per-request server times are not in the protocol
+// Submit copies the staged batch into a pooled request; without an emulated link it waits for the
+// reply in the gRPC call on the worker's thread and completes inline, with a link it returns and
+// the completion arrives on the link-emulation thread. Per-request server times are not in the protocol
 // (server_queue_ns and server_compute_ns stay -1); the per-cell server figures are
 // ServerStatisticsDelta(). Response::status is the ErrorKind + 1 of the gRPC code (UNAVAILABLE and
 // DEADLINE_EXCEEDED: kUnavailable, NOT_FOUND, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, the rest
