@@ -26,8 +26,8 @@ struct RemoteTargetOptions {
 // stages the inputs and takes the server's statistics; PrepareWorker does one untimed round trip.
 // Submit copies the staged batch into a pooled request; without an emulated link it waits for the
 // reply in the gRPC call on the worker's thread and completes inline, with a link it returns and
-// the completion arrives on the link-emulation thread. Per-request server times are not in the protocol
-// (server_queue_ns and server_compute_ns stay -1); the per-cell server figures are
+// the completion arrives on the link-emulation thread. Per-request server times are not in the
+// protocol (server_queue_ns and server_compute_ns stay -1); the per-cell server figures are
 // ServerStatisticsDelta(). Response::status is the ErrorKind + 1 of the gRPC code (UNAVAILABLE and
 // DEADLINE_EXCEEDED: kUnavailable, NOT_FOUND, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, the rest
 // kBackend); the gRPC codes themselves are counted in client_counters().
