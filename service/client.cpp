@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -174,7 +175,24 @@ struct Client::Impl {
     if (--in_flight == 0) idle.notify_all();
   }
 
-  void Submit(const InferInput& input, InferCallback done) {
+  void Submit(const InferInput& input, InferCallback done) { Send(Start(input, std::move(done))); }
+
+  // A blocking gRPC call on the calling thread, retried as OnReply retries; `done` runs here.
+  void SubmitHere(const InferInput& input, InferCallback done) {
+    Call* call = Start(input, std::move(done));
+    grpc::Status status;
+    for (;;) {
+      BeginAttempt(call);
+      status = NextStub()->ModelInfer(call->context.get(), call->request, &call->response);
+      const std::optional<std::int64_t> retry_ns = RetryAt(call, status, MonotonicNs());
+      if (!retry_ns) break;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(*retry_ns - MonotonicNs()));
+    }
+    Deliver(call, status, CountReceived(call, status));
+  }
+
+  // Fills a pooled call's request from `input` and counts it in flight.
+  Call* Start(const InferInput& input, InferCallback done) {
     const std::int64_t elements = NumElements(input.shape);
     if (input.shape.empty() || elements != static_cast<std::int64_t>(input.data.size())) {
       Throw(ErrorKind::kInvalidArgument, "client: input shape {} needs {} values, got {}",
@@ -202,7 +220,7 @@ struct Client::Impl {
       ++in_flight;
     }
     requests.fetch_add(1, std::memory_order_relaxed);
-    Send(call);
+    return call;
   }
 
   // Over the emulated uplink, if any, then onto a channel.
@@ -212,32 +230,51 @@ struct Client::Impl {
                      [this, call] { Issue(call); });
   }
 
-  void Issue(Call* call) {
+  inference::GRPCInferenceService::Stub* NextStub() {
+    return stubs[next_stub.fetch_add(1, std::memory_order_relaxed) % stubs.size()].get();
+  }
+
+  void BeginAttempt(Call* call) {
     ++call->attempts;
     call->context = std::make_unique<grpc::ClientContext>();
     Prepare(call->context.get(), call->deadline);
     bytes_sent.fetch_add(static_cast<std::uint64_t>(call->request_bytes),
                          std::memory_order_relaxed);
-    auto* stub = stubs[next_stub.fetch_add(1, std::memory_order_relaxed) % stubs.size()].get();
-    stub->async()->ModelInfer(call->context.get(), &call->request, &call->response,
-                              [this, call](grpc::Status status) { OnReply(call, status); });
+  }
+
+  void Issue(Call* call) {
+    BeginAttempt(call);
+    NextStub()->async()->ModelInfer(call->context.get(), &call->request, &call->response,
+                                    [this, call](grpc::Status status) { OnReply(call, status); });
+  }
+
+  // When to send the call again after `status`, if it is to be retried (counted here).
+  std::optional<std::int64_t> RetryAt(Call* call, const grpc::Status& status, std::int64_t now_ns) {
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        call->attempts > options.max_retries) {
+      return std::nullopt;
+    }
+    const std::int64_t retry_ns = now_ns + (kFirstBackoffNs << (call->attempts - 1));
+    if (retry_ns >= call->deadline_ns) return std::nullopt;
+    retries.fetch_add(1, std::memory_order_relaxed);
+    call->response.Clear();
+    return retry_ns;
+  }
+
+  std::int64_t CountReceived(Call* call, const grpc::Status& status) {
+    const std::int64_t response_bytes =
+        status.ok() ? static_cast<std::int64_t>(call->response.ByteSizeLong()) : 0;
+    bytes_received.fetch_add(static_cast<std::uint64_t>(response_bytes), std::memory_order_relaxed);
+    return response_bytes;
   }
 
   void OnReply(Call* call, const grpc::Status& status) {
     const std::int64_t now_ns = MonotonicNs();
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-        call->attempts <= options.max_retries) {
-      const std::int64_t retry_ns = now_ns + (kFirstBackoffNs << (call->attempts - 1));
-      if (retry_ns < call->deadline_ns) {
-        retries.fetch_add(1, std::memory_order_relaxed);
-        call->response.Clear();
-        delays->Schedule(retry_ns, [this, call] { Send(call); });
-        return;
-      }
+    if (const std::optional<std::int64_t> retry_ns = RetryAt(call, status, now_ns)) {
+      delays->Schedule(*retry_ns, [this, call] { Send(call); });
+      return;
     }
-    const std::int64_t response_bytes =
-        status.ok() ? static_cast<std::int64_t>(call->response.ByteSizeLong()) : 0;
-    bytes_received.fetch_add(static_cast<std::uint64_t>(response_bytes), std::memory_order_relaxed);
+    const std::int64_t response_bytes = CountReceived(call, status);
     if (link == nullptr) return Deliver(call, status, response_bytes);
     // Error replies are small: they still take half a round trip to come back.
     delays->Schedule(
@@ -419,23 +456,31 @@ void Client::AsyncInfer(const InferInput& input, InferCallback done) {
   impl_->Submit(input, std::move(done));
 }
 
-RpcStatus Client::Infer(const InferInput& input, std::vector<float>* output, Shape* output_shape) {
+void Client::BlockingInfer(const InferInput& input, InferCallback done) {
+  if (impl_->link == nullptr) return impl_->SubmitHere(input, std::move(done));
+  // The emulated link's delays run on its own thread: wait for the callback there.
   std::mutex mutex;
   std::condition_variable finished;
-  bool done = false;
-  RpcStatus status;
+  bool delivered = false;
   impl_->Submit(input, [&](const InferReply& reply) {
+    done(reply);
+    std::lock_guard lock(mutex);
+    delivered = true;
+    finished.notify_one();
+  });
+  std::unique_lock lock(mutex);
+  finished.wait(lock, [&] { return delivered; });
+}
+
+RpcStatus Client::Infer(const InferInput& input, std::vector<float>* output, Shape* output_shape) {
+  RpcStatus status;
+  BlockingInfer(input, [&](const InferReply& reply) {
     if (output != nullptr) output->assign(reply.output.begin(), reply.output.end());
     if (output_shape != nullptr) {
       output_shape->assign(reply.output_shape.begin(), reply.output_shape.end());
     }
-    std::lock_guard lock(mutex);
     status = reply.status;
-    done = true;
-    finished.notify_one();
   });
-  std::unique_lock lock(mutex);
-  finished.wait(lock, [&] { return done; });
   return status;
 }
 

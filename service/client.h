@@ -91,7 +91,7 @@ struct RemoteServerMetadata {
 // A KServe v2 gRPC client. Inference is asynchronous at heart (gRPC's callback API; no thread
 // per call): AsyncInfer copies the input into a pooled request message (reused from call to
 // call) and returns; the callback runs later on a gRPC thread, or on the link emulator's thread
-// when a link is emulated. Infer is the same call, waited for.
+// when a link is emulated. BlockingInfer and Infer are the same call, waited for.
 // Contract: all methods are thread-safe. Callbacks must be short and must not throw; they may
 // call AsyncInfer. The metadata and statistics calls throw sonic::Error (kUnavailable when the
 // server cannot be reached, kNotFound for an unknown model, kBackend for other statuses, the
@@ -117,6 +117,13 @@ class Client {
   // Throws Error(kInvalidArgument) when data and shape disagree; every other failure is in the
   // reply, counted in counters().
   void AsyncInfer(const InferInput& input, InferCallback done);
+  // The same inference, waited for: `done` has run when this returns. Without an emulated link
+  // the gRPC call blocks the calling thread, which reads its own reply (no hand-off to a gRPC
+  // thread and back: the shorter path for a thread with one inference in flight, as a
+  // closed-loop client has); `done` then runs on this thread. With a link it is AsyncInfer
+  // waited for. Errors as AsyncInfer.
+  void BlockingInfer(const InferInput& input, InferCallback done);
+  // BlockingInfer, copying the output out.
   RpcStatus Infer(const InferInput& input, std::vector<float>* output,
                   Shape* output_shape = nullptr);
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Triton's perf_analyzer and `sonicbench sweep --server` side by side against the same
+# `sonicbench serve` server (null backend, batching off): closed loop at each concurrency
+# (default 1, 4, 16), then the highest request rate each tool drives at a high concurrency.
+# Prints one table (bench/peers/perf_analyzer_table.py): throughput, p50 and p99 latency of
+# both tools and their ratios. Load averages are printed before and after.
+#
+# perf_analyzer comes from PyPI, pinned, into a virtual environment (.venv-perf-analyzer at the
+# repository root), for benchmarking only -- never a dependency of the product:
+#  - first choice: the `perf-analyzer` wheel ($PERF_ANALYZER_VERSION). Its only builds are
+#    manylinux_2_38: the binary needs glibc 2.38 (`__isoc23_strtol` & co.) and GCC 13's
+#    libstdc++ (GLIBCXX_3.4.31/32); pip rejects them on Debian 12 (glibc 2.36, GCC 12).
+#  - otherwise: perf_analyzer $TRITONCLIENT_VERSION as the tritonclient wheel of that version
+#    shipped it (bin/perf_analyzer, built for glibc 2.35). It links libb64.so.0d (Debian's
+#    libb64-0d, unpacked into the venv with `apt-get download`, not installed) and
+#    libcudart.so.12 (PyPI's nvidia-cuda-runtime-cu12, pinned; no GPU is used).
+#
+# Usage: bench/peers/perf_analyzer.sh [--sonicbench PATH] [--model jet_cnn]
+#                                     [--concurrency "1 4 16"] [--max-concurrency 64]
+#                                     [--window-s 5] [--nice N] [--out DIR]
+set -euo pipefail
+
+PERF_ANALYZER_VERSION=2.60.0
+TRITONCLIENT_VERSION=2.47.0
+CUDA_RUNTIME_VERSION=12.4.127
+LIBB64_VERSION=1.2-5+b1
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
+model=jet_cnn
+concurrencies="1 4 16"
+max_concurrency=64
+window_s=5
+niceness=0
+out=$repo/out/perf_analyzer
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while (($#)); do
+  case $1 in
+    --sonicbench) sonicbench=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --concurrency) concurrencies=$2; shift 2 ;;
+    --max-concurrency) max_concurrency=$2; shift 2 ;;
+    --window-s) window_s=$2; shift 2 ;;
+    --nice) niceness=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) usage 0 ;;
+    *) echo "perf_analyzer.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
+  esac
+done
+if [[ ! -x $sonicbench ]]; then
+  echo "perf_analyzer.sh: no sonicbench binary at $sonicbench (build it, or --sonicbench PATH)" >&2
+  exit 2
+fi
+case $model in
+  jet_cnn) shape=1,1,40,40 ;;
+  resnet50|resnet18) shape=1,3,224,224 ;;
+  *) echo "perf_analyzer.sh: no input shape known for model '$model'" >&2; exit 2 ;;
+esac
+source "$repo/bench/peers/timed.sh"
+
+# --- perf_analyzer, from PyPI -------------------------------------------------------------
+venv=$repo/.venv-perf-analyzer
+pip_quiet=(--quiet --disable-pip-version-check --no-input)
+[[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv "$venv"
+perf_analyzer=$venv/bin/perf_analyzer
+libs=$venv/native-libs
+if [[ ! -x $perf_analyzer ]]; then
+  if "$venv/bin/pip" install "${pip_quiet[@]}" "perf-analyzer==$PERF_ANALYZER_VERSION" 2>/dev/null; then
+    echo "perf_analyzer.sh: perf-analyzer $PERF_ANALYZER_VERSION from PyPI"
+  else
+    echo "perf_analyzer.sh: PyPI's perf-analyzer $PERF_ANALYZER_VERSION has only manylinux_2_38" \
+      "builds (glibc $(ldd --version | head -1 | awk '{print $NF}') here); using the perf_analyzer" \
+      "of tritonclient $TRITONCLIENT_VERSION"
+    "$venv/bin/pip" install "${pip_quiet[@]}" --no-deps "tritonclient==$TRITONCLIENT_VERSION" \
+      "nvidia-cuda-runtime-cu12==$CUDA_RUNTIME_VERSION"
+    mkdir -p "$libs"
+    cp "$venv"/lib/python3*/site-packages/nvidia/cuda_runtime/lib/libcudart.so.12 "$libs/"
+    deb_dir=$(mktemp -d)
+    (cd "$deb_dir" && apt-get download "libb64-0d=$LIBB64_VERSION" >/dev/null 2>&1) || {
+      echo "perf_analyzer.sh: apt-get download libb64-0d=$LIBB64_VERSION failed" >&2; exit 1; }
+    dpkg -x "$deb_dir"/libb64-0d_*.deb "$deb_dir/root"
+    cp "$deb_dir"/root/usr/lib/x86_64-linux-gnu/libb64.so.0d* "$libs/"
+    rm -rf "$deb_dir"
+  fi
+fi
+export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+if missing=$(ldd "$perf_analyzer" 2>&1 | grep -E "not found"); then
+  echo "perf_analyzer.sh: $perf_analyzer cannot run here, missing: $missing" >&2
+  exit 1
+fi
+echo "perf_analyzer.sh: $("$perf_analyzer" --version 2>&1 | head -1)"
+
+# --- one server for both tools ------------------------------------------------------------
+mkdir -p "$out"
+rm -f "$out"/*.csv "$out"/*.h5
+"$sonicbench" serve --model "$model" --backend null --port 0 --dynamic-batching off \
+  > "$out/serve.log" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+address=
+for _ in $(seq 100); do
+  address=$(grep -oE 'listening on [0-9.]+:[0-9]+' "$out/serve.log" | awk '{print $3}') || true
+  [[ -n $address ]] && break
+  sleep 0.1
+done
+[[ -n $address ]] || { echo "perf_analyzer.sh: the server did not start" >&2; exit 1; }
+echo "perf_analyzer.sh: $model on null at $address; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# perf_analyzer: stable when 3 consecutive windows agree within 10% (its default), at most 20.
+pa() {  # NAME CONCURRENCY [more perf_analyzer flags]
+  local name=$1 c=$2
+  shift 2
+  timed "$perf_analyzer" -m "$model" -i grpc -u "$address" --concurrency-range "$c" \
+    -p $((window_s * 1000)) --max-trials 20 --shape "input:$shape" -f "$out/pa_$name.csv" "$@" \
+    > "$out/pa_$name.log" 2>&1 || echo "perf_analyzer.sh: perf_analyzer $name failed (see $out/pa_$name.log)" >&2
+}
+# sonicbench: converged when the 95% CI of the throughput is within ±5% after window_s seconds.
+sb() {  # NAME CONCURRENCY-LIST [more sweep flags]
+  local name=$1 c=$2
+  shift 2
+  timed "$sonicbench" sweep --target remote --server "$address" --backend null --model "$model" \
+    --concurrency "$c" --warmup-s 1 --min-duration-s "$window_s" --max-duration-s $((window_s * 4)) \
+    --no-peak --out "$out/sb_$name.h5" "$@" > "$out/sb_$name.log" 2>&1 || true
+  "$sonicbench" report "$out/sb_$name.h5" --csv "$out/sb_$name.csv" > /dev/null
+}
+
+for c in $concurrencies; do pa "c$c" "$c"; done
+sb closed "${concurrencies// /,}"
+# Highest rate: each tool at a high concurrency, its asynchronous mode included.
+pa "max_sync" "$max_concurrency"
+pa "max_async" "$max_concurrency" --async
+sb max "$max_concurrency" --channels 4
+
+echo "perf_analyzer.sh: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+/usr/bin/python3 "$repo/bench/peers/perf_analyzer_table.py" "$out" $concurrencies \
+  | tee "$out/table.txt"
