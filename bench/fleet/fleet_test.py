@@ -6,7 +6,7 @@ under test: the sum of the per-rank counts, percentiles recomputed from the conc
 records, request counts seen by the servers.
 
 Usage: fleet_test.py PATH/TO/sonicbench MPIRUN [unittest arguments, e.g. FleetTest.test_merge]
-MPIRUN may be "-" when the build has no MPI (then only ServersTest runs).
+MPIRUN is "-" when the build has no MPI (then ServersTest and NoMpiTest run, not FleetTest).
 """
 
 import math
@@ -213,6 +213,17 @@ class ServersTest(Case):
         self.assert_exit(report, 0)
         for s in servers:
             self.assertIn(f"server {s.address}:", report.stdout)
+
+
+class NoMpiTest(Case):
+    def test_a_build_without_mpi_refuses_to_run_as_one_of_several_ranks(self):
+        # What mpirun -n 2 would set; this build cannot talk to the other rank.
+        result = subprocess.run([SONICBENCH, "sweep", "--target", "remote", *SHORT,
+                                 "--out", self.out], capture_output=True, text=True, timeout=240,
+                                env={**os.environ, "OMPI_COMM_WORLD_SIZE": "2"})
+        self.assert_exit(result, 1)
+        self.assertIn("built without MPI", result.stderr)
+        self.assertFalse(os.path.exists(self.out))
 
 
 if __name__ == "__main__":
