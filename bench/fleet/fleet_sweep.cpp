@@ -364,22 +364,13 @@ std::string ShareConfigText(FleetComm& comm, const std::string& text, const std:
   return message.substr(2);
 }
 
-SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
-                           const FleetOptions& fleet, SweepObserver& observer,
-                           const std::atomic<bool>* cancel) {
-  const std::vector<SweepCell> cells = ExpandCells(config);
-  StartTermWatcher(comm.rank());
-  SweepSummary summary;
-  if (comm.rank() != 0) {
-    try {
-      RunOtherRank(comm, cells, fleet);
-    } catch (const Error& error) {
-      fmt::print(stderr, "sonicbench: rank {}: {}; aborting the job\n", comm.rank(), error.what());
-      comm.Abort(1);
-    }
-    return summary;
-  }
+namespace {
 
+SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
+                         const std::vector<SweepCell>& cells, const SweepOptions& options,
+                         const FleetOptions& fleet, CellCoordinator& coordinator,
+                         SweepObserver& observer, const std::atomic<bool>* cancel) {
+  SweepSummary summary;
   summary.total = static_cast<int>(cells.size());
   std::map<std::string, CellStatus> finished;
   SweepOptions with_mpi = options;
@@ -391,7 +382,6 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
     std::lock_guard lock(term.mutex);
     term.writer = writer.get();
   }
-  CellCoordinator coordinator(comm, fleet);
   auto lose_fleet = [&](const CellSettings* settings, const std::string& message) {
     std::lock_guard lock(term.mutex);
     if (writer && settings != nullptr) {
@@ -507,6 +497,37 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
   term.writer = nullptr;
   if (writer) writer->Close();
   return summary;
+}
+
+}  // namespace
+
+SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
+                           const FleetOptions& fleet, SweepObserver& observer,
+                           const std::atomic<bool>* cancel) {
+  const std::vector<SweepCell> cells = ExpandCells(config);
+  StartTermWatcher(comm.rank());
+  if (comm.rank() != 0) {
+    try {
+      RunOtherRank(comm, cells, fleet);
+    } catch (const Error& error) {
+      fmt::print(stderr, "sonicbench: rank {}: {}; aborting the job\n", comm.rank(), error.what());
+      comm.Abort(1);
+    }
+    return SweepSummary{};
+  }
+
+  CellCoordinator coordinator(comm, fleet);
+  try {
+    return RunRankZero(comm, config, cells, options, fleet, coordinator, observer, cancel);
+  } catch (const Error&) {
+    // Rank 0 cannot go on (the results file, a broken invariant): release the other ranks, so
+    // that every process exits with rank 0's error instead of waiting for it.
+    try {
+      coordinator.End();
+    } catch (const Error&) {
+    }
+    throw;
+  }
 }
 
 }  // namespace sonic
