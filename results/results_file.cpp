@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
@@ -1028,6 +1029,8 @@ struct ResultsWriter::Impl {
   RowLayout layout;
 
   Impl(Ctx c, Handle f) : ctx(std::move(c)), file(std::move(f)), layout(ctx, AllColumns()) {}
+  // Writes cell `index` (a new one, or one of the first cell_count to replace) and flushes.
+  void WriteCell(std::int64_t index, const CellSettings& settings, const CellResult& result);
 };
 
 ResultsWriter::ResultsWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1099,43 +1102,63 @@ std::unique_ptr<ResultsWriter> ResultsWriter::Resume(const std::string& path,
 }
 
 std::int64_t ResultsWriter::AppendCell(const CellSettings& settings, const CellResult& result) {
-  Impl& m = *impl_;
-  const Ctx& ctx = m.ctx;
-  const std::int64_t index = m.cell_count;
-  const std::string name = std::to_string(index);
+  const std::int64_t index = impl_->cell_count;
+  impl_->WriteCell(index, settings, result);
+  ++impl_->cell_count;
+  return index;
+}
 
+void ResultsWriter::ReplaceLastCell(const CellSettings& settings, const CellResult& result) {
+  if (impl_->cell_count == 0) {
+    Throw(ErrorKind::kInternal, "{}: no cell to replace in run {}", impl_->ctx.path, impl_->run_id);
+  }
+  impl_->WriteCell(impl_->cell_count - 1, settings, result);
+}
+
+void ResultsWriter::Impl::WriteCell(std::int64_t index, const CellSettings& settings,
+                                    const CellResult& result) {
+  const std::string name = std::to_string(index);
   // The group first, then the row: a row always has its group. A group left without a row by a
-  // writer killed in between is replaced here.
-  if (Exists(ctx, m.cell_groups.get(), name)) {
-    Check(H5Ldelete(m.cell_groups.get(), name.c_str(), H5P_DEFAULT), ctx.path,
-          fmt::format("H5Ldelete(cell/{})", name));
+  // writer killed in between is replaced here. A replaced cell's new group is written aside and
+  // then moved over the old one, so that the row is without a group only between two link
+  // operations.
+  const bool replace = index < cell_count;
+  const std::string target = replace ? name + ".new" : name;
+  if (Exists(ctx, cell_groups.get(), target)) {
+    Check(H5Ldelete(cell_groups.get(), target.c_str(), H5P_DEFAULT), ctx.path,
+          fmt::format("H5Ldelete(cell/{})", target));
   }
   {
-    Handle group = CreateGroup(ctx, m.cell_groups.get(), name);
+    Handle group = CreateGroup(ctx, cell_groups.get(), target);
     WriteCellGroup(ctx, group.get(), result);
+  }
+  if (replace) {
+    Check(H5Ldelete(cell_groups.get(), name.c_str(), H5P_DEFAULT), ctx.path,
+          fmt::format("H5Ldelete(cell/{})", name));
+    Check(H5Lmove(cell_groups.get(), target.c_str(), cell_groups.get(), name.c_str(), H5P_DEFAULT,
+                  H5P_DEFAULT),
+          ctx.path, fmt::format("H5Lmove(cell/{})", name));
   }
 
   const RowSource source{index, settings, result, result.latency.Summary(),
                          result.send_lag.Summary()};
   std::vector<Value> values;
-  for (const Column* column : m.layout.columns) values.push_back(column->get(source));
-  std::vector<std::byte> row(m.layout.size);
-  m.layout.Pack(values, row.data());
+  for (const Column* column : layout.columns) values.push_back(column->get(source));
+  std::vector<std::byte> row(layout.size);
+  layout.Pack(values, row.data());
 
-  const hsize_t new_length = static_cast<hsize_t>(index) + 1;
-  Check(H5Dset_extent(m.table.get(), &new_length), ctx.path, "H5Dset_extent(cells)");
-  Handle file_space = ctx.Space(H5Dget_space(m.table.get()), "H5Dget_space(cells)");
+  const hsize_t new_length = static_cast<hsize_t>(std::max(index + 1, cell_count));
+  Check(H5Dset_extent(table.get(), &new_length), ctx.path, "H5Dset_extent(cells)");
+  Handle file_space = ctx.Space(H5Dget_space(table.get()), "H5Dget_space(cells)");
   const hsize_t start = static_cast<hsize_t>(index);
   const hsize_t count = 1;
   Check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr),
         ctx.path, "H5Sselect_hyperslab(cells)");
   Handle memory_space = ctx.Space(H5Screate_simple(1, &count, nullptr), "H5Screate_simple");
-  Check(H5Dwrite(m.table.get(), m.layout.type.get(), memory_space.get(), file_space.get(),
-                 H5P_DEFAULT, row.data()),
+  Check(H5Dwrite(table.get(), layout.type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                 row.data()),
         ctx.path, "H5Dwrite(cells)");
-  Check(H5Fflush(m.file.get(), H5F_SCOPE_GLOBAL), ctx.path, "H5Fflush");
-  ++m.cell_count;
-  return index;
+  Check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), ctx.path, "H5Fflush");
 }
 
 void ResultsWriter::Close() {

@@ -62,6 +62,10 @@ class ResultsWriter {
 
   // Appends the cell as the next row and group, then flushes. Returns the cell's index.
   std::int64_t AppendCell(const CellSettings& settings, const CellResult& result);
+  // Replaces the last appended cell (row and group) by this one, then flushes. A fleet appends a
+  // failed placeholder before each cell and replaces it with the result, so that a job killed
+  // during the cell leaves it recorded. Throws Error(kInternal) when no cell was appended.
+  void ReplaceLastCell(const CellSettings& settings, const CellResult& result);
   // Marks the run complete and closes the file.
   void Close();
 

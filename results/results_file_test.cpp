@@ -55,6 +55,32 @@ void ExpectSameCell(const CellSettings& settings, const CellResult& expected,
   }
 }
 
+TEST(ResultsFileTest, ReplaceLastCellOverwritesItsRowAndGroup) {
+  const std::string path = TempPath("replace.h5");
+  const CellSettings first = SampleSettings(1, 1);
+  const CellSettings second = SampleSettings(2, 4);
+  CellResult placeholder;
+  placeholder.status = CellStatus::kFailed;
+  placeholder.error_message = "the job ended during this cell";
+  CellResult measured = SampleResult(3, 500, 1e6, 100.0);
+  testing::AddServersAndRanks(measured, second.concurrency, 2);
+  {
+    auto writer = ResultsWriter::Open(path, SampleRunInfo("r"), /*append=*/false);
+    EXPECT_THROW(writer->ReplaceLastCell(first, placeholder), Error);
+    writer->AppendCell(first, SampleResult(1, 100, 1e6, 50.0));
+    writer->AppendCell(second, placeholder);
+    writer->ReplaceLastCell(second, measured);
+    EXPECT_EQ(writer->cell_count(), 2);
+    writer->Close();
+  }
+  const ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells("r");
+  ASSERT_EQ(cells.size(), 2u);
+  ExpectSameCell(first, SampleResult(1, 100, 1e6, 50.0), cells[0]);
+  ExpectSameCell(second, measured, cells[1]);
+  EXPECT_EQ(reader.FinishedCells("r").at(second.Key()), CellStatus::kOk);
+}
+
 TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   const std::string path = TempPath("round_trip.h5");
   const RunInfo info = SampleRunInfo("nightly-1");

@@ -63,10 +63,11 @@ std::string ShareConfigText(FleetComm& comm, const std::string& text, const std:
 // A remote cell without a server address uses one embedded server, started by rank 0, whose
 // address every rank receives. A rank that fails (or is not heard from within timeout_s) fails
 // the cell with a message naming it; after a rank is lost the fleet cannot go on: rank 0 writes
-// the failed cell, leaves the run incomplete and aborts the job. When the launcher terminates the
-// job (SIGTERM: mpirun does this as soon as a rank exits), rank 0 appends the interrupted cell as
-// failed before it exits. `observer` and the summary are rank 0's; other ranks return an empty
-// summary.
+// the failed cell, leaves the run incomplete and aborts the job. Rank 0 appends each cell as a
+// failed placeholder before running it and replaces it with the result, so that when the
+// launcher kills the job (SIGTERM then SIGKILL: mpirun does this soon after a rank exits) the
+// interrupted cell is in the file as failed. `observer` and the summary are rank 0's; other ranks
+// return an empty summary.
 SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
                            const FleetOptions& fleet, SweepObserver& observer,
                            const std::atomic<bool>* cancel);

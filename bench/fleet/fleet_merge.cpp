@@ -30,7 +30,9 @@ class Encoder {
   void Put(const std::vector<T>& values) {
     static_assert(std::is_trivially_copyable_v<T>);
     Put<std::uint64_t>(values.size());
-    bytes_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+    if (!values.empty()) {
+      bytes_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+    }
   }
   void Put(const LatencyHistogram& histogram) {
     const HistogramData d = histogram.Export();
@@ -65,7 +67,8 @@ class Decoder {
     const auto size = Get<std::uint64_t>();
     if (size > bytes_.size() / sizeof(T)) Fail();
     std::vector<T> values(size);
-    std::memcpy(values.data(), Take(size * sizeof(T)), size * sizeof(T));
+    // An empty vector's data() may be null, which memcpy must not get even for 0 bytes.
+    if (size > 0) std::memcpy(values.data(), Take(size * sizeof(T)), size * sizeof(T));
     return values;
   }
   LatencyHistogram GetHistogram() {

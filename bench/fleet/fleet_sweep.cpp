@@ -69,21 +69,30 @@ T FromPod(std::string_view bytes) {
   return value;
 }
 
-// What rank 0's SIGTERM watcher needs to record the interrupted cell. Heap-allocated and never
-// freed, so that the detached watcher thread can never see it destroyed.
+// Whether rank 0 is inside a cell, and the lock its writes to the results file hold, so that the
+// SIGTERM watcher never ends the process in the middle of one. Heap-allocated and never freed, so
+// that the detached watcher thread can never see it destroyed.
 struct TermState {
   std::mutex mutex;
-  ResultsWriter* writer = nullptr;
-  const CellSettings* cell = nullptr;  // the cell being measured, if any
+  bool in_cell = false;
 };
 TermState& Term() {
   static TermState* state = new TermState;
   return *state;
 }
 
+// The failed row rank 0 appends before each cell and replaces with the result: a job killed during
+// the cell (a rank died, the launcher ended the job) leaves this in the file.
+CellResult Placeholder() {
+  return FailedCell(ErrorKind::kUnavailable,
+                    "fleet: the job ended during this cell: launchers end every rank when one "
+                    "exits (see its error on stderr), or when the job is interrupted or cancelled");
+}
+
 // SIGTERM is blocked in every thread (JoinFleet); this thread takes it. Launchers (mpirun, srun)
-// send it to every rank when one exits, then SIGKILL about a second later: rank 0 appends the
-// cell in progress as failed and exits, so the file says what happened.
+// send it to every rank when one exits or the job is cancelled, then SIGKILL (mpirun: within
+// milliseconds). The cell in progress is already recorded as failed (Placeholder): the watcher
+// only waits for a write in progress to finish, says so and exits.
 void StartTermWatcher(int rank) {
   std::thread([rank] {
     sigset_t set;
@@ -94,21 +103,8 @@ void StartTermWatcher(int rank) {
     }
     TermState& state = Term();
     std::lock_guard lock(state.mutex);
-    if (state.writer != nullptr && state.cell != nullptr) {
-      try {
-        state.writer->AppendCell(
-            *state.cell,
-            FailedCell(ErrorKind::kUnavailable,
-                       "fleet: the job was terminated (SIGTERM) during this cell: launchers "
-                       "end every rank when one exits (see its error on stderr) or when the job "
-                       "is interrupted or cancelled"));
-      } catch (const Error& error) {
-        fmt::print(stderr, "sonicbench: rank {}: could not record the interrupted cell: {}\n", rank,
-                   error.what());
-      }
-    }
     fmt::print(stderr, "sonicbench: rank {}: terminated by SIGTERM{}\n", rank,
-               state.cell != nullptr ? "; the interrupted cell is recorded as failed" : "");
+               rank == 0 && state.in_cell ? "; the interrupted cell is recorded as failed" : "");
     std::fflush(stderr);
     _exit(1);
   }).detach();
@@ -364,22 +360,13 @@ std::string ShareConfigText(FleetComm& comm, const std::string& text, const std:
   return message.substr(2);
 }
 
-SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
-                           const FleetOptions& fleet, SweepObserver& observer,
-                           const std::atomic<bool>* cancel) {
-  const std::vector<SweepCell> cells = ExpandCells(config);
-  StartTermWatcher(comm.rank());
-  SweepSummary summary;
-  if (comm.rank() != 0) {
-    try {
-      RunOtherRank(comm, cells, fleet);
-    } catch (const Error& error) {
-      fmt::print(stderr, "sonicbench: rank {}: {}; aborting the job\n", comm.rank(), error.what());
-      comm.Abort(1);
-    }
-    return summary;
-  }
+namespace {
 
+SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
+                         const std::vector<SweepCell>& cells, const SweepOptions& options,
+                         const FleetOptions& fleet, CellCoordinator& coordinator,
+                         SweepObserver& observer, const std::atomic<bool>* cancel) {
+  SweepSummary summary;
   summary.total = static_cast<int>(cells.size());
   std::map<std::string, CellStatus> finished;
   SweepOptions with_mpi = options;
@@ -387,18 +374,10 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
   std::unique_ptr<ResultsWriter> writer = OpenSweepResults(config, with_mpi, finished);
   if (writer) summary.run_id = writer->run_id();
   TermState& term = Term();
-  {
+  auto lose_fleet = [&](const CellSettings& settings, const std::string& message) {
     std::lock_guard lock(term.mutex);
-    term.writer = writer.get();
-  }
-  CellCoordinator coordinator(comm, fleet);
-  auto lose_fleet = [&](const CellSettings* settings, const std::string& message) {
-    std::lock_guard lock(term.mutex);
-    if (writer && settings != nullptr) {
-      writer->AppendCell(*settings, FailedCell(ErrorKind::kUnavailable, message));
-    }
-    term.writer = nullptr;
-    term.cell = nullptr;
+    if (writer) writer->ReplaceLastCell(settings, FailedCell(ErrorKind::kUnavailable, message));
+    term.in_cell = false;
     writer.reset();  // the run stays incomplete: sweep --resume continues it
     fmt::print(stderr, "sonicbench: {}; the run is left incomplete; aborting the job\n", message);
     std::fflush(stderr);
@@ -414,7 +393,8 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
     observer.OnCellStart(i, summary.total, cell.settings);
     {
       std::lock_guard lock(term.mutex);
-      term.cell = &cell.settings;
+      if (writer) writer->AppendCell(cell.settings, Placeholder());
+      term.in_cell = true;
     }
     std::unique_ptr<service::Server> server;
     std::string server_error;
@@ -463,7 +443,7 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
           if (!coordinator.lost().empty()) Throw(ErrorKind::kUnavailable, "{}", coordinator.lost());
           if (!own) {
             summary.interrupted = true;
-            lose_fleet(nullptr, "fleet: interrupted");
+            lose_fleet(cell.settings, "fleet: interrupted");
           }
           mine.result = std::move(*own);
         }
@@ -488,14 +468,14 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
     } catch (const Error& error) {
       if (coordinator.lost().empty()) throw;
       if (server) server->Shutdown(std::chrono::seconds(5));
-      lose_fleet(&cell.settings, fmt::format("fleet: a rank was lost during cell {} of {}: {}",
-                                             i + 1, summary.total, coordinator.lost()));
+      lose_fleet(cell.settings, fmt::format("fleet: a rank was lost during cell {} of {}: {}",
+                                            i + 1, summary.total, coordinator.lost()));
     }
     if (server) server->Shutdown(std::chrono::seconds(5));
     {
       std::lock_guard lock(term.mutex);
-      if (writer) writer->AppendCell(cell.settings, *merged);
-      term.cell = nullptr;
+      if (writer) writer->ReplaceLastCell(cell.settings, *merged);
+      term.in_cell = false;
     }
     ++summary.ran;
     summary.failed += merged->status == CellStatus::kFailed;
@@ -504,9 +484,39 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
   }
   coordinator.End();
   std::lock_guard lock(term.mutex);
-  term.writer = nullptr;
   if (writer) writer->Close();
   return summary;
+}
+
+}  // namespace
+
+SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
+                           const FleetOptions& fleet, SweepObserver& observer,
+                           const std::atomic<bool>* cancel) {
+  const std::vector<SweepCell> cells = ExpandCells(config);
+  StartTermWatcher(comm.rank());
+  if (comm.rank() != 0) {
+    try {
+      RunOtherRank(comm, cells, fleet);
+    } catch (const Error& error) {
+      fmt::print(stderr, "sonicbench: rank {}: {}; aborting the job\n", comm.rank(), error.what());
+      comm.Abort(1);
+    }
+    return SweepSummary{};
+  }
+
+  CellCoordinator coordinator(comm, fleet);
+  try {
+    return RunRankZero(comm, config, cells, options, fleet, coordinator, observer, cancel);
+  } catch (const Error&) {
+    // Rank 0 cannot go on (the results file, a broken invariant): release the other ranks, so
+    // that every process exits with rank 0's error instead of waiting for it.
+    try {
+      coordinator.End();
+    } catch (const Error&) {
+    }
+    throw;
+  }
 }
 
 }  // namespace sonic

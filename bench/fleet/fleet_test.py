@@ -6,7 +6,7 @@ under test: the sum of the per-rank counts, percentiles recomputed from the conc
 records, request counts seen by the servers.
 
 Usage: fleet_test.py PATH/TO/sonicbench MPIRUN [unittest arguments, e.g. FleetTest.test_merge]
-MPIRUN may be "-" when the build has no MPI (then only ServersTest runs).
+MPIRUN is "-" when the build has no MPI (then ServersTest and NoMpiTest run, not FleetTest).
 """
 
 import math
@@ -139,6 +139,7 @@ class FleetTest(Case):
         self.assertGreater(int(table[0]["completed_requests"]), 0)
 
     def test_a_rank_that_dies_fails_its_cell_and_keeps_the_finished_ones(self):
+        # mpirun's defaults: SIGTERM to every rank, SIGKILL within milliseconds.
         result = mpirun(4, "sweep", "--target", "remote", *SHORT, "--concurrency", "4,5,6",
                         "--out", self.out, extra=["-x", "SONIC_FLEET_TEST_EXIT_RANK",
                                                   "-x", "SONIC_FLEET_TEST_EXIT_CELL"],
@@ -149,7 +150,8 @@ class FleetTest(Case):
         self.assertEqual(len(table), 2, table["status"])
         self.assertNotEqual(table[0]["status"].decode(), "failed")
         self.assertEqual(table[1]["status"].decode(), "failed")
-        self.assertIn("terminated", table[1]["error_message"].decode())
+        self.assertIn("the job ended during this cell", table[1]["error_message"].decode())
+        self.assertEqual(int(table[1]["index"]), 1)
 
     def test_with_recovery_the_survivors_name_the_lost_rank(self):
         # --enable-recovery keeps the survivors running: rank 0 waits --fleet-timeout-s for the
@@ -166,6 +168,14 @@ class FleetTest(Case):
         self.assertEqual(table[1]["status"].decode(), "failed")
         self.assertIn("rank 2", message)
         self.assertIn("lost", message)
+
+    def test_an_invalid_configuration_stops_every_rank(self):
+        result = mpirun(2, "sweep", "--backend", "nope", "--model", "jet_cnn", "--out", self.out,
+                        timeout=120)
+        self.assert_exit(result, 2)
+        self.assertIn("unknown backend 'nope'", result.stderr)
+        self.assertIn("rank 0 rejected the configuration", result.stderr)
+        self.assertFalse(os.path.exists(self.out))
 
     def test_a_fleet_spreads_over_two_servers(self):
         servers = [Serve(), Serve()]
@@ -213,6 +223,17 @@ class ServersTest(Case):
         self.assert_exit(report, 0)
         for s in servers:
             self.assertIn(f"server {s.address}:", report.stdout)
+
+
+class NoMpiTest(Case):
+    def test_a_build_without_mpi_refuses_to_run_as_one_of_several_ranks(self):
+        # What mpirun -n 2 would set; this build cannot talk to the other rank.
+        result = subprocess.run([SONICBENCH, "sweep", "--target", "remote", *SHORT,
+                                 "--out", self.out], capture_output=True, text=True, timeout=240,
+                                env={**os.environ, "OMPI_COMM_WORLD_SIZE": "2"})
+        self.assert_exit(result, 1)
+        self.assertIn("built without MPI", result.stderr)
+        self.assertFalse(os.path.exists(self.out))
 
 
 if __name__ == "__main__":

@@ -61,9 +61,10 @@ struct LoadSettings {
   // processes start together: it blocks until they do and throws sonic::Error to fail the cell.
   // Empty: start at once.
   std::function<void()> start_barrier;
-  // The window lasts exactly min_duration_s (sub_windows sub-windows) whatever the stop rule
-  // would say, so that every process measures the same span; max_duration_s is not used, and
-  // convergence (min_requests, ci_fraction) is judged at the end.
+  // The window lasts min_duration_s (sub_windows sub-windows; more when the controller wakes too
+  // late to publish the end in time) whatever the stop rule would say, so that every process
+  // measures the same span; max_duration_s is not used, and convergence (min_requests,
+  // ci_fraction) is judged at the end.
   bool fixed_window = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -348,6 +349,58 @@ TEST(LoadGenerator, PinsBackendSetupAndClientWorkersSeparately) {
   ASSERT_TRUE(RunLoad(target, settings).has_value());
   EXPECT_EQ(target.prepare_cpus, CpuList({1})) << "threads a backend spawns in setup inherit this";
   EXPECT_EQ(target.submit_cpus, CpuList({0}));
+}
+
+// A fleet's hooks: the start barrier runs once, after every worker is prepared and before any
+// request; a fixed window lasts exactly min_duration_s and is judged at its end.
+TEST(LoadGenerator, FixedWindowAfterTheStartBarrier) {
+  BusyTarget target(100'000);
+  LoadSettings settings = Quick(LoadMode::kClosed, 2);
+  settings.ci_fraction = 1e9;  // any spread converges: the judging, not this machine, is tested
+  int barriers = 0;
+  int in_flight_at_barrier = -1;
+  settings.start_barrier = [&] {
+    ++barriers;
+    in_flight_at_barrier = target.in_flight_.load();
+  };
+  settings.fixed_window = true;
+  const auto result = RunLoad(target, settings);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(barriers, 1);
+  EXPECT_EQ(in_flight_at_barrier, 0);
+  // min_duration_s, or whole sub-windows more when the controller woke too late to publish the
+  // end in time (a loaded machine): never shorter, always whole sub-windows.
+  const double sub_window_s = settings.min_duration_s / settings.sub_windows;
+  EXPECT_GE(result->duration_s, settings.min_duration_s - 1e-6);
+  EXPECT_NEAR(std::remainder(result->duration_s, sub_window_s), 0.0, 1e-6);
+  EXPECT_NEAR(result->sub_window_s, sub_window_s, 1e-9);
+  EXPECT_EQ(result->window_progress.size(),
+            static_cast<std::size_t>(std::llround(result->duration_s / sub_window_s)) + 1);
+  EXPECT_NEAR(result->window_progress.back() - result->window_progress.front(),
+              static_cast<double>(result->completed_requests), 2.0);
+  EXPECT_EQ(result->status, CellStatus::kOk) << result->convergence_reason;
+  EXPECT_NE(result->convergence_reason.find("fixed window"), std::string::npos);
+
+  // An impossible precision: the same window, judged not converged.
+  settings.ci_fraction = 1e-9;
+  const auto strict = RunLoad(target, settings);
+  ASSERT_TRUE(strict.has_value());
+  EXPECT_GE(strict->duration_s, settings.min_duration_s - 1e-6);
+  EXPECT_EQ(strict->status, CellStatus::kNotConverged);
+}
+
+TEST(LoadGenerator, AStartBarrierThatThrowsFailsTheCell) {
+  BusyTarget target(10'000);
+  LoadSettings settings = Quick(LoadMode::kClosed, 2);
+  settings.start_barrier = [] { Throw(ErrorKind::kUnavailable, "rank 3 is gone"); };
+  try {
+    RunLoad(target, settings);
+    ADD_FAILURE() << "the barrier's error was swallowed";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUnavailable);
+    EXPECT_STREQ(error.what(), "rank 3 is gone");
+  }
+  EXPECT_EQ(target.max_in_flight_.load(), 0) << "no request may be sent after a failed start";
 }
 
 TEST(LoadGenerator, RejectsBadSettings) {
