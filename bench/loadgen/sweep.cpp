@@ -134,9 +134,9 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
       for (const auto& [kind, count] : result->errors) {
         kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", count, kind);
       }
-      result->error_message = fmt::format(
-          "{} request(s) failed ({}) against {}; the first: {}", failed, kinds,
-          server ? options.client.address : cell.remote.server, target.first_error());
+      result->error_message =
+          fmt::format("{} request(s) failed ({}) against {}; the first: {}", failed, kinds,
+                      server ? options.client.address : cell.remote.server, target.first_error());
     }
   }
   if (server) server->Shutdown(std::chrono::seconds(5));
