@@ -22,6 +22,7 @@ ONNXRUNTIME_VERSION=1.32.0
 OPENVINO_VERSION=2026.4.1
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/bench/script_helpers.sh"
 sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
 backend=onednn
 precision=fp32
@@ -33,7 +34,6 @@ max_seconds=60
 niceness=0
 out=$repo/out/peers
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --sonicbench) sonicbench=$2; shift 2 ;;
@@ -46,14 +46,11 @@ while (($#)); do
     --max-seconds) max_seconds=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "run_peers: unknown argument '$1'" >&2; usage 2 >&2 ;;
+    -h|--help) usage "$0" 18 ;;
+    *) echo "run_peers: unknown argument '$1'" >&2; usage "$0" 18 2 >&2 ;;
   esac
 done
-if [[ ! -x $sonicbench ]]; then
-  echo "run_peers: no sonicbench binary at $sonicbench (build it, or pass --sonicbench PATH)" >&2
-  exit 2
-fi
+need_executable "$sonicbench" "sonicbench binary" --sonicbench
 
 venv=$repo/.venv-peers
 if [[ ! -x $venv/bin/python ]]; then
@@ -72,7 +69,6 @@ if [[ ! -f $onnx_dir/model.onnx ]]; then
 fi
 onnx=$onnx_dir/model.onnx
 
-source "$repo/bench/peers/timed.sh"
 
 peers=$repo/bench/peers/peers.py
 common=(--threads "$threads" --iterations "$iterations" --warmup "$warmup"
