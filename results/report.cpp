@@ -34,8 +34,10 @@ std::string LoadLabel(const CellSettings& s) {
   return s.mode;
 }
 
+// "remote/cloud+batching": the link unless none, and the server's dynamic batcher when on.
 std::string TargetLabel(const CellSettings& s) {
-  return s.link == "none" ? s.target : fmt::format("{}/{}", s.target, s.link);
+  return fmt::format("{}{}{}", s.target, s.link == "none" ? "" : "/" + s.link,
+                     s.dynamic_batching == "on" ? "+batching" : "");
 }
 
 std::string CellLabel(const CellSettings& s) {
@@ -112,7 +114,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
   out += "\n";
   if (!info.command_line.empty()) out += fmt::format("  command: {}\n", info.command_line);
   out +=
-      fmt::format("{:>4}  {:<14} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
+      fmt::format("{:>4}  {:<20} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
                   "#", "target", "backend", "model", "prec", "batch", "load", "inferences/s", "p50",
                   "p99", "cpu", "status");
   for (const CellRecord& cell : cells) {
@@ -128,7 +130,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     }
     const bool measured = r.latency.count() > 0;
     out += fmt::format(
-        "{:>4}  {:<14} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
+        "{:>4}  {:<20} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",
         cell.index, TargetLabel(s), s.backend, s.model, s.precision, s.batch, LoadLabel(s),
         measured ? fmt::format("{} ± {}", FormatRate(r.throughput_inferences_per_s),
                                FormatRate(r.throughput_inferences_per_s_ci95))
@@ -151,7 +153,7 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
       "latency_std_ns,latency_min_ns,latency_max_ns,send_lag_p50_ns,send_lag_p99_ns,"
       "send_lag_max_ns,generator_behind,client_cpu_user_s,client_cpu_sys_s,"
       "client_cpu_utilisation,error_count,bytes_sent,bytes_received,error_message,"
-      "convergence_reason\n";
+      "convergence_reason,dynamic_batching\n";
   for (const CellRecord& cell : cells) {
     const CellSettings& s = cell.settings;
     const CellResult& r = cell.result;
@@ -172,10 +174,10 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},", l.count, l.p50_ns, l.p90_ns,
                        l.p95_ns, l.p99_ns, l.p999_ns, l.mean_ns, l.std_ns, l.min_ns, l.max_ns,
                        lag.p50_ns, lag.p99_ns, lag.max_ns);
-    out +=
-        fmt::format("{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0, r.client_cpu_user_s,
-                    r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors, r.bytes_sent,
-                    r.bytes_received, CsvField(r.error_message), CsvField(r.convergence_reason));
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0,
+                       r.client_cpu_user_s, r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors,
+                       r.bytes_sent, r.bytes_received, CsvField(r.error_message),
+                       CsvField(r.convergence_reason), CsvField(s.dynamic_batching));
   }
   return out;
 }

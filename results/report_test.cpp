@@ -127,6 +127,21 @@ TEST(ReportTest, ShowsEachServersShareAndEachRankOfAFleet) {
   EXPECT_NE(report.find("rank 2 (node1): 1 clients"), std::string::npos) << report;
 }
 
+TEST(ReportTest, RemoteCellsNameTheirLinkAndTheServersBatcher) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  cells[1].settings.target = "remote";
+  cells[1].settings.link = "cloud";
+  cells[1].settings.dynamic_batching = "on";
+  cells[2].settings.target = "remote";
+  cells[2].settings.dynamic_batching = "off";
+  const std::string report = FormatReport(RunInfo{}, cells);
+  EXPECT_NE(report.find(" remote/cloud+batching "), std::string::npos) << report;
+  EXPECT_EQ(std::count(report.begin(), report.end(), '+'), 1) << "batching off is not named";
+  const std::string csv = FormatCsv(cells);
+  EXPECT_NE(csv.find(",dynamic_batching\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",on\n"), std::string::npos) << csv;
+}
+
 TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
   auto cells = SampleRun(1, 1.0, 1.0);
   cells[0].result.error_message = "a \"quoted\", message";
@@ -141,8 +156,8 @@ TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
   EXPECT_NE(csv.find("\"a \"\"quoted\"\", message\""), std::string::npos);
   const std::string header = csv.substr(0, csv.find('\n'));
   const std::string last_row = csv.substr(csv.rfind('\n', csv.size() - 2) + 1);
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 45);
-  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 45) << last_row;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 46);
+  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 46) << last_row;
   EXPECT_THROW(WriteCsv("/nonexistent-dir/cells.csv", cells), Error);
 }
 

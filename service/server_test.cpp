@@ -17,6 +17,7 @@
 #include <future>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "backends/registry.h"
 #include "core/clock.h"
@@ -195,6 +196,29 @@ TEST_F(ServerTest, RemoteOutputsEqualLocalOnes) {
     ASSERT_EQ(output.size(), expected.size());
     for (std::size_t i = 0; i < output.size(); ++i) EXPECT_NEAR(output[i], expected[i], 1e-6);
   }
+}
+
+TEST_F(ServerTest, BlockingInferRepliesOnTheCallingThreadWithoutALink) {
+  const auto input = RandomInput(1, 17);
+  const std::vector<float> expected = LocalOutput(input, 1);
+  // Runs one BlockingInfer; returns the thread its callback ran on, checks the reply.
+  auto infer = [&](Client& client) {
+    std::thread::id replied_on;
+    std::vector<float> output;
+    client.BlockingInfer(JetInput(input, 1), [&](const InferReply& reply) {
+      EXPECT_TRUE(reply.status.ok()) << reply.status.message;
+      replied_on = std::this_thread::get_id();
+      output.assign(reply.output.begin(), reply.output.end());
+    });
+    EXPECT_EQ(output.size(), expected.size());
+    for (std::size_t i = 0; i < output.size(); ++i) EXPECT_NEAR(output[i], expected[i], 1e-6);
+    return replied_on;
+  };
+  Client client(At(server_->address()));
+  EXPECT_EQ(infer(client), std::this_thread::get_id());
+  // With an emulated link the reply comes from the link's thread, but it has come on return.
+  Client linked(At(server_->address(), [](ClientOptions& o) { o.link = ParseLink("rtt_ms=5"); }));
+  EXPECT_NE(infer(linked), std::this_thread::get_id());
 }
 
 TEST_F(ServerTest, ConcurrentRequestsAreBatchedAndSplitBackCorrectly) {

@@ -26,6 +26,7 @@ CUDA_RUNTIME_VERSION=12.4.127
 LIBB64_VERSION=1.2-5+b1
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/bench/script_helpers.sh"
 sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
 model=jet_cnn
 concurrencies="1 4 16"
@@ -34,7 +35,6 @@ window_s=5
 niceness=0
 out=$repo/out/perf_analyzer
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --sonicbench) sonicbench=$2; shift 2 ;;
@@ -44,20 +44,16 @@ while (($#)); do
     --window-s) window_s=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "perf_analyzer.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
+    -h|--help) usage "$0" 20 ;;
+    *) echo "perf_analyzer.sh: unknown argument '$1'" >&2; usage "$0" 20 2 >&2 ;;
   esac
 done
-if [[ ! -x $sonicbench ]]; then
-  echo "perf_analyzer.sh: no sonicbench binary at $sonicbench (build it, or --sonicbench PATH)" >&2
-  exit 2
-fi
+need_executable "$sonicbench" "sonicbench binary" --sonicbench
 case $model in
   jet_cnn) shape=1,1,40,40 ;;
   resnet50|resnet18) shape=1,3,224,224 ;;
   *) echo "perf_analyzer.sh: no input shape known for model '$model'" >&2; exit 2 ;;
 esac
-source "$repo/bench/peers/timed.sh"
 
 # --- perf_analyzer, from PyPI -------------------------------------------------------------
 venv=$repo/.venv-perf-analyzer

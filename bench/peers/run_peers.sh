@@ -25,6 +25,7 @@ ONNXRUNTIME_VERSION=1.32.0
 OPENVINO_VERSION=2026.4.1
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/bench/script_helpers.sh"
 sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
 backend=onednn
 precision=fp32
@@ -39,7 +40,6 @@ niceness=0
 also_devices=auto
 out=$repo/out/peers
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --sonicbench) sonicbench=$2; shift 2 ;;
@@ -53,14 +53,11 @@ while (($#)); do
     --nice) niceness=$2; shift 2 ;;
     --also-device) also_devices=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "run_peers: unknown argument '$1'" >&2; usage 2 >&2 ;;
+    -h|--help) usage "$0" 20 ;;
+    *) echo "run_peers: unknown argument '$1'" >&2; usage "$0" 20 2 >&2 ;;
   esac
 done
-if [[ ! -x $sonicbench ]]; then
-  echo "run_peers: no sonicbench binary at $sonicbench (build it, or pass --sonicbench PATH)" >&2
-  exit 2
-fi
+need_executable "$sonicbench" "sonicbench binary" --sonicbench
 
 if [[ $also_devices == auto ]]; then
   also_devices=$([[ $backend == onednn && $precision == fp32 ]] && echo conv=direct || true)
@@ -83,7 +80,6 @@ if [[ ! -f $onnx_dir/model.onnx ]]; then
 fi
 onnx=$onnx_dir/model.onnx
 
-source "$repo/bench/peers/timed.sh"
 
 peers=$repo/bench/peers/peers.py
 common=(--threads "$threads" --iterations "$iterations" --warmup "$warmup"

@@ -14,13 +14,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/bench/script_helpers.sh"
 benchmark=$repo/build/release/service/service_benchmark
 min_time_s=3
 iperf_s=5
 niceness=0
 out=$repo/out/loopback
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --benchmark) benchmark=$2; shift 2 ;;
@@ -28,16 +28,12 @@ while (($#)); do
     --iperf-s) iperf_s=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "loopback.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
+    -h|--help) usage "$0" 15 ;;
+    *) echo "loopback.sh: unknown argument '$1'" >&2; usage "$0" 15 2 >&2 ;;
   esac
 done
-if [[ ! -x $benchmark ]]; then
-  echo "loopback.sh: no service_benchmark at $benchmark (build it, or --benchmark PATH)" >&2
-  exit 2
-fi
+need_executable "$benchmark" service_benchmark --benchmark
 command -v iperf3 > /dev/null || { echo "loopback.sh: iperf3 is not installed (apt-get install iperf3)" >&2; exit 2; }
-source "$repo/bench/peers/timed.sh"
 mkdir -p "$out"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -9,11 +9,12 @@
 #                                         [--model resnet50] [--nice N] [--out DIR]
 #                                         [-- more sweep flags]
 # --nice N runs each sweep in a scheduling group of its own at that niceness (negative needs
-# root; bench/peers/timed.sh): on a machine shared with other work it gives the measurement a
+# root; bench/script_helpers.sh): on a machine shared with other work it gives the measurement a
 # steadier share of the cores.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/bench/script_helpers.sh"
 sonicbench=${SONICBENCH:-$repo/build/release/bench/cli/sonicbench}
 pairs=3
 threads=2
@@ -22,7 +23,6 @@ niceness=0
 out=$repo/out/remote_vs_local
 extra=()
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     --sonicbench) sonicbench=$2; shift 2 ;;
@@ -32,15 +32,11 @@ while (($#)); do
     --nice) niceness=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) usage 0 ;;
-    *) echo "remote_vs_local: unknown argument '$1'" >&2; usage 2 >&2 ;;
+    -h|--help) usage "$0" 14 ;;
+    *) echo "remote_vs_local: unknown argument '$1'" >&2; usage "$0" 14 2 >&2 ;;
   esac
 done
-if [[ ! -x $sonicbench ]]; then
-  echo "remote_vs_local: no sonicbench binary at $sonicbench (build it, or pass --sonicbench PATH)" >&2
-  exit 2
-fi
-source "$repo/bench/peers/timed.sh"
+need_executable "$sonicbench" "sonicbench binary" --sonicbench
 
 mkdir -p "$out"
 results=$out/remote_vs_local.h5
