@@ -53,8 +53,8 @@ while (($#)); do
     --nice) niceness=$2; shift 2 ;;
     --also-device) also_devices=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage "$0" 20 ;;
-    *) echo "run_peers: unknown argument '$1'" >&2; usage "$0" 20 2 >&2 ;;
+    -h|--help) usage "$0" 21 ;;
+    *) echo "run_peers: unknown argument '$1'" >&2; usage "$0" 21 2 >&2 ;;
   esac
 done
 need_executable "$sonicbench" "sonicbench binary" --sonicbench
