@@ -47,6 +47,11 @@ struct Recorder {
     std::unique_lock lock(mutex);
     ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return items_done >= count; }));
   }
+  // A copy taken under the lock: the batcher may still be appending.
+  std::vector<Execution> Executions() {
+    std::lock_guard lock(mutex);
+    return executions;
+  }
 };
 
 std::vector<BatchItem> Items(std::vector<int> batches) {
@@ -162,8 +167,8 @@ TEST(DynamicBatcher, RequestThatWouldOverflowWaitsForTheNextBatch) {
   auto items = Items({3, 2, 2});
   EnqueueAll(batcher, items);
   recorder.WaitForItems(1);
-  EXPECT_EQ(recorder.executions[0].batches, std::vector<int>{3});
-  batcher.Stop();  // the rest run at once: Stop does not wait for the delay
+  EXPECT_EQ(recorder.Executions().at(0).batches, std::vector<int>{3});
+  batcher.Stop();  // the rest form a full batch of 4: they never wait for the delay
   EXPECT_EQ(recorder.items_done, 3);
   EXPECT_EQ(recorder.executions[1].samples, 4);
 }
