@@ -143,6 +143,29 @@ TEST_P(Contract, SmallerBatchThanCompiledGivesTheSameRows) {
   EXPECT_LE(RelativeError(out, std::span(ref).subspan(out_per_sample, out_per_sample)), 1e-4);
 }
 
+// Batch sizes between the compiled ones (a backend may run them in pieces or padded): every row
+// is the reference's.
+TEST_P(Contract, EveryBatchUpToTheMaximumGivesTheReferenceRows) {
+  const auto& [backend_name, model] = GetParam();
+  auto backend = MakeBackend(backend_name);
+  if (!backend->unavailable_reason().empty()) GTEST_SKIP() << backend->unavailable_reason();
+  const Graph graph = BuildModel(model);
+  constexpr int kSamples = 7;
+  const auto input = SeededInputs(graph, kSamples, 11);
+  CompileOptions options;
+  options.max_batch = 8;
+  auto executable = backend->Compile(graph, options);
+  const std::size_t in_per_sample = NumElements(graph.input_shape());
+  const std::size_t out_per_sample = NumElements(graph.output_shape());
+  const auto& ref = ReferenceOutput(model, graph, input, kSamples);
+  for (const int batch : {kSamples, 5, 3}) {
+    std::vector<float> out(batch * out_per_sample);
+    executable->Run(std::span(input).first(batch * in_per_sample), batch, out);
+    EXPECT_LE(RelativeError(out, std::span(ref).first(batch * out_per_sample)), 1e-4)
+        << "batch " << batch;
+  }
+}
+
 TEST_P(Contract, RejectsABatchOverTheMaximum) {
   const auto& [backend_name, model] = GetParam();
   auto backend = MakeBackend(backend_name);

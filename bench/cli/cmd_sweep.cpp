@@ -192,6 +192,8 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--max-duration-s", "max_duration_s", "Maximum measured seconds (then: not converged)"},
     {"--ci-percent", "ci_percent", "Throughput 95% CI half-width to converge, in percent"},
     {"--sub-windows", "sub_windows", "Batch-means sub-windows in the minimum duration"},
+    {"--stop-after-failures", "stop_after_failures",
+     "Stop a cell after this many requests in a row failed (0: never)"},
     {"--raw-record-cap", "raw_record_cap", "Raw request records kept per cell"},
     {"--max-send-lag-us", "max_send_lag_us", "Open loop: p99 send lag above which it is behind"},
     {"--client-cpus", "client_cpus", "Pin client workers to these CPUs, e.g. 0"},

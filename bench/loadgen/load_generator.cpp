@@ -47,6 +47,9 @@ struct alignas(64) Phase {
   std::atomic<std::int64_t> measure_start_ns{kNever};
   std::atomic<std::int64_t> stop_ns{kNever};
   std::atomic<int> go{0};  // 1: run; 2: abandon before the first request (setup failed)
+  // Requests failed in a row. Written only while requests fail, so that the line stays
+  // read-mostly while the target answers.
+  std::atomic<std::int64_t> failures_in_a_row{0};
 };
 
 // The open-loop arrival times, taken in order by whichever worker is free.
@@ -121,6 +124,15 @@ class alignas(64) Worker final : public CompletionHandler {
   void OnDone(const Request& request, const Response& response) noexcept override {
     const std::int64_t now = MonotonicNs();
     received_ns_ = now;
+    if (response.status != 0) {
+      phase_.failures_in_a_row.fetch_add(1, std::memory_order_relaxed);
+      if (first_failure_status_ == 0) {
+        first_failure_status_ = response.status;
+        first_failure_message_.assign(response.error_message);
+      }
+    } else if (phase_.failures_in_a_row.load(std::memory_order_relaxed) != 0) {
+      phase_.failures_in_a_row.store(0, std::memory_order_relaxed);
+    }
     ++completed_total_;
     completed_published_.store(completed_total_, std::memory_order_relaxed);
     if (next_boundary_ns_ == kNever) {
@@ -166,6 +178,9 @@ class alignas(64) Worker final : public CompletionHandler {
   const std::int64_t* error_counts() const { return error_counts_; }
   std::int32_t first_error_status() const { return first_error_status_; }
   const std::string& first_error_message() const { return first_error_message_; }
+  // The first failure at any time, warm-up included (first_error_*: in the window).
+  std::int32_t first_failure_status() const { return first_failure_status_; }
+  const std::string& first_failure_message() const { return first_failure_message_; }
 
   static constexpr int kStatusSlots = 16;
 
@@ -318,6 +333,8 @@ class alignas(64) Worker final : public CompletionHandler {
   std::int64_t error_counts_[kStatusSlots] = {};
   std::int32_t first_error_status_ = 0;
   std::string first_error_message_;
+  std::int32_t first_failure_status_ = 0;
+  std::string first_failure_message_;
   LatencyHistogram latency_;
   LatencyHistogram send_lag_;
   std::vector<RequestRecord> records_;
@@ -394,6 +411,9 @@ void ValidateLoadSettings(const LoadSettings& s) {
   }
   if (!(s.ci_fraction > 0)) bad("ci precision", s.ci_fraction, "more than 0");
   if (s.sub_windows < 2) bad("sub_windows", s.sub_windows, "at least 2");
+  if (s.stop_after_failures < 0) {
+    bad("stop_after_failures", s.stop_after_failures, "0 (never) or more");
+  }
   // Each worker keeps one value per sub-window boundary up to the maximum duration.
   if (s.max_duration_s / (s.min_duration_s / s.sub_windows) > kMaxSubWindows) {
     bad("max_duration_s", s.max_duration_s,
@@ -470,6 +490,11 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
   };
   LoadProgress progress;
   progress.relative_ci95 = std::numeric_limits<double>::infinity();
+  const bool stop_on_failures = settings.stop_after_failures > 0 && !settings.fixed_window;
+  auto failing = [&] {
+    return stop_on_failures &&
+           phase.failures_in_a_row.load(std::memory_order_relaxed) >= settings.stop_after_failures;
+  };
 
   // Warm-up.
   const std::int64_t warmup_end_ns = start_ns + std::llround(settings.warmup_s * 1e9);
@@ -479,6 +504,17 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
     if (cancelled()) {
       stop_and_join(now);
       return std::nullopt;
+    }
+    if (failing()) {
+      stop_and_join(now);
+      const auto first = std::find_if(pool.begin(), pool.end(), [](const auto& worker) {
+        return worker->first_failure_status() != 0;
+      });
+      const std::int32_t status = (*first)->first_failure_status();
+      const std::string& message = (*first)->first_failure_message();
+      throw Error(static_cast<ErrorKind>(status - 1),
+                  fmt::format("warm-up stopped: {} requests in a row failed; the first: {}",
+                              settings.stop_after_failures, message));
     }
     if (now >= warmup_end_ns && total_completed() >= settings.warmup_requests) break;
     if (on_progress && now - last_progress_ns >= kProgressIntervalNs) {
@@ -530,7 +566,11 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
       const std::int64_t k = (earliest - measure_start_ns + sub_window_ns - 1) / sub_window_ns;
       return measure_start_ns + std::min<std::int64_t>(k, max_windows + 4) * sub_window_ns;
     };
-    if (settings.fixed_window) {
+    if (failing()) {
+      reason = fmt::format("stopped early: {} requests in a row failed (stop_after_failures)",
+                           settings.stop_after_failures);
+      stop_ns = boundary_after(now);
+    } else if (settings.fixed_window) {
       if (now + sub_window_ns >= measure_start_ns + settings.sub_windows * sub_window_ns) {
         stop_ns = boundary_after(measure_start_ns + settings.sub_windows * sub_window_ns);
       }

@@ -47,6 +47,11 @@ struct LoadSettings {
   double max_duration_s = 60.0;
   double ci_fraction = 0.05;
   int sub_windows = 10;
+  // Once this many requests in a row (in completion order, over all workers) have failed, the
+  // target is taken to be down and the cell stops at the next sub-window boundary instead of
+  // running to max_duration_s; during warm-up the cell fails at once. 0: never. Not applied to a
+  // fixed window, whose span every process of a fleet must share.
+  std::int64_t stop_after_failures = 16;
 
   std::size_t raw_record_cap = kDefaultRawRecordCap;  // split evenly between the workers
   // Open loop: the generator is "behind" when the p99 send lag exceeds this or it sent more than
@@ -89,7 +94,8 @@ struct LoadProgress {
 // of the read-mostly phase line; open loop adds one uncontended mutex to take its arrival time.
 // Returns the result with status kOk (converged) or kNotConverged; std::nullopt when `cancel`
 // became true (the cell is abandoned after its in-flight requests complete). Throws what the
-// target's setup threw, or Error(kind of the first failure) when every measured request failed.
+// target's setup threw, or Error(kind of the first failure) when every measured request failed or
+// stop_after_failures requests in a row failed during warm-up.
 std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
                                   const std::atomic<bool>* cancel = nullptr,
                                   const std::function<void(const LoadProgress&)>& on_progress = {});

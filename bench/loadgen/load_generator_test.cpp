@@ -305,13 +305,87 @@ TEST(LoadGenerator, SetupErrorsAndAllFailedRequestsThrow) {
     EXPECT_EQ(error.kind(), ErrorKind::kUnsupported);
   }
   FailingTarget bad_requests(/*fail_prepare=*/false);
+  LoadSettings settings = Quick(LoadMode::kClosed, 1);
+  settings.stop_after_failures = 0;  // the window's own rule: it ends with no success in it
   try {
-    RunLoad(bad_requests, Quick(LoadMode::kClosed, 1));
+    RunLoad(bad_requests, settings);
     FAIL() << "expected an error";
   } catch (const Error& error) {
     EXPECT_EQ(error.kind(), ErrorKind::kBackend);
     EXPECT_NE(std::string(error.what()).find("device lost"), std::string::npos);
   }
+}
+
+// Answers its first `healthy` requests, then fails every request (a server that died), or, with
+// `alternate`, fails every other request from then on.
+class DyingTarget : public BusyTarget {
+ public:
+  DyingTarget(int healthy, bool alternate)
+      : BusyTarget(200'000), healthy_(healthy), alternate_(alternate) {}
+  void Submit(const Request& request, CompletionHandler& on_done) override {
+    const int n = submitted_++;
+    if (n < healthy_ || (alternate_ && n % 2 == 0)) return BusyTarget::Submit(request, on_done);
+    ++failed_;
+    Response response;
+    response.status = static_cast<int>(ErrorKind::kUnavailable) + 1;
+    response.error_message = "connection refused";
+    on_done.OnDone(request, response);
+  }
+  std::atomic<int> submitted_{0};
+  std::atomic<int> failed_{0};
+
+ private:
+  int healthy_;
+  bool alternate_;
+};
+
+TEST(LoadGenerator, FailuresInARowStopTheCellEarly) {
+  LoadSettings settings = Quick(LoadMode::kClosed, 2);
+  settings.ci_fraction = 1e-6;  // never converges: only the failures can end it before 2 s
+  settings.stop_after_failures = 5;
+  // Warm-up (0.02 s) and part of the window are served at 0.2 ms per request.
+  DyingTarget target(/*healthy=*/400, /*alternate=*/false);
+  const std::optional<CellResult> result = RunLoad(target, settings);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_NE(result->convergence_reason.find("5 requests in a row failed"), std::string::npos)
+      << result->convergence_reason;
+  EXPECT_LT(result->duration_s, 0.5 * settings.max_duration_s);
+  EXPECT_GT(result->completed_requests, 0);
+  ASSERT_TRUE(result->errors.contains("unavailable"));
+  EXPECT_GE(result->errors.at("unavailable"), 1);
+  EXPECT_LE(result->errors.at("unavailable"), target.failed_.load());
+}
+
+TEST(LoadGenerator, FailuresThatAreNotInARowDoNotStopTheCell) {
+  LoadSettings settings = Quick(LoadMode::kClosed, 1);
+  settings.ci_fraction = 1e-6;
+  settings.max_duration_s = 0.4;
+  settings.stop_after_failures = 3;
+  DyingTarget target(/*healthy=*/0, /*alternate=*/true);
+  const std::optional<CellResult> result = RunLoad(target, settings);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_NE(result->convergence_reason.find("max duration"), std::string::npos)
+      << result->convergence_reason;
+  EXPECT_GT(result->errors.at("unavailable"), 3);
+}
+
+TEST(LoadGenerator, FailuresInARowDuringWarmUpFailTheCellAtOnce) {
+  LoadSettings settings = Quick(LoadMode::kClosed, 1);
+  settings.warmup_s = 1.5;  // far longer than the failures take
+  settings.stop_after_failures = 4;
+  FailingTarget target(/*fail_prepare=*/false);
+  const std::int64_t start_ns = MonotonicNs();
+  try {
+    RunLoad(target, settings);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kBackend);
+    EXPECT_NE(std::string(error.what()).find("warm-up stopped: 4 requests in a row failed"),
+              std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("device lost"), std::string::npos) << error.what();
+  }
+  EXPECT_LT(MonotonicNs() - start_ns, 1'000'000'000) << "did not wait for the warm-up to end";
 }
 
 TEST(LoadGenerator, CancelAbandonsTheCell) {
@@ -415,6 +489,9 @@ TEST(LoadGenerator, RejectsBadSettings) {
   settings.min_duration_s = 0.01;
   settings.max_duration_s = 1000;
   EXPECT_THROW(RunLoad(target, settings), Error) << "a million sub-windows";
+  settings = Quick(LoadMode::kClosed, 1);
+  settings.stop_after_failures = -1;
+  EXPECT_THROW(RunLoad(target, settings), Error) << "negative stop_after_failures";
 }
 
 }  // namespace

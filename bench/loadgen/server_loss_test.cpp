@@ -116,6 +116,10 @@ TEST(ServerLoss, AServerKilledMidCellFailsThatCellAndTheSweepGoesOn) {
   EXPECT_GT(killed.completed_requests, 0) << "measured until the kill";
   ASSERT_TRUE(killed.errors.contains("unavailable")) << killed.error_message;
   EXPECT_GT(killed.errors.at("unavailable"), 0);
+  // It stopped once 16 requests in a row had failed, not at its 6 s maximum.
+  EXPECT_NE(killed.convergence_reason.find("requests in a row failed"), std::string::npos)
+      << killed.convergence_reason;
+  EXPECT_LT(killed.duration_s, 5.0);
 
   const CellResult& after = cells[1].result;
   EXPECT_EQ(cells[1].settings.concurrency, 2);

@@ -157,6 +157,7 @@ constexpr KeySpec kKeys[] = {
     {"max_duration_s", "60"},
     {"ci_percent", "5"},
     {"sub_windows", "10"},
+    {"stop_after_failures", "16"},
     {"raw_record_cap", "100000"},
     {"max_send_lag_us", "1000"},
     {"client_cpus", ""},
@@ -430,6 +431,9 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   });
   check("sub_windows", [&](const std::string& v) {
     load.sub_windows = static_cast<int>(ParseNumber<std::int64_t>(v, "sub_windows"));
+  });
+  check("stop_after_failures", [&](const std::string& v) {
+    load.stop_after_failures = ParseNumber<std::int64_t>(v, "stop_after_failures");
   });
   check("raw_record_cap", [&](const std::string& v) {
     const auto cap = ParseNumber<std::int64_t>(v, "raw_record_cap");
