@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Triton's perf_analyzer and `sonicbench sweep --server` side by side against the same
 # `sonicbench serve` server (null backend, batching off): closed loop at each concurrency
-# (default 1, 4, 16), then the highest request rate each tool drives at a high concurrency.
+# (default 1, 4, 16; at each, perf_analyzer then sonicbench, so that both see the same machine),
+# then the highest request rate each tool drives at a high concurrency.
 # Prints one table (bench/peers/perf_analyzer_table.py): throughput, p50 and p99 latency of
 # both tools and their ratios. Load averages are printed before and after.
 #
@@ -18,6 +19,11 @@
 # Usage: bench/peers/perf_analyzer.sh [--sonicbench PATH] [--model jet_cnn]
 #                                     [--concurrency "1 4 16"] [--max-concurrency 64]
 #                                     [--window-s 5] [--nice N] [--out DIR]
+#                                     [--server-cpus LIST --client-cpus LIST]
+# --server-cpus/--client-cpus pin the server and each tool (taskset -c, e.g. 0 and 1), so that a
+# client that costs more CPU per request cannot take it from the server it measures; on a 2-core
+# machine each tool then has one core, and from concurrency 4 up each tool's rate is set by its
+# own cost per request (docs/PERFORMANCE.md).
 set -euo pipefail
 
 PERF_ANALYZER_VERSION=2.60.0
@@ -34,6 +40,8 @@ max_concurrency=64
 window_s=5
 niceness=0
 out=$repo/out/perf_analyzer
+server_pin=()
+client_pin=()
 
 while (($#)); do
   case $1 in
@@ -44,8 +52,10 @@ while (($#)); do
     --window-s) window_s=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) usage "$0" 20 ;;
-    *) echo "perf_analyzer.sh: unknown argument '$1'" >&2; usage "$0" 20 2 >&2 ;;
+    --server-cpus) server_pin=(taskset -c "$2"); shift 2 ;;
+    --client-cpus) client_pin=(taskset -c "$2"); shift 2 ;;
+    -h|--help) usage "$0" 26 ;;
+    *) echo "perf_analyzer.sh: unknown argument '$1'" >&2; usage "$0" 26 2 >&2 ;;
   esac
 done
 need_executable "$sonicbench" "sonicbench binary" --sonicbench
@@ -90,7 +100,7 @@ echo "perf_analyzer.sh: $("$perf_analyzer" --version 2>&1 | head -1)"
 # --- one server for both tools ------------------------------------------------------------
 mkdir -p "$out"
 rm -f "$out"/*.csv "$out"/*.h5
-"$sonicbench" serve --model "$model" --backend null --port 0 --dynamic-batching off \
+"${server_pin[@]}" "$sonicbench" serve --model "$model" --backend null --port 0 --dynamic-batching off \
   > "$out/serve.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
@@ -101,13 +111,16 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ -n $address ]] || { echo "perf_analyzer.sh: the server did not start" >&2; exit 1; }
+echo "perf_analyzer.sh: server pinned: ${server_pin[*]:-no}; tools pinned: ${client_pin[*]:-no}"
 echo "perf_analyzer.sh: $model on null at $address; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # perf_analyzer: stable when 3 consecutive windows agree within 10% (its default), at most 20.
 pa() {  # NAME CONCURRENCY [more perf_analyzer flags]
   local name=$1 c=$2
   shift 2
-  timed "$perf_analyzer" -m "$model" -i grpc -u "$address" --concurrency-range "$c" \
+  # Bounded: perf_analyzer 2.47 searching for stability at high concurrency on a starved core was
+  # seen to run for minutes, its memory growing past 16 GB.
+  timed timeout --kill-after=10 $((window_s * 30)) "${client_pin[@]}" "$perf_analyzer" -m "$model" -i grpc -u "$address" --concurrency-range "$c" \
     -p $((window_s * 1000)) --max-trials 20 --shape "input:$shape" -f "$out/pa_$name.csv" "$@" \
     > "$out/pa_$name.log" 2>&1 || echo "perf_analyzer.sh: perf_analyzer $name failed (see $out/pa_$name.log)" >&2
 }
@@ -115,14 +128,16 @@ pa() {  # NAME CONCURRENCY [more perf_analyzer flags]
 sb() {  # NAME CONCURRENCY-LIST [more sweep flags]
   local name=$1 c=$2
   shift 2
-  timed "$sonicbench" sweep --target remote --server "$address" --backend null --model "$model" \
+  timed "${client_pin[@]}" "$sonicbench" sweep --target remote --server "$address" --backend null --model "$model" \
     --concurrency "$c" --warmup-s 1 --min-duration-s "$window_s" --max-duration-s $((window_s * 4)) \
     --no-peak --out "$out/sb_$name.h5" "$@" > "$out/sb_$name.log" 2>&1 || true
   "$sonicbench" report "$out/sb_$name.h5" --csv "$out/sb_$name.csv" > /dev/null
 }
 
-for c in $concurrencies; do pa "c$c" "$c"; done
-sb closed "${concurrencies// /,}"
+for c in $concurrencies; do
+  pa "c$c" "$c"
+  sb "c$c" "$c"
+done
 # Highest rate: each tool at a high concurrency, its asynchronous mode included.
 pa "max_sync" "$max_concurrency"
 pa "max_async" "$max_concurrency" --async

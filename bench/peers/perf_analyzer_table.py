@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Prints the table of bench/peers/perf_analyzer.sh from the CSV files it left in OUT:
-pa_c<N>.csv (perf_analyzer -f) and sb_closed.csv (sonicbench report --csv) per concurrency N,
+pa_c<N>.csv (perf_analyzer -f) and sb_c<N>.csv (sonicbench report --csv) per concurrency N,
 then pa_max_sync.csv, pa_max_async.csv and sb_max.csv for the highest rate.
 
 Usage: perf_analyzer_table.py OUT CONCURRENCY...
@@ -46,7 +46,9 @@ def ratio(a, b):
 
 
 def main(out, concurrencies):
-    sb = sonicbench(os.path.join(out, "sb_closed.csv"))
+    sb = {}
+    for c in concurrencies:
+        sb.update(sonicbench(os.path.join(out, f"sb_c{c}.csv")))
     print("closed loop against the same `sonicbench serve` (null backend): perf_analyzer (PA) vs "
           "sonicbench (SB)")
     print(f"{'conc':>4} | {'PA req/s':>9} {'PA p50':>8} {'PA p99':>8} | {'SB req/s':>9} "
