@@ -5,8 +5,12 @@ same model, batch and threads, measured back to back.
 
 Per pair: p50 and mean latency, throughput, CPU time per inference (the process's user + system
 time over the window / inferences; for the embedded server that is client and server together),
-and the server's compute_infer time per execution; then the medians over the pairs and the
-remote / local ratios. Run with Debian's /usr/bin/python3 (h5py).
+and the server's compute_infer time per execution. Then, for each figure, the median of the
+per-pair remote / local ratios: the headline, because the machines here drift by several percent
+over a minute and only the two cells of one pair share a window (the ratio of the medians, which
+mixes windows, is printed beside it). Last, the service's share within each remote cell alone,
+free of drift: mean latency over the server's mean compute_infer time. Run with Debian's
+/usr/bin/python3 (h5py).
 """
 import statistics
 import sys
@@ -64,19 +68,24 @@ def main(path):
                   f"{fmt(f['inf_per_s'], 2):>7} {fmt(f['cpu_ms_per_inf']):>10} "
                   f"{fmt(f['server_infer_ms']):>15}")
     print()
-    print(f"medians over {len(pairs)} pair(s); ratio remote / local (1.05 = 5% more per inference)")
+    print(f"over {len(pairs)} pair(s): median of the per-pair ratios remote / local "
+          f"(1.05 = 5% more per inference), then the ratio of the medians")
     for key, label in (("p50_ms", "p50 latency"), ("mean_ms", "mean latency"),
                        ("cpu_ms_per_inf", "CPU time per inference")):
+        ratios = [p[2][key] / p[1][key] for p in pairs]
         local = statistics.median(p[1][key] for p in pairs)
         remote = statistics.median(p[2][key] for p in pairs)
-        per_pair = ", ".join(f"{p[2][key] / p[1][key]:.3f}" for p in pairs)
-        print(f"  {label:24} local {local:8.2f} ms  remote {remote:8.2f} ms  "
-              f"ratio {remote / local:.3f}  (pairs: {per_pair})")
-    local = statistics.median(p[1]["inf_per_s"] for p in pairs)
-    remote = statistics.median(p[2]["inf_per_s"] for p in pairs)
-    print(f"  {'throughput':24} local {local:8.2f} /s  remote {remote:8.2f} /s  "
-          f"ratio local / remote {local / remote:.3f}")
-
+        print(f"  {label:24} paired {statistics.median(ratios):.3f} "
+              f"(min {min(ratios):.3f}, max {max(ratios):.3f})  medians: local {local:6.2f} ms, "
+              f"remote {remote:6.2f} ms, ratio {remote / local:.3f}")
+    ratios = [p[1]["inf_per_s"] / p[2]["inf_per_s"] for p in pairs]
+    print(f"  {'throughput local/remote':24} paired {statistics.median(ratios):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
+    shares = [p[2]["mean_ms"] / p[2]["server_infer_ms"] for p in pairs if p[2]["server_infer_ms"]]
+    if shares:
+        print(f"  {'remote mean / server infer':24} median {statistics.median(shares):.3f} "
+              f"(min {min(shares):.3f}, max {max(shares):.3f}): within each remote cell, what "
+              f"the request's path adds to the server's compute")
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
