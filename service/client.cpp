@@ -242,8 +242,7 @@ struct Client::Impl {
   // One attempt of a StartInPlace call, polled on this thread; parses the response into
   // call->response.
   grpc::Status BlockingModelInfer(Call* call) {
-    grpc::GenericStub& stub =
-        *generic_stubs[next_stub.fetch_add(1, std::memory_order_relaxed) % generic_stubs.size()];
+    grpc::GenericStub& stub = *generic_stubs[NextChannel()];
     grpc::CompletionQueue queue;
     grpc::Status status;
     const auto reader =
@@ -301,9 +300,11 @@ struct Client::Impl {
                      [this, call] { Issue(call); });
   }
 
-  inference::GRPCInferenceService::Stub* NextStub() {
-    return stubs[next_stub.fetch_add(1, std::memory_order_relaxed) % stubs.size()].get();
+  // Round-robin over the channels; `stubs[i]` and `generic_stubs[i]` share channel i.
+  std::size_t NextChannel() {
+    return next_stub.fetch_add(1, std::memory_order_relaxed) % stubs.size();
   }
+  inference::GRPCInferenceService::Stub* NextStub() { return stubs[NextChannel()].get(); }
 
   void BeginAttempt(Call* call) {
     ++call->attempts;
