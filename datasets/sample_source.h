@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "bench/loadgen/target.h"  // InputSource: the load generator's seam for request inputs
+#include "core/input_source.h"
 #include "core/tensor.h"
 #include "datasets/image_set.h"
 #include "datasets/jet_image.h"

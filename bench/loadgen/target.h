@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "core/input_source.h"
 #include "core/tensor.h"
 #include "models/graph.h"
 
@@ -61,27 +62,6 @@ class Target {
   virtual void PrepareWorker(int worker) = 0;
   virtual void Submit(const Request& request, CompletionHandler& on_done) = 0;
   virtual int batch() const = 0;  // samples per request
-};
-
-// Where request inputs come from: a seeded random tensor now, a dataset later. Read only in untimed
-// setup. Thread-safe for concurrent Sample calls.
-class InputSource {
- public:
-  virtual ~InputSource() = default;
-  virtual std::string name() const = 0;  // recorded as CellSettings::inputs
-  // Writes sample `index` (NumElements(sample shape) floats) to `out`.
-  virtual void Sample(std::int64_t index, std::span<float> out) const = 0;
-};
-
-// Uniform values in [0, 1), a different seeded stream per sample index; the same on every platform.
-class RandomInputSource final : public InputSource {
- public:
-  explicit RandomInputSource(std::uint64_t seed) : seed_(seed) {}
-  std::string name() const override { return "random"; }
-  void Sample(std::int64_t index, std::span<float> out) const override;
-
- private:
-  std::uint64_t seed_;
 };
 
 struct LocalTargetOptions {
