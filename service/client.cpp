@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "service/grpc_runtime.h"
 #include "service/proto/grpc_service.grpc.pb.h"
 
 namespace sonic::service {
@@ -106,6 +107,7 @@ struct Client::Impl {
   std::array<std::atomic<std::uint64_t>, kRpcCodeCount> errors{};
 
   explicit Impl(ClientOptions client_options) : options(std::move(client_options)) {
+    PrepareGrpcRuntime();
     if (options.address.empty()) Throw(ErrorKind::kInvalidArgument, "client: no server address");
     if (options.channels < 1) {
       Throw(ErrorKind::kInvalidArgument, "client: channels {} must be at least 1",

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/version.h"
+#include "service/grpc_runtime.h"
 #include "service/proto/grpc_service.grpc.pb.h"
 
 namespace sonic::service {
@@ -349,6 +350,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { Shutdown(); }
 
 std::unique_ptr<Server> Server::Start(ServerOptions options) {
+  PrepareGrpcRuntime();
   if (options.models.empty()) Throw(ErrorKind::kInvalidArgument, "serve: no model to serve");
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     Throw(ErrorKind::kInvalidArgument,
