@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import h5py
@@ -35,8 +36,22 @@ def mpirun(ranks, *args, extra=(), env=None, timeout=240):
                           env={**os.environ, **(env or {})})
 
 
+def open_results(path, wait_s=20.0):
+    """Opens the results file for reading. mpirun can return while a rank it killed still holds
+    the file's HDF5 lock (the lock goes with the process's last descriptor); a rank left
+    running holds it for good, and then this fails."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return h5py.File(path, "r")
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def cells(path):
-    with h5py.File(path, "r") as f:
+    with open_results(path) as f:
         run = f["runs"][list(f["runs"])[-1]]
         table = run["cells"][:]
         groups = run["cell"]
