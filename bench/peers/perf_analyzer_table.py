@@ -2,8 +2,9 @@
 """Prints the table of bench/peers/perf_analyzer.sh from the CSV files it left in OUT:
 pa_c<N>_r<R>.csv (perf_analyzer -f, with pa_c<N>_r<R>.time: its wall-clock, user and system
 seconds) and sb_c<N>_r<R>.csv (sonicbench report --csv) per concurrency N and round R; the closed
-loop rows are medians over the rounds, the ratios medians of the per-round ratios. Then pa_max_sync_c<N>.csv, pa_max_async_c<N>.csv and sb_max_c<N>.csv for the highest rate, each
-tool's best over those concurrencies (none given: no such section).
+loop rows are medians over the rounds, the ratios medians of the per-round ratios. Then
+pa_max_sync_c<N>.csv, pa_max_async_c<N>.csv and sb_max_c<N>.csv for the highest rate, each tool's
+best over those concurrencies (none given: no such section).
 
 Usage: perf_analyzer_table.py OUT BACKEND ROUNDS "CONCURRENCY ..." "HIGH CONCURRENCY ..."
 """
@@ -61,6 +62,11 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def listed(rates):
+    """{concurrency: rate} as "c=16: 19988, c=32: 21109"."""
+    return ", ".join(f"c={c}: {r:.0f}" for c, r in rates.items()) or "no result"
+
+
 def main(out, backend, rounds, concurrencies, max_concurrencies):
     print(f"closed loop against the same `sonicbench serve` ({backend} backend): perf_analyzer "
           f"(PA) vs sonicbench (SB); medians over {rounds} round(s); cpu: each tool's own use, "
@@ -101,18 +107,17 @@ def main(out, backend, rounds, concurrencies, max_concurrencies):
                  if (p := perf_analyzer(os.path.join(out, f"pa_max_{mode}_c{c}.csv")))}
         best = max(rates.values(), default=0.0)
         best_pa = max(best_pa, best)
-        print(f"  perf_analyzer {mode:5}: {best:9.0f} req/s  "
-              f"({', '.join(f'c={c}: {r:.0f}' for c, r in rates.items()) or 'no result'})")
+        print(f"  perf_analyzer {mode:5}: {best:9.0f} req/s  ({listed(rates)})")
     rates = {}
     for c in max_concurrencies:
         rates.update({k: v["rate"] for k, v in
                       sonicbench(os.path.join(out, f"sb_max_c{c}.csv")).items()})
     best_sb = max(rates.values(), default=0.0)
-    print(f"  sonicbench         : {best_sb:9.0f} req/s  "
-          f"({', '.join(f'c={c}: {r:.0f}' for c, r in rates.items()) or 'no result'})")
+    print(f"  sonicbench         : {best_sb:9.0f} req/s  ({listed(rates)})")
     verdict = "at least" if best_sb >= best_pa else "BELOW"
     print(f"  sonicbench / perf_analyzer = {ratio(best_sb, best_pa):.3f}: sonicbench is {verdict} "
           "perf_analyzer's rate")
+
 
 if __name__ == "__main__":
     if len(sys.argv) != 6:

@@ -87,6 +87,7 @@ def main(path):
               f"(min {min(shares):.3f}, max {max(shares):.3f}): within each remote cell, what "
               f"the request's path adds to the server's compute")
 
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         raise SystemExit("usage: remote_vs_local.py RESULTS.h5")
