@@ -53,6 +53,11 @@ struct MeasuredPeaks {
   std::string int8_kernel;          // "avx512_vnni" or "avx2"
   double int8_gops_per_core = 0.0;  // u8 x s8 multiply-add, 2 OP per multiply-accumulate
   double int8_gops_all = 0.0;
+  // vdpbf16ps, 2 FLOP per bf16 product; empty kernel and zero where the CPU lacks avx512_bf16.
+  // The AVX-512 peak only: AMX tiles, where a CPU has them, go further.
+  std::string bf16_kernel;
+  double bf16_gflops_per_core = 0.0;
+  double bf16_gflops_all = 0.0;
   double stream_triad_gbs = 0.0;  // STREAM triad a = b + s*c on doubles, 24 bytes per element
 };
 

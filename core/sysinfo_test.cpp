@@ -114,6 +114,15 @@ TEST(ProbeSystem, MeasuredPeaksArePositiveAndInUnits) {
   EXPECT_EQ(peaks.threads, info.online_cpus);
   EXPECT_FALSE(peaks.fp32_kernel.empty());
   EXPECT_FALSE(peaks.int8_kernel.empty());
+  // bf16 exactly where the CPU reports avx512_bf16; vdpbf16ps does two products per fp32 lane, so
+  // it cannot be slower than a quarter of the FMA rate nor faster than four times it.
+  EXPECT_EQ(peaks.bf16_kernel.empty(), !info.cpu.isa.avx512_bf16);
+  if (info.cpu.isa.avx512_bf16) {
+    EXPECT_GT(peaks.bf16_gflops_all, 0.25 * peaks.fp32_gflops_all);
+    EXPECT_LT(peaks.bf16_gflops_all, 4.0 * peaks.fp32_gflops_all);
+  } else {
+    EXPECT_EQ(peaks.bf16_gflops_all, 0.0);
+  }
   if (info.cpu.clock_mhz > 0.0) {
     const double bound = TheoreticalFp32GflopsPerCore(info.cpu.isa, info.cpu.clock_mhz);
     EXPECT_LT(peaks.fp32_gflops_per_core, 8.0 * bound);

@@ -108,6 +108,8 @@ class CliTest(unittest.TestCase):
         self.assertGreater(info["memory_bytes"], 0)
         self.assertGreater(info["peaks"]["fp32_gflops_all"], 0)
         self.assertGreater(info["peaks"]["stream_triad_gbs"], 0)
+        self.assertEqual(info["peaks"]["bf16_kernel"] != "", info["isa"]["avx512_bf16"])
+        self.assertEqual(info["peaks"]["bf16_gflops_all"] > 0, info["isa"]["avx512_bf16"])
         result = run("sysinfo", "--json", "--no-peaks")
         self.assert_exit(result, EXIT_OK)
         self.assertIsNone(json.loads(result.stdout)["peaks"])

@@ -51,6 +51,10 @@ void PrintText(const SystemInfo& info) {
              peaks.fp32_gflops_per_core, peaks.fp32_gflops_all, peaks.threads, peaks.fp32_kernel);
   fmt::print("int8 peak  {:.1f} GOP/s per core, {:.1f} GOP/s on {} threads ({})\n",
              peaks.int8_gops_per_core, peaks.int8_gops_all, peaks.threads, peaks.int8_kernel);
+  if (!peaks.bf16_kernel.empty()) {
+    fmt::print("bf16 peak  {:.1f} GFLOP/s per core, {:.1f} GFLOP/s on {} threads ({})\n",
+               peaks.bf16_gflops_per_core, peaks.bf16_gflops_all, peaks.threads, peaks.bf16_kernel);
+  }
   fmt::print("memory bw  {:.1f} GB/s (STREAM triad, {} threads)\n", peaks.stream_triad_gbs,
              peaks.threads);
 }
@@ -98,6 +102,9 @@ void PrintJson(const SystemInfo& info) {
                             .Add("int8_kernel", peaks.int8_kernel)
                             .Add("int8_gops_per_core", peaks.int8_gops_per_core)
                             .Add("int8_gops_all", peaks.int8_gops_all)
+                            .Add("bf16_kernel", peaks.bf16_kernel)
+                            .Add("bf16_gflops_per_core", peaks.bf16_gflops_per_core)
+                            .Add("bf16_gflops_all", peaks.bf16_gflops_all)
                             .Add("stream_triad_gbs", peaks.stream_triad_gbs));
   } else {
     object.AddNull("peaks");
