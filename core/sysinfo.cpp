@@ -320,6 +320,24 @@ MeasuredPeaks MeasurePeaks(int threads, std::int64_t largest_cache_bytes) {
 
 }  // namespace
 
+std::string IsaNames(const IsaFlags& isa) {
+  std::string names;
+  const auto add = [&names](bool present, const char* name) {
+    if (!present) return;
+    if (!names.empty()) names += ' ';
+    names += name;
+  };
+  add(isa.avx2, "avx2");
+  add(isa.fma, "fma");
+  add(isa.avx512f, "avx512f");
+  add(isa.avx512_bf16, "avx512_bf16");
+  add(isa.avx512_vnni, "avx512_vnni");
+  add(isa.amx_tile, "amx_tile");
+  add(isa.amx_bf16, "amx_bf16");
+  add(isa.amx_int8, "amx_int8");
+  return names;
+}
+
 CpuInfo ParseCpuInfo(std::string_view text) {
   CpuInfo info;
   std::set<int> physical_ids;

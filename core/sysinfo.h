@@ -82,6 +82,9 @@ std::int64_t ParseMemTotalBytes(std::string_view text);
 // Parses a sysfs cache size ("32K", "1024K", "32M"), in bytes; throws Error(kInvalidArgument).
 std::int64_t ParseCacheSize(std::string_view text);
 
+// The flags that are set, space-separated in the order of IsaFlags ("avx2 fma avx512f ...").
+std::string IsaNames(const IsaFlags& isa);
+
 // Upper bound on fp32 FLOP/s of one core at `clock_mhz` for the widest FMA the CPU has: two
 // FMA pipes per core of 16 (AVX-512) or 8 (AVX2) lanes, 2 FLOP each. No current x86 core
 // exceeds it at that clock; turbo can lift the real clock above a nominal `clock_mhz`.

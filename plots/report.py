@@ -27,6 +27,20 @@ def _fmt(value, unit="", digits=1):
     return "—" if value is None else f"{value:.{digits}f}{unit}"
 
 
+def _system_line(run):
+    """The host's cores and other measured peaks (results/SCHEMA.md), where the file has them."""
+    system = run.system
+    if not system.get("cpu_cores"):
+        return ""
+    parts = [f"{system['cpu_cores']} cores ({system.get('online_cpus', '?')} usable)"]
+    for key, label, unit, digits in (("int8_peak_gops", "int8 peak", " GOP/s", 0),
+                                     ("bf16_peak_gflops", "bf16 peak", " GFLOP/s", 0),
+                                     ("stream_triad_gbs", "memory bandwidth", " GB/s", 1)):
+        if system.get(key, 0) > 0:
+            parts.append(f"{label} {_fmt(system[key], unit, digits)}")
+    return "; " + "; ".join(parts)
+
+
 def paper_model(run):
     """The model the comparison is about: ResNet-50 when the run has it, else the first model."""
     models = sorted({c["model"] for c in run.ok_cells() if c["backend"] != "null"})
@@ -76,7 +90,7 @@ def write(path, out_dir, figures):
         f"- started: {run.attrs.get('start_time_utc', '?')}; sonicbench "
         f"{run.attrs.get('sonicbench_version', '?')} ({run.attrs.get('git_commit', '?')})",
         f"- hardware: {sp.hardware_caption(run)}; measured fp32 peak "
-        f"{_fmt(run.attrs.get('cpu_peak_gflops'), ' GFLOP/s', 0)}",
+        f"{_fmt(run.attrs.get('cpu_peak_gflops'), ' GFLOP/s', 0)}{_system_line(run)}",
         f"- command: `{run.attrs.get('command_line', '?')}`",
         "",
         "## Measured numbers beside the paper's",

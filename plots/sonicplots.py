@@ -47,6 +47,9 @@ class Run:
         self.path = path
         self.id = run_id
         self.attrs = {key: _attr(value) for key, value in group.attrs.items()}
+        # The host record (results/SCHEMA.md); empty for files written before it existed.
+        system = group.get("system")
+        self.system = {k: _attr(v) for k, v in system.attrs.items()} if system is not None else {}
         table = group["cells"][()]
         names = table.dtype.names
         self.cells = []

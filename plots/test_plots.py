@@ -55,6 +55,9 @@ class Figures(unittest.TestCase):
             report = handle.read()
         self.assertIn("| quantity | paper | measured |", report)
         self.assertIn("![batch_throughput_jet_cnn.png]", report)
+        # The fixture's sweeps skip the peaks (--no-peak) but still record the host's cores.
+        hardware = next(line for line in report.splitlines() if line.startswith("- hardware:"))
+        self.assertRegex(hardware, r"; \d+ cores \(\d+ usable\)$")
         # One table row per cell of the newest run: 2 backends x 3 batches x 2 client counts.
         self.assertEqual(report.count("| local | none |"), 12)
 

@@ -7,10 +7,11 @@ Checks the root attributes, every run's attributes and groups, the cells table's
 cell's group and datasets, that each histogram's counts add up, and that for every cell whose raw
 records hold all of its requests, the percentiles recomputed from the raw records (received -
 scheduled) agree with the stored ones within the histogram's relative error. Uses only h5py and
-numpy (Debian's python3-h5py: run it with /usr/bin/python3). The optional v2 datasets are checked
-when present: a remote cell's per-server `servers` (with a latency histogram each) and a fleet
-cell's per-rank `ranks`, whose counts must add up to the cell's. Exit status 0 when the file conforms,
-1 with one line per problem otherwise.
+numpy (Debian's python3-h5py: run it with /usr/bin/python3). The optional v2 parts are checked
+when present: a run's `system` group (the host's cores, ISA and measured peaks), a remote cell's
+per-server `servers` (with a latency histogram each) and a fleet cell's per-rank `ranks`, whose
+counts must add up to the cell's. Exit status 0 when the file conforms, 1 with one line per
+problem otherwise.
 """
 
 import math
@@ -27,6 +28,9 @@ RUN_ATTRS = {
     "cpu_model", "cpu_peak_gflops", "start_time_utc", "schema_version", "complete",
 }
 RUN_GROUPS = {"seeds", "library_versions", "device_names"}
+# The host record, absent in files written before it existed: attribute -> numpy kind.
+SYSTEM_ATTRS = {"cpu_cores": "i", "online_cpus": "i", "isa": "O", "memory_bytes": "i",
+                "int8_peak_gops": "f", "bf16_peak_gflops": "f", "stream_triad_gbs": "f"}
 
 SETTINGS_COLUMNS = [
     "target", "link", "backend", "model", "precision", "batch", "mode", "concurrency", "rate_hz",
@@ -128,6 +132,8 @@ class Checker:
         for name in RUN_GROUPS:
             if not isinstance(run.get(name), h5py.Group):
                 self.fail(where, f"no group {name}")
+        if "system" in run:
+            self.check_system(f"{where}/system", run["system"])
         table = run.get("cells")
         if not isinstance(table, h5py.Dataset) or table.dtype.names is None:
             self.fail(where, "no compound dataset cells")
@@ -181,6 +187,21 @@ class Checker:
             self.check_servers(f"{where}/servers", group)
         if "ranks" in group:
             self.check_ranks(f"{where}/ranks", row, group["ranks"])
+
+    def check_system(self, where, system):
+        if not isinstance(system, h5py.Group):
+            self.fail(where, "not a group")
+            return
+        if not self.require_attrs(system, SYSTEM_ATTRS, where):
+            return
+        for name, kind in SYSTEM_ATTRS.items():
+            value = system.attrs[name]
+            if kind == "O":
+                if not isinstance(value, (str, bytes)):
+                    self.fail(where, f"{name} is not a string")
+            elif np.asarray(value).dtype.kind != kind or float(value) < 0:
+                self.fail(where, f"{name} = {value!r}: expected a non-negative "
+                                 f"{'integer' if kind == 'i' else 'float'}")
 
     def check_servers(self, where, group):
         servers = group["servers"]

@@ -91,6 +91,47 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
   EXPECT_EQ(CheckSchema(path), 1);
 }
 
+// Runs a Python snippet with h5py on `path` (bound to `f`, opened read-write); returns its status.
+int WithH5py(const std::string& path, const std::string& body) {
+  const std::string command = fmt::format(
+      "{} -c \"import h5py\nwith h5py.File('{}', 'r+') as f:\n{}\"", kPython, path, body);
+  return std::system(command.c_str());
+}
+
+TEST(CheckSchemaTest, TheHostRecordIsReadByH5pyAndOptionalForOlderFiles) {
+  if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
+  const std::string path = testing::TempPath("system.h5");
+  const RunInfo info = testing::SampleRunInfo("run");
+  {
+    auto writer = ResultsWriter::Open(path, info, /*append=*/false);
+    writer->AppendCell(testing::SampleSettings(1, 1), testing::SampleResult(1, 100, 3e4, 5e4));
+    writer->Close();
+  }
+  EXPECT_EQ(CheckSchema(path), 0);
+  // h5py sees what the writer was given.
+  EXPECT_EQ(
+      WithH5py(path, fmt::format("    s = f['runs/run/system'].attrs\n"
+                                 "    assert s['cpu_cores'] == {}, s['cpu_cores']\n"
+                                 "    assert s['isa'] == '{}', s['isa']\n"
+                                 "    assert s['int8_peak_gops'] == {}\n"
+                                 "    assert s['bf16_peak_gflops'] == {}\n"
+                                 "    assert s['stream_triad_gbs'] == {}",
+                                 info.system.cpu_cores, info.system.isa, info.system.int8_peak_gops,
+                                 info.system.bf16_peak_gflops, info.system.stream_triad_gbs)),
+      0);
+  // A core count stored as a float is caught.
+  ASSERT_EQ(WithH5py(path, "    f['runs/run/system'].attrs['cpu_cores'] = 2.5"), 0);
+  EXPECT_EQ(CheckSchema(path), 1);
+  // A file from before the record: valid, and read with every host figure 0 and the rest intact.
+  ASSERT_EQ(WithH5py(path, "    del f['runs/run/system']"), 0);
+  EXPECT_EQ(CheckSchema(path), 0);
+  const ResultsReader reader(path);
+  const RunInfo read = reader.ReadRunInfo("run");
+  EXPECT_EQ(read.system, RunSystem{});
+  EXPECT_EQ(read.cpu_peak_gflops, info.cpu_peak_gflops);
+  EXPECT_EQ(reader.ReadCells("run").size(), 1u);
+}
+
 TEST(CheckSchemaTest, RejectsAFileThatIsNotAResultsFile) {
   if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
   const std::string path = testing::TempPath("not_results.h5");

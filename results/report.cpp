@@ -112,6 +112,19 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
   if (!info.cpu_model.empty()) out += ", " + info.cpu_model;
   if (info.cpu_peak_gflops > 0) out += fmt::format(", peak {:.0f} GFLOP/s", info.cpu_peak_gflops);
   out += "\n";
+  const RunSystem& system = info.system;
+  if (system.cpu_cores > 0) {
+    out += fmt::format("  host: {} cores ({} usable), {}", system.cpu_cores, system.online_cpus,
+                       system.isa.empty() ? "no tracked ISA extension" : system.isa);
+    if (system.int8_peak_gops > 0) out += fmt::format("; int8 {:.0f} GOP/s", system.int8_peak_gops);
+    if (system.bf16_peak_gflops > 0) {
+      out += fmt::format(", bf16 {:.0f} GFLOP/s", system.bf16_peak_gflops);
+    }
+    if (system.stream_triad_gbs > 0) {
+      out += fmt::format(", memory {:.1f} GB/s", system.stream_triad_gbs);
+    }
+    out += "\n";
+  }
   if (!info.command_line.empty()) out += fmt::format("  command: {}\n", info.command_line);
   out +=
       fmt::format("{:>4}  {:<20} {:<10} {:<12} {:<5} {:>5} {:<16} {:>22} {:>10} {:>10} {:>6}  {}\n",

@@ -922,6 +922,7 @@ std::vector<std::vector<Value>> ReadRows(const Ctx& ctx, hid_t table, const RowL
 // Runs.
 
 constexpr const char* kRunsGroup = "runs";
+constexpr const char* kSystemGroup = "system";  // RunSystem; absent in older files
 constexpr const char* kCellsTable = "cells";
 constexpr const char* kCellGroups = "cell";
 
@@ -978,6 +979,15 @@ void WriteRunInfo(const Ctx& ctx, hid_t run, const RunInfo& info) {
   for (const auto& [name, device] : info.device_names) {
     WriteAttribute(ctx, devices.get(), name.c_str(), device);
   }
+  Handle system = CreateGroup(ctx, run, kSystemGroup);
+  const RunSystem& s = info.system;
+  WriteAttribute(ctx, system.get(), "cpu_cores", s.cpu_cores);
+  WriteAttribute(ctx, system.get(), "online_cpus", s.online_cpus);
+  WriteAttribute(ctx, system.get(), "isa", s.isa);
+  WriteAttribute(ctx, system.get(), "memory_bytes", s.memory_bytes);
+  WriteAttribute(ctx, system.get(), "int8_peak_gops", s.int8_peak_gops);
+  WriteAttribute(ctx, system.get(), "bf16_peak_gflops", s.bf16_peak_gflops);
+  WriteAttribute(ctx, system.get(), "stream_triad_gbs", s.stream_triad_gbs);
 }
 
 Handle OpenFile(const Ctx& ctx, unsigned flags) {
@@ -1241,6 +1251,17 @@ RunInfo ResultsReader::ReadRunInfo(const std::string& run_id) const {
   Handle devices = OpenGroup(ctx, r, "device_names");
   for (const std::string& name : AttributeNames(ctx, devices.get())) {
     info.device_names[name] = ReadStringAttribute(ctx, devices.get(), name);
+  }
+  if (Exists(ctx, r, kSystemGroup)) {
+    Handle system = OpenGroup(ctx, r, kSystemGroup);
+    RunSystem& s = info.system;
+    s.cpu_cores = ReadInt64Attribute(ctx, system.get(), "cpu_cores");
+    s.online_cpus = ReadInt64Attribute(ctx, system.get(), "online_cpus");
+    s.isa = ReadStringAttribute(ctx, system.get(), "isa");
+    s.memory_bytes = ReadInt64Attribute(ctx, system.get(), "memory_bytes");
+    s.int8_peak_gops = ReadDoubleAttribute(ctx, system.get(), "int8_peak_gops");
+    s.bf16_peak_gflops = ReadDoubleAttribute(ctx, system.get(), "bf16_peak_gflops");
+    s.stream_triad_gbs = ReadDoubleAttribute(ctx, system.get(), "stream_triad_gbs");
   }
   return info;
 }

@@ -14,6 +14,22 @@ namespace sonic {
 // describes each version. Readers refuse files with a newer major version.
 inline constexpr std::int64_t kResultsSchemaVersion = 2;
 
+// What `sonicbench sysinfo` found on the host of a run, beside RunInfo::cpu_model and
+// cpu_peak_gflops (the fp32 peak). Measured figures are 0 when the sweep ran without measuring
+// peaks (or, for bf16, on a CPU without avx512_bf16); every field is 0 or empty in files written
+// before this record existed.
+struct RunSystem {
+  std::int64_t cpu_cores = 0;     // physical cores of the host
+  std::int64_t online_cpus = 0;   // CPUs the sweep process could run on
+  std::string isa;                // IsaNames(): "avx2 fma avx512f avx512_bf16 ..."
+  std::int64_t memory_bytes = 0;  // MemTotal
+  double int8_peak_gops = 0;      // all usable CPUs, MeasuredPeaks::int8_gops_all
+  double bf16_peak_gflops = 0;    // MeasuredPeaks::bf16_gflops_all (AVX-512, not AMX)
+  double stream_triad_gbs = 0;    // memory bandwidth, MeasuredPeaks::stream_triad_gbs
+
+  friend bool operator==(const RunSystem&, const RunSystem&) = default;
+};
+
 // Provenance of one run (one sweep invocation) in a results file.
 struct RunInfo {
   std::string run_id;                          // unique in the file; empty: ResultsWriter picks one
@@ -24,7 +40,8 @@ struct RunInfo {
   std::map<std::string, std::uint64_t> seeds;  // "arrivals" -> 1, "inputs" -> 42, ...
   std::string host;
   std::string cpu_model;
-  double cpu_peak_gflops = 0;                           // measured fp32 peak; 0 when not measured
+  double cpu_peak_gflops = 0;  // measured fp32 peak; 0 when not measured
+  RunSystem system;
   std::map<std::string, std::string> library_versions;  // "onednn" -> "2.6.3", "hdf5" -> ...
   std::map<std::string, std::string> device_names;      // backend -> device it ran on
   std::string start_time_utc;                           // ISO 8601, "2026-11-24T10:30:22Z"
@@ -37,7 +54,7 @@ struct RunInfo {
 
 // A RunInfo with what this process knows filled in: version, git commit, host name, CPU model
 // (/proc/cpuinfo), HDF5 library version and the current time. The caller adds the command line,
-// the configuration, seeds, the measured peak and the backends' versions and devices.
+// the configuration, seeds, the measured peaks and system, and the backends' versions and devices.
 RunInfo CurrentRunInfo();
 
 // Writes one run to a results file, one cell at a time. Each AppendCell writes the cell's row and

@@ -20,6 +20,13 @@ inline RunInfo SampleRunInfo(const std::string& run_id) {
   info.config_text = "backend = null\nbatch = 1,2\n";
   info.seeds = {{"arrivals", 1}, {"inputs", 42}};
   info.cpu_peak_gflops = 400.5;
+  info.system = {.cpu_cores = 2,
+                 .online_cpus = 2,
+                 .isa = "avx2 fma avx512f",
+                 .memory_bytes = std::int64_t{24} << 30,
+                 .int8_peak_gops = 1600.25,
+                 .bf16_peak_gflops = 801.5,
+                 .stream_triad_gbs = 31.75};
   info.library_versions["onednn"] = "2.6.3";
   info.device_names = {{"null", "none"}, {"onednn", "cpu"}};
   return info;

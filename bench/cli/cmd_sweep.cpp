@@ -322,7 +322,8 @@ void RegisterSweepCommand(CLI::App& app) {
                   "Continue an interrupted sweep: run the cells missing from this file")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--dry-run", flags->dry_run, "List the cells and exit");
-  cmd->add_flag("--no-peak", flags->no_peak, "Skip measuring the CPU peak for the provenance");
+  cmd->add_flag("--no-peak", flags->no_peak,
+                "Skip measuring the CPU peaks (fp32, int8, bf16, memory) for the provenance");
   cmd->add_option("--fleet-timeout-s", flags->fleet.timeout_s,
                   "Under MPI: longest wait for another rank before its cell fails")
       ->check(CLI::PositiveNumber);

@@ -9,24 +9,6 @@
 namespace sonic::cli {
 namespace {
 
-std::string IsaList(const IsaFlags& isa) {
-  std::string list;
-  const auto add = [&list](bool present, const char* name) {
-    if (!present) return;
-    if (!list.empty()) list += ' ';
-    list += name;
-  };
-  add(isa.avx2, "avx2");
-  add(isa.fma, "fma");
-  add(isa.avx512f, "avx512f");
-  add(isa.avx512_bf16, "avx512_bf16");
-  add(isa.avx512_vnni, "avx512_vnni");
-  add(isa.amx_tile, "amx_tile");
-  add(isa.amx_bf16, "amx_bf16");
-  add(isa.amx_int8, "amx_int8");
-  return list.empty() ? "none of the tracked extensions" : list;
-}
-
 std::string HumanBytes(std::int64_t bytes) {
   if (bytes >= (std::int64_t{1} << 30)) return fmt::format("{:.1f} GiB", bytes / 1073741824.0);
   if (bytes >= (std::int64_t{1} << 20)) return fmt::format("{} MiB", bytes >> 20);
@@ -44,7 +26,8 @@ void PrintText(const SystemInfo& info) {
                HumanBytes(cache.size_bytes), cache.instances);
   }
   fmt::print("memory     {}\n", HumanBytes(info.memory_bytes));
-  fmt::print("isa        {}\n", IsaList(cpu.isa));
+  const std::string isa = IsaNames(cpu.isa);
+  fmt::print("isa        {}\n", isa.empty() ? "none of the tracked extensions" : isa);
   if (!info.peaks_measured) return;
   const MeasuredPeaks& peaks = info.peaks;
   fmt::print("fp32 peak  {:.1f} GFLOP/s per core, {:.1f} GFLOP/s on {} threads ({} FMA)\n",

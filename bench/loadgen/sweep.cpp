@@ -235,7 +235,16 @@ std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
   info.seeds["weights"] = ModelOptions{}.seed;
   const SystemInfo system = ProbeSystem(options.measure_peak);
   if (!system.cpu.model_name.empty()) info.cpu_model = system.cpu.model_name;
-  if (system.peaks_measured) info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
+  info.system.cpu_cores = system.cpu.cores;
+  info.system.online_cpus = system.online_cpus;
+  info.system.isa = IsaNames(system.cpu.isa);
+  info.system.memory_bytes = system.memory_bytes;
+  if (system.peaks_measured) {
+    info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
+    info.system.int8_peak_gops = system.peaks.int8_gops_all;
+    info.system.bf16_peak_gflops = system.peaks.bf16_gflops_all;
+    info.system.stream_triad_gbs = system.peaks.stream_triad_gbs;
+  }
   for (const std::string& name : config.backends) {
     const std::unique_ptr<Backend> backend = MakeBackend(name);
     info.library_versions[name] = backend->library_version();
