@@ -109,6 +109,22 @@ TEST(ReportTest, TableHasOneLinePerCellWithStatus) {
   EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 3 + 3) << report;
 }
 
+TEST(ReportTest, HeaderShowsTheHostOnlyWhereTheFileRecordsIt) {
+  const auto cells = SampleRun(1, 1.0, 1.0);
+  RunInfo info;
+  info.run_id = "r1";
+  EXPECT_EQ(FormatReport(info, cells).find("host:"), std::string::npos);
+  info.system = {.cpu_cores = 4, .online_cpus = 2, .isa = "avx2 fma", .int8_peak_gops = 1200.4};
+  const std::string report = FormatReport(info, cells);
+  EXPECT_NE(report.find("  host: 4 cores (2 usable), avx2 fma; int8 1200 GOP/s\n"),
+            std::string::npos)
+      << report;
+  info.system.bf16_peak_gflops = 600.2;
+  info.system.stream_triad_gbs = 31.34;
+  EXPECT_NE(FormatReport(info, cells).find("; int8 1200 GOP/s, bf16 600 GFLOP/s, memory 31.3 GB/s"),
+            std::string::npos);
+}
+
 TEST(ReportTest, ShowsEachServersShareAndEachRankOfAFleet) {
   auto cells = SampleRun(1, 1.0, 1.0);
   testing::AddServersAndRanks(cells[2].result, 5, 3);
