@@ -118,6 +118,16 @@ std::vector<CacheLevel> ReadCaches() {
 
 constexpr int kChains = 12;
 
+// Folds the fp32 accumulators of an AVX-512 kernel into `sink`.
+__attribute__((target("avx512f"))) void SinkAccumulators(const __m512 (&acc)[kChains],
+                                                         float& sink) {
+  __m512 total = acc[0];
+  for (int c = 1; c < kChains; ++c) total = _mm512_add_ps(total, acc[c]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, total);
+  for (float lane : lanes) sink += lane;
+}
+
 __attribute__((target("avx512f"))) double FmaAvx512(std::int64_t iterations, float& sink) {
   __m512 acc[kChains];
   for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c));
@@ -128,11 +138,7 @@ __attribute__((target("avx512f"))) double FmaAvx512(std::int64_t iterations, flo
 #pragma GCC unroll 12
     for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], mul, add);
   }
-  __m512 total = acc[0];
-  for (int c = 1; c < kChains; ++c) total = _mm512_add_ps(total, acc[c]);
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, total);
-  for (float lane : lanes) sink += lane;
+  SinkAccumulators(acc, sink);
   return static_cast<double>(iterations) * kChains * 16 * 2;
 }
 
@@ -182,11 +188,7 @@ __attribute__((target("avx512f,avx512bf16"))) double DotBf16(std::int64_t iterat
 #pragma GCC unroll 12
     for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, a);
   }
-  __m512 total = acc[0];
-  for (int c = 1; c < kChains; ++c) total = _mm512_add_ps(total, acc[c]);
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, total);
-  for (float lane : lanes) sink += lane;
+  SinkAccumulators(acc, sink);
   return static_cast<double>(iterations) * kChains * 32 * 2;
 }
 
