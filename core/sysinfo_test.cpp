@@ -100,7 +100,8 @@ TEST(ProbeSystem, DescribesThisMachineWithoutPeaks) {
 
 // Not a timing assertion: the peaks must be positive and in the right units, i.e. the FMA peak
 // of one core is within a generous factor of what its clock allows (a busy machine lowers it;
-// "cpu MHz" can be an idle clock far below turbo, which raises it up to about 6x; a units slip
+// "cpu MHz" can be an idle clock far below turbo, which raises it up to about 6x; the unoptimised
+// sanitizer build runs the kernel from memory at 1/45-1/65 of the clock's bound; a units slip
 // would be off by 1000).
 TEST(ProbeSystem, MeasuredPeaksArePositiveAndInUnits) {
   const SystemInfo info = ProbeSystem(true);
@@ -126,7 +127,7 @@ TEST(ProbeSystem, MeasuredPeaksArePositiveAndInUnits) {
   if (info.cpu.clock_mhz > 0.0) {
     const double bound = TheoreticalFp32GflopsPerCore(info.cpu.isa, info.cpu.clock_mhz);
     EXPECT_LT(peaks.fp32_gflops_per_core, 8.0 * bound);
-    EXPECT_GT(peaks.fp32_gflops_per_core, bound / 50.0);
+    EXPECT_GT(peaks.fp32_gflops_per_core, bound / 200.0);
   }
   // No lower bound: the triad is plain C++, and an unoptimised sanitizer build or a loaded machine
   // runs it far below the memory system's speed. An upper bound still catches a units error.
