@@ -91,7 +91,8 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
 // How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device selector
 // (CompileOptions::device): `conv=winograd` (the default) uses oneDNN's Winograd kernels where it
 // implements them for the shape (F(2,3) and F(4,3) on AVX-512: 2.25-4x fewer multiplications, no
-// measurable loss of accuracy, docs/ARCHITECTURE.md), direct convolution elsewhere; `conv=direct`
+// measurable loss of accuracy, docs/ARCHITECTURE.md) on layers whose input and output channels
+// fill 16-channel blocks, direct convolution elsewhere; `conv=direct`
 // uses direct convolution everywhere, as the other CPU runtimes do.
 enum class ConvAlgorithm { kWinograd, kDirect };
 
@@ -666,7 +667,11 @@ class OneDnnExecutable final : public Executable {
                                                              engine_);
           };
           std::optional<dnnl::convolution_forward::primitive_desc> pd;
+          // Winograd only where the layer runs in the blocked layout: on a plain input with few
+          // channels (jet_cnn's 1-channel image) its kernels pad the channels to a block of 16,
+          // and the layer ran 7x slower than direct (docs/PERFORMANCE.md).
           if (winograd_ && precision_ == Precision::kFp32 && groups == 1 &&
+              ActivationTag(ic) == Tag::nChw16c && ActivationTag(oc) == Tag::nChw16c &&
               conv.kernel == std::array<std::int64_t, 2>{3, 3} &&
               conv.stride == std::array<std::int64_t, 2>{1, 1} &&
               conv.dilation == std::array<std::int64_t, 2>{1, 1}) {
