@@ -212,7 +212,7 @@ struct Case {
   bool cold;
 };
 
-void RunCase(benchmark::State& state, const Case& c) {
+void TimeCase(benchmark::State& state, const Case& c) {
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   auto pd = FirstImplementation(c.layer, c.precision, c.batch, c.algorithm, engine);
@@ -245,6 +245,15 @@ void RunCase(benchmark::State& state, const Case& c) {
   state.counters["default"] = c.is_default ? 1 : 0;
   const auto& blocking = pd->src_desc().data.format_desc.blocking;
   state.SetLabel(blocking.inner_nblks > 0 ? "src blocked" : "src plain");
+}
+
+void RunCase(benchmark::State& state, const Case& c) {
+  try {
+    TimeCase(state, c);
+  } catch (const dnnl::error& e) {
+    state.SkipWithError(
+        fmt::format("oneDNN: {} ({})", e.what(), static_cast<int>(e.status)).c_str());
+  }
 }
 
 struct Flags {
