@@ -92,8 +92,8 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
 // (CompileOptions::device): `conv=winograd` (the default) uses oneDNN's Winograd kernels where it
 // implements them for the shape (F(2,3) and F(4,3) on AVX-512: 2.25-4x fewer multiplications, no
 // measurable loss of accuracy, docs/ARCHITECTURE.md) on layers whose input and output channels
-// fill 16-channel blocks, direct convolution elsewhere; `conv=direct`
-// uses direct convolution everywhere, as the other CPU runtimes do.
+// fill 16-channel blocks, direct convolution elsewhere; `conv=direct` uses direct convolution
+// everywhere, as the other CPU runtimes do.
 enum class ConvAlgorithm { kWinograd, kDirect };
 
 ConvAlgorithm ParseConvAlgorithm(std::string_view device) {

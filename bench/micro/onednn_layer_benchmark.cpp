@@ -26,10 +26,8 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -71,10 +69,20 @@ struct Layer {
     return out_channels * OutputSize(0) * OutputSize(1) * (in_channels / groups) * kernel[0] *
            kernel[1];
   }
+  // ic256_oc256_14x14_k3s1; a non-square kernel or stride reads k3x1 or s1x2, and groups,
+  // dilation and pads other than kernel / 2 on every side are appended (g2, d2, p1_1_0_0), so
+  // that distinct layers never share a name.
   std::string Name() const {
+    const auto pair = [](const std::array<std::int64_t, 2>& v) {
+      return v[0] == v[1] ? fmt::format("{}", v[0]) : fmt::format("{}x{}", v[0], v[1]);
+    };
     std::string name = fmt::format("ic{}_oc{}_{}x{}_k{}s{}", in_channels, out_channels, height,
-                                   width, kernel[0], stride[0]);
+                                   width, pair(kernel), pair(stride));
     if (groups != 1) name += fmt::format("g{}", groups);
+    if (dilation != std::array<std::int64_t, 2>{1, 1}) name += fmt::format("d{}", pair(dilation));
+    const std::array<std::int64_t, 4> same{kernel[0] / 2, kernel[1] / 2, kernel[0] / 2,
+                                           kernel[1] / 2};
+    if (pads != same) name += fmt::format("p{}_{}_{}_{}", pads[0], pads[1], pads[2], pads[3]);
     return name;
   }
 };
