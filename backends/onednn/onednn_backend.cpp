@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/onednn/onednn_choices.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "models/fusion.h"
@@ -539,17 +540,9 @@ class OneDnnExecutable final : public Executable {
     return mem;
   }
 
-  // The activation layout a convolution is asked for. fp32, and bf16 without AMX: nChw16c, the
-  // blocked layout of oneDNN's direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7%
-  // faster on a Zen 4 CPU and 11% faster on a Sapphire Rapids one than the nhwc layout that
-  // format_tag::any selects (brgconv). bf16 with AMX, and int8: any, which picks the AMX or VNNI
-  // brgconv kernels on nhwc (bf16 ran 8x faster there than on nChw16c's avx512_core_bf16 kernel;
-  // for int8 on nChw16c oneDNN 2.6 falls back to its reference convolution). Channel counts that
-  // are not a multiple of 16 (the 3-channel stem input) leave the choice to the primitive.
+  // The activation layout a convolution is asked for, at this executable's precision.
   Tag ActivationTag(std::int64_t channels) const {
-    const bool blocked =
-        precision_ == Precision::kFp32 || (precision_ == Precision::kBf16 && !HasAmx());
-    return blocked && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
+    return OneDnnActivationTag(precision_, channels);
   }
 
   // int8 per-output-channel weight scales: each channel's max-abs maps to 127.
@@ -667,14 +660,7 @@ class OneDnnExecutable final : public Executable {
                                                              engine_);
           };
           std::optional<dnnl::convolution_forward::primitive_desc> pd;
-          // Winograd only where the layer runs in the blocked layout: on a plain input with few
-          // channels (jet_cnn's 1-channel image) its kernels pad the channels to a block of 16,
-          // and the layer ran 7x slower than direct (docs/PERFORMANCE.md).
-          if (winograd_ && precision_ == Precision::kFp32 && groups == 1 &&
-              ActivationTag(ic) == Tag::nChw16c && ActivationTag(oc) == Tag::nChw16c &&
-              conv.kernel == std::array<std::int64_t, 2>{3, 3} &&
-              conv.stride == std::array<std::int64_t, 2>{1, 1} &&
-              conv.dilation == std::array<std::int64_t, 2>{1, 1}) {
+          if (winograd_ && OneDnnTriesWinograd(precision_, conv, ic)) {
             try {
               pd = make_pd(dnnl::algorithm::convolution_winograd);
             } catch (const dnnl::error& e) {
@@ -962,6 +948,31 @@ class OneDnnBackend final : public Backend {
 };
 
 }  // namespace
+
+// Why these layouts: for fp32, and bf16 without AMX, nChw16c is the blocked layout of oneDNN's
+// direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7% faster on a Zen 4 CPU and 11%
+// faster on a Sapphire Rapids one than the nhwc layout that format_tag::any selects (brgconv).
+// For bf16 with AMX, and int8, any picks the AMX or VNNI brgconv kernels on nhwc (bf16 ran 8x
+// faster there than on nChw16c's avx512_core_bf16 kernel; for int8 on nChw16c oneDNN 2.6 falls
+// back to its reference convolution). Channel counts that are not a multiple of 16 (the
+// 3-channel stem input) leave the choice to the primitive.
+Tag OneDnnActivationTag(Precision precision, std::int64_t channels) {
+  const bool blocked =
+      precision == Precision::kFp32 || (precision == Precision::kBf16 && !HasAmx());
+  return blocked && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
+}
+
+bool IsWinogradShape(const Conv2DAttrs& conv) {
+  return conv.groups == 1 && conv.kernel == std::array<std::int64_t, 2>{3, 3} &&
+         conv.stride == std::array<std::int64_t, 2>{1, 1} &&
+         conv.dilation == std::array<std::int64_t, 2>{1, 1};
+}
+
+bool OneDnnTriesWinograd(Precision precision, const Conv2DAttrs& conv, std::int64_t in_channels) {
+  return precision == Precision::kFp32 && IsWinogradShape(conv) &&
+         OneDnnActivationTag(precision, in_channels) == Tag::nChw16c &&
+         OneDnnActivationTag(precision, conv.out_channels) == Tag::nChw16c;
+}
 
 std::unique_ptr<Backend> MakeOneDnnBackend() { return std::make_unique<OneDnnBackend>(); }
 

@@ -16,7 +16,10 @@
 //   the sweep);
 // - layers: how many layers of the model have this shape;
 // - default: 1 for the implementation the onednn backend picks (Winograd first for fp32 3x3
-//   stride-1 layers in the blocked layout, then oneDNN's first choice, in the backend's layouts).
+//   stride-1 layers in the blocked layout, then oneDNN's first choice), by the backend's own rules
+//   (backends/onednn/onednn_choices.h).
+// Every case uses the backend's activation layouts, so the alternatives timed are ones the
+// backend could swap in without a reorder between layers.
 // Winograd is timed wherever oneDNN has it, int8 included, default or not. Operands are seeded
 // uniform values in the precision's types (fp32; bf16; u8 activations and s8 weights); every
 // layer has a bias and a fused ReLU, int8 per-channel output scales. oneDNN's reference
@@ -37,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/onednn/onednn_choices.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "models/zoo.h"
@@ -64,6 +68,17 @@ struct Layer {
     return (in + pads[axis] + pads[axis + 2] - dilation[axis] * (kernel[axis] - 1) - 1) /
                stride[axis] +
            1;
+  }
+  // The layer's Conv2DAttrs without weights, for the backend's rules (onednn_choices.h).
+  Conv2DAttrs Geometry() const {
+    Conv2DAttrs conv;
+    conv.out_channels = out_channels;
+    conv.kernel = kernel;
+    conv.stride = stride;
+    conv.dilation = dilation;
+    conv.pads = pads;
+    conv.groups = groups;
+    return conv;
   }
   std::int64_t MacsPerSample() const {
     return out_channels * OutputSize(0) * OutputSize(1) * (in_channels / groups) * kernel[0] *
@@ -122,17 +137,6 @@ Types TypesOf(Precision precision) {
   }
 }
 
-// The activation layout the onednn backend uses end to end (its ActivationTag): nChw16c for fp32,
-// and for bf16 where there is no AMX, on channel counts that fill the blocks; otherwise the
-// implementation's choice. Alternatives timed here are thus ones the backend could swap in
-// without a reorder between layers.
-Tag ActivationTag(Precision precision, std::int64_t channels) {
-  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-  const bool has_amx = (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & amx) == amx;
-  const bool blocked = precision == Precision::kFp32 || (precision == Precision::kBf16 && !has_amx);
-  return blocked && channels % 16 == 0 ? Tag::nChw16c : Tag::any;
-}
-
 // The convolution's primitive descriptor for `algorithm`, positioned on oneDNN's first choice;
 // nullopt where oneDNN implements none.
 std::optional<dnnl::convolution_forward::primitive_desc> FirstImplementation(
@@ -140,9 +144,9 @@ std::optional<dnnl::convolution_forward::primitive_desc> FirstImplementation(
     const dnnl::engine& engine) {
   const Types types = TypesOf(precision);
   const memory::desc src({batch, layer.in_channels, layer.height, layer.width}, types.src,
-                         ActivationTag(precision, layer.in_channels));
+                         OneDnnActivationTag(precision, layer.in_channels));
   const memory::desc dst({batch, layer.out_channels, layer.OutputSize(0), layer.OutputSize(1)},
-                         types.dst, ActivationTag(precision, layer.out_channels));
+                         types.dst, OneDnnActivationTag(precision, layer.out_channels));
   const memory::dims weight_dims =
       layer.groups == 1
           ? memory::dims{layer.out_channels, layer.in_channels, layer.kernel[0], layer.kernel[1]}
@@ -168,19 +172,6 @@ std::optional<dnnl::convolution_forward::primitive_desc> FirstImplementation(
     if (e.status != dnnl_unimplemented) throw;
     return std::nullopt;
   }
-}
-
-bool IsWinogradShape(const Layer& layer) {
-  return layer.groups == 1 && layer.kernel == std::array<std::int64_t, 2>{3, 3} &&
-         layer.stride == std::array<std::int64_t, 2>{1, 1} &&
-         layer.dilation == std::array<std::int64_t, 2>{1, 1};
-}
-
-// The onednn backend's rule: Winograd first for fp32 layers that run in the blocked layout.
-bool BackendTriesWinograd(const Layer& layer, Precision precision) {
-  return precision == Precision::kFp32 && IsWinogradShape(layer) &&
-         ActivationTag(precision, layer.in_channels) == Tag::nChw16c &&
-         ActivationTag(precision, layer.out_channels) == Tag::nChw16c;
 }
 
 // Seeded uniform values in [0, 2) (activations) or [-1, 1) (weights), reordered from a plain
@@ -323,14 +314,15 @@ void RegisterCases(const Flags& flags) {
     for (int batch : flags.batches) {
       for (const Layer& layer : layers) {
         const dnnl::algorithm default_algorithm =
-            BackendTriesWinograd(layer, precision) &&
+            OneDnnTriesWinograd(precision, layer.Geometry(), layer.in_channels) &&
                     FirstImplementation(layer, precision, batch,
                                         dnnl::algorithm::convolution_winograd, engine)
                 ? dnnl::algorithm::convolution_winograd
                 : dnnl::algorithm::convolution_direct;
         for (dnnl::algorithm algorithm :
              {dnnl::algorithm::convolution_winograd, dnnl::algorithm::convolution_direct}) {
-          if (algorithm == dnnl::algorithm::convolution_winograd && !IsWinogradShape(layer)) {
+          if (algorithm == dnnl::algorithm::convolution_winograd &&
+              !IsWinogradShape(layer.Geometry())) {
             continue;
           }
           auto pd = FirstImplementation(layer, precision, batch, algorithm, engine);
