@@ -408,11 +408,16 @@ Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(o
 
 Client::~Client() = default;
 
-void Client::WaitForReady(std::int64_t timeout_ms) {
+void Client::WaitForReady(std::int64_t timeout_ms, const std::atomic<bool>* cancel) {
   const std::int64_t end_ns = MonotonicNs() + timeout_ms * 1'000'000;
   std::string last_error = "not ready";
   while (true) {
+    if (cancel != nullptr && cancel->load()) {
+      Throw(ErrorKind::kUnavailable, "interrupted while waiting for the server at {}",
+            impl_->options.address);
+    }
     grpc::ClientContext context;
+    // Attempts of at most 500 ms, so that a cancel is seen within that.
     impl_->Prepare(&context, std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     inference::ServerReadyResponse response;
     const grpc::Status status =

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -104,8 +105,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Polls ServerReady until true; throws Error(kUnavailable) with the last error after timeout.
-  void WaitForReady(std::int64_t timeout_ms);
+  // Polls ServerReady until true; throws Error(kUnavailable) with the last error after timeout,
+  // or once `cancel` (if given) is true, within 500 ms.
+  void WaitForReady(std::int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr);
   bool ServerLive();
   bool ServerReady();
   bool ModelReady(const std::string& model, const std::string& version = "");

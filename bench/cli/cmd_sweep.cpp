@@ -20,20 +20,23 @@
 namespace sonic::cli {
 namespace {
 
-// Set by SIGINT; read by the load generator's controller between sub-windows.
+// Set by SIGINT or SIGTERM; read by the load generator's controller between sub-windows and by
+// every wait of a cell's setup.
 std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
-extern "C" void OnSigint(int) { g_interrupted.store(true); }
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 
-// The first ^C finishes cleanly (the current cell is abandoned, every finished one is already in
-// the file); SA_RESETHAND makes a second ^C kill the process at once.
-void InstallSigintHandler() {
+// The first ^C or SIGTERM (a batch system's "stop") finishes cleanly: the current cell is
+// abandoned and not stored, every finished one is already in the file. SA_RESETHAND makes a
+// second signal kill the process at once.
+void InstallInterruptHandlers() {
   struct sigaction action {};
-  action.sa_handler = OnSigint;
+  action.sa_handler = OnInterrupt;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESETHAND;
   sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 std::string CommandLine() {
@@ -154,52 +157,6 @@ class ProgressPrinter final : public SweepObserver {
   double done_s_ = 0;
 };
 
-// Flags that set a config key; each overrides the same key of --config.
-struct KeyFlag {
-  const char* flag;
-  const char* key;
-  const char* help;
-};
-constexpr KeyFlag kKeyFlags[] = {
-    {"--target", "target", "Targets: local (in-process), remote (the KServe v2 service)"},
-    {"--link", "link", "Remote: emulated links none, edge, cloud or rtt_ms=R,bandwidth_gbps=B"},
-    {"--dynamic-batching", "dynamic_batching", "Remote, embedded server: batcher off, on or both"},
-    {"--server", "server",
-     "Remote: host:port of running servers, comma-separated (default: start one)"},
-    {"--server-policy", "server_policy", "Several servers: round_robin or least_loaded"},
-    {"--instances", "instances", "Embedded server: model instances"},
-    {"--max-queue-delay-us", "max_queue_delay_us", "Embedded server: batcher queue delay"},
-    {"--server-max-batch", "server_max_batch", "Embedded server: max batch (0: auto)"},
-    {"--channels", "channels", "Remote: client gRPC connections"},
-    {"--backend", "backend", "Backends, e.g. onednn,reference"},
-    {"--model", "model", "Built-in models, e.g. resnet50,jet_cnn"},
-    {"--precision", "precision", "Precisions, e.g. fp32,bf16"},
-    {"--batch", "batch", "Batch sizes: 1,2,4 or 1-64*2"},
-    {"--mode", "mode", "Load modes: closed, open, offline"},
-    {"--concurrency", "concurrency", "Client workers (closed, offline) or most in flight (open)"},
-    {"--rate", "rate_hz", "Open-loop rates in Hz: 100,200 or 100-1600*2"},
-    {"--arrival", "arrival", "Open-loop arrivals: constant or poisson"},
-    {"--repeats", "repeats", "Repeats of every cell"},
-    {"--threads", "threads", "Backend threads per executable (0: usable CPUs / concurrency)"},
-    {"--seed", "seed", "Seed of arrivals and inputs"},
-    {"--device", "device",
-     "Backend device selector (CompileOptions::device), e.g. 0:0, conv=direct for onednn"},
-    {"--inputs", "inputs", "Request inputs: random, or a dataset file (sonicbench dataset)"},
-    {"--warmup-s", "warmup_s", "Warm-up seconds per cell"},
-    {"--warmup-requests", "warmup_requests", "Warm-up requests per cell"},
-    {"--min-duration-s", "min_duration_s", "Minimum measured seconds per cell"},
-    {"--min-requests", "min_requests", "Minimum measured requests per cell"},
-    {"--max-duration-s", "max_duration_s", "Maximum measured seconds (then: not converged)"},
-    {"--ci-percent", "ci_percent", "Throughput 95% CI half-width to converge, in percent"},
-    {"--sub-windows", "sub_windows", "Batch-means sub-windows in the minimum duration"},
-    {"--stop-after-failures", "stop_after_failures",
-     "Stop a cell after this many requests in a row failed (0: never)"},
-    {"--raw-record-cap", "raw_record_cap", "Raw request records kept per cell"},
-    {"--max-send-lag-us", "max_send_lag_us", "Open loop: p99 send lag above which it is behind"},
-    {"--client-cpus", "client_cpus", "Pin client workers to these CPUs, e.g. 0"},
-    {"--backend-cpus", "backend_cpus", "Pin backend threads to these CPUs, e.g. 1"},
-};
-
 struct SweepFlags {
   std::string config_path;
   std::map<std::string, std::string> values;  // key -> value, for the flags given
@@ -230,7 +187,7 @@ SweepConfig ConfigFromFlags(const SweepFlags& flags,
       entries = ParseConfigText(ReadFile(flags.config_path), flags.config_path);
     }
     for (const auto& [key, value] : flags.values) {
-      entries.push_back({key, value, given.at(key)->get_name()});
+      entries.push_back({key, value, given.at(key)->get_name(), ""});
     }
   }
   return BuildSweepConfig(entries);
@@ -258,16 +215,26 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
   const std::vector<SweepCell> cells = ExpandCells(config);
 
   if (flags.dry_run) {
+    // With --resume, only the cells that a resume would run.
+    const std::map<std::string, CellStatus> finished =
+        resume ? StoredFinishedCells(out_path) : std::map<std::string, CellStatus>{};
+    std::size_t listed = 0;
     for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (finished.contains(cells[i].settings.Key())) continue;
+      ++listed;
       fmt::print("[{}/{}] {}\n", i + 1, cells.size(), Describe(cells[i].settings));
     }
-    fmt::print("{} cells; each: warm-up {} s, window {}-{} s until the throughput CI is ±{}%\n",
-               cells.size(), config.load.warmup_s, config.load.min_duration_s,
-               config.load.max_duration_s, 100 * config.load.ci_fraction);
+    fmt::print("{} cells{}; each: warm-up {} s, window {}-{} s until the throughput CI is ±{}%\n",
+               listed,
+               resume ? fmt::format(" to run ({} of {} already in {})", cells.size() - listed,
+                                    cells.size(), out_path)
+                      : "",
+               config.load.warmup_s, config.load.min_duration_s, config.load.max_duration_s,
+               100 * config.load.ci_fraction);
     return;
   }
 
-  InstallSigintHandler();
+  InstallInterruptHandlers();
   SweepOptions options;
   options.out_path = out_path;
   options.resume = resume;
@@ -313,14 +280,20 @@ void RegisterSweepCommand(CLI::App& app) {
   auto raw = std::make_shared<std::map<std::string, std::string>>();
   cmd->add_option("--config", flags->config_path, "Sweep config file (key = value lines)")
       ->check(CLI::ExistingFile);
-  for (const KeyFlag& f : kKeyFlags) {
-    (*given)[f.key] = cmd->add_option(f.flag, (*raw)[f.key], f.help);
+  for (const SweepKeyInfo& key : SweepKeys()) {
+    const std::string name(key.name);
+    (*given)[name] = cmd->add_option(
+        std::string(key.flag), (*raw)[name],
+        key.default_value.empty() ? std::string(key.help)
+                                  : fmt::format("{} (default {})", key.help, key.default_value));
   }
   cmd->add_option("--out", flags->out_path, "Results file (HDF5) to write");
-  cmd->add_flag("--append", flags->append, "Add a new run to --out instead of replacing it");
+  auto* append =
+      cmd->add_flag("--append", flags->append, "Add a new run to --out instead of replacing it");
   cmd->add_option("--resume", flags->resume_path,
                   "Continue an interrupted sweep: run the cells missing from this file")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->excludes(append);
   cmd->add_flag("--dry-run", flags->dry_run, "List the cells and exit");
   cmd->add_flag("--no-peak", flags->no_peak,
                 "Skip measuring the CPU peaks (fp32, int8, bf16, memory) for the provenance");

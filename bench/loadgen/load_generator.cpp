@@ -56,15 +56,46 @@ struct alignas(64) Phase {
 class SharedSchedule {
  public:
   SharedSchedule(const LoadSettings& settings, std::int64_t start_ns)
-      : schedule_(settings.arrival, settings.rate_hz, settings.arrival_seed, start_ns) {}
+      : settings_(settings),
+        start_ns_(start_ns),
+        schedule_(settings.arrival, settings.rate_hz, settings.arrival_seed, start_ns) {}
   std::int64_t Take() {
     std::lock_guard lock(mutex_);
+    ++taken_;
     return schedule_.Next();
   }
 
+  struct WindowCount {
+    std::int64_t scheduled = 0;  // arrivals scheduled in the window (a lower bound if truncated)
+    bool truncated = false;
+  };
+  // After the workers have stopped: the arrivals scheduled in [from_ns, to_ns). Those taken are
+  // replayed; of those never taken (a generator behind its schedule) at most `untaken_limit` are
+  // counted, so that the count costs no more than the sends did, whatever the rate.
+  WindowCount CountInWindow(std::int64_t from_ns, std::int64_t to_ns, std::int64_t untaken_limit) {
+    WindowCount count;
+    ArrivalSchedule replay(settings_.arrival, settings_.rate_hz, settings_.arrival_seed, start_ns_);
+    for (std::int64_t i = 0; i < taken_; ++i) {
+      const std::int64_t t = replay.Next();
+      count.scheduled += t >= from_ns && t < to_ns;
+    }
+    std::int64_t untaken = 0;
+    for (std::int64_t t = schedule_.Next(); t < to_ns; t = schedule_.Next()) {
+      if (++untaken > untaken_limit) {
+        count.truncated = true;
+        break;
+      }
+      count.scheduled += t >= from_ns;
+    }
+    return count;
+  }
+
  private:
+  const LoadSettings& settings_;
+  const std::int64_t start_ns_;
   std::mutex mutex_;
   ArrivalSchedule schedule_;
+  std::int64_t taken_ = 0;
 };
 
 // The one worker whose completion callback may run inline on this thread (see Worker::OnDone).
@@ -398,9 +429,12 @@ void ValidateLoadSettings(const LoadSettings& s) {
   auto bad = [](std::string_view what, auto value, std::string_view expected) {
     Throw(ErrorKind::kInvalidArgument, "{} = {}: expected {}", what, value, expected);
   };
-  if (s.concurrency < 1) bad("concurrency", s.concurrency, "at least 1");
-  if (s.mode == LoadMode::kOpen && !(s.rate_hz > 0 && std::isfinite(s.rate_hz))) {
-    bad("rate_hz", s.rate_hz, "a positive rate for open loop");
+  if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
+    bad("concurrency", s.concurrency, fmt::format("1 to {} in one process", kMaxConcurrency));
+  }
+  if (s.mode == LoadMode::kOpen && !(s.rate_hz > 0 && s.rate_hz <= kMaxRateHz)) {
+    bad("rate_hz", s.rate_hz,
+        fmt::format("a positive rate for open loop, at most {:g} Hz in one process", kMaxRateHz));
   }
   if (!(s.warmup_s >= 0)) bad("warmup_s", s.warmup_s, "0 or more");
   if (s.warmup_requests < 0) bad("warmup_requests", s.warmup_requests, "0 or more");
@@ -409,7 +443,7 @@ void ValidateLoadSettings(const LoadSettings& s) {
   if (!(s.max_duration_s >= s.min_duration_s)) {
     bad("max_duration_s", s.max_duration_s, "at least min_duration_s");
   }
-  if (!(s.ci_fraction > 0)) bad("ci precision", s.ci_fraction, "more than 0");
+  if (!(s.ci_fraction > 0)) bad("ci_fraction", s.ci_fraction, "more than 0");
   if (s.sub_windows < 2) bad("sub_windows", s.sub_windows, "at least 2");
   if (s.stop_after_failures < 0) {
     bad("stop_after_failures", s.stop_after_failures, "0 (never) or more");
@@ -688,22 +722,23 @@ std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
   }
 
   if (settings.mode == LoadMode::kOpen) {
-    // Replaying the seeded schedule gives exactly how many sends the window asked for.
-    ArrivalSchedule replay(settings.arrival, settings.rate_hz, settings.arrival_seed, start_ns);
-    std::int64_t scheduled_in_window = 0;
-    for (std::int64_t t = replay.Next(); t < stop_ns; t = replay.Next()) {
-      scheduled_in_window += t >= measure_start_ns;
-    }
+    // Replaying the seeded schedule gives exactly how many sends the window asked for. Past
+    // 2 x workers + sent untaken arrivals the generator is certainly behind (see allowed_short),
+    // so the count stops there.
+    const SharedSchedule::WindowCount window = schedule->CountInWindow(
+        measure_start_ns, stop_ns, 2 * static_cast<std::int64_t>(workers) + sent_in_window);
     // Requests still in flight at the stop are not counted as sent: allow one per worker.
     const auto allowed_short = std::max<std::int64_t>(
-        workers, static_cast<std::int64_t>(0.01 * static_cast<double>(scheduled_in_window)));
+        workers, static_cast<std::int64_t>(0.01 * static_cast<double>(window.scheduled)));
     const double p99_lag_s = result.send_lag.Percentile(0.99) * 1e-9;
-    if (scheduled_in_window - sent_in_window > allowed_short ||
+    if (window.truncated || window.scheduled - sent_in_window > allowed_short ||
         p99_lag_s > settings.max_send_lag_s) {
       result.generator_behind = true;
       result.convergence_reason += fmt::format(
-          "; generator behind: sent {} of {} scheduled, p99 send lag {:.1f} us (limit {:.1f} us)",
-          sent_in_window, scheduled_in_window, p99_lag_s * 1e6, settings.max_send_lag_s * 1e6);
+          "; generator behind: sent {} of {}{} scheduled, p99 send lag {:.1f} us (limit {:.1f} "
+          "us)",
+          sent_in_window, window.truncated ? "more than " : "", window.scheduled, p99_lag_s * 1e6,
+          settings.max_send_lag_s * 1e6);
     }
   }
   return result;

@@ -23,6 +23,13 @@ std::string_view LoadModeName(LoadMode mode);  // "closed" | "open" | "offline"
 // Throws Error(kInvalidArgument) naming the accepted names.
 LoadMode ParseLoadMode(std::string_view name);
 
+// Client workers in one process: each keeps two latency histograms (70 KB) and a thread; a fleet
+// of processes under MPI (docs/FLEET.md) goes further.
+inline constexpr int kMaxConcurrency = 4'096;
+// Open-loop rates above this cannot be kept by one process (a send costs well over 100 ns); a
+// fleet goes further.
+inline constexpr double kMaxRateHz = 1e7;
+
 // How one cell is driven and when its measured window ends. Durations in seconds.
 struct LoadSettings {
   LoadMode mode = LoadMode::kClosed;
@@ -73,7 +80,7 @@ struct LoadSettings {
   bool fixed_window = false;
 };
 
-// Throws Error(kInvalidArgument) naming the first bad field.
+// Throws Error(kInvalidArgument) naming the first bad field and its accepted range.
 void ValidateLoadSettings(const LoadSettings& settings);
 
 // A snapshot for progress displays, taken at each sub-window boundary (and at least every 250 ms).

@@ -477,6 +477,22 @@ TEST(LoadGenerator, AStartBarrierThatThrowsFailsTheCell) {
   EXPECT_EQ(target.max_in_flight_.load(), 0) << "no request may be sent after a failed start";
 }
 
+// Issue 22 §2: at a rate far above what the target keeps up with, the schedule's arrivals that
+// were never sent are not all replayed (at 1e10 Hz that took longer than the cell): the count
+// stops once the generator is certainly behind.
+TEST(LoadGenerator, AScheduleFarAheadOfTheSendsIsCountedOnlyUntilBehindIsCertain) {
+  BusyTarget target(1'000'000, /*sleep=*/true);
+  LoadSettings settings = Quick(LoadMode::kOpen, 2);
+  settings.rate_hz = kMaxRateHz;
+  settings.max_duration_s = 0.4;
+  const std::optional<CellResult> result = RunLoad(target, settings);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->generator_behind);
+  EXPECT_NE(result->convergence_reason.find("scheduled"), std::string::npos);
+  EXPECT_NE(result->convergence_reason.find("more than"), std::string::npos)
+      << result->convergence_reason;
+}
+
 TEST(LoadGenerator, RejectsBadSettings) {
   LocalTarget target = NullTarget();
   LoadSettings settings = Quick(LoadMode::kOpen, 1);
@@ -492,6 +508,11 @@ TEST(LoadGenerator, RejectsBadSettings) {
   settings = Quick(LoadMode::kClosed, 1);
   settings.stop_after_failures = -1;
   EXPECT_THROW(RunLoad(target, settings), Error) << "negative stop_after_failures";
+  settings = Quick(LoadMode::kClosed, kMaxConcurrency + 1);
+  EXPECT_THROW(RunLoad(target, settings), Error) << "more workers than one process runs";
+  settings = Quick(LoadMode::kOpen, 1);
+  settings.rate_hz = 1e12;
+  EXPECT_THROW(RunLoad(target, settings), Error) << "a rate no process can schedule";
 }
 
 }  // namespace

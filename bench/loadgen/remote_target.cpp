@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
 namespace {
@@ -39,6 +40,40 @@ ServerPolicy ParseServerPolicy(std::string_view name) {
   if (name == "least_loaded") return ServerPolicy::kLeastLoaded;
   Throw(ErrorKind::kInvalidArgument,
         "unknown server policy '{}': expected round_robin or least_loaded", name);
+}
+
+void ValidateServerAddress(std::string_view address) {
+  auto bad = [&](std::string_view why) {
+    Throw(ErrorKind::kInvalidArgument,
+          "server '{}': {}; expected host:port, [ipv6]:port (port 1-65535) or unix:PATH", address,
+          why);
+  };
+  if (address.starts_with("unix:")) {
+    if (address.size() == 5) bad("no socket path");
+    return;
+  }
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) bad("no port");
+  std::string_view host = address.substr(0, colon);
+  if (host.starts_with('[')) {
+    if (!host.ends_with(']') || host.size() < 3) bad("unbalanced brackets around the IPv6 host");
+    host = host.substr(1, host.size() - 2);
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      bad("not an IPv6 address inside the brackets");
+    }
+  } else if (host.empty()) {
+    bad("no host");
+  } else if (host.find(':') != std::string_view::npos) {
+    bad("an IPv6 host needs brackets");
+  } else if (host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789.-_") != std::string_view::npos) {
+    bad("not a host name or address");
+  }
+  try {
+    ParseIntInRange(address.substr(colon + 1), "port", 1, 65535);
+  } catch (const Error& error) {
+    bad(error.what());
+  }
 }
 
 // One server: its client, what the cell's requests to it did, and its statistics at Setup.
@@ -81,7 +116,7 @@ void RemoteTarget::Setup(int workers) {
     client_options.address = address;
     server->client = std::make_unique<service::Client>(client_options);
     server->share.address = address;
-    server->client->WaitForReady(options_.connect_timeout_ms);
+    server->client->WaitForReady(options_.connect_timeout_ms, options_.cancel);
     const service::RemoteModelMetadata metadata = server->client->ModelMetadata(options_.model);
     if (metadata.inputs.size() != 1 || metadata.inputs[0].shape.size() != expected.size()) {
       Throw(ErrorKind::kInvalidArgument,

@@ -23,6 +23,11 @@ std::string_view ServerPolicyName(ServerPolicy policy);  // "round_robin" | "lea
 // Throws Error(kInvalidArgument) naming the accepted names.
 ServerPolicy ParseServerPolicy(std::string_view name);
 
+// Checks a server address as gRPC takes it: host:port with a hostname, an IPv4 address or a
+// bracketed IPv6 address ([::1]:8001) and a port from 1 to 65535, or unix:PATH. Throws
+// Error(kInvalidArgument) naming the address and the accepted forms. Pure.
+void ValidateServerAddress(std::string_view address);
+
 struct RemoteTargetOptions {
   std::string model;  // the served model's name
   int batch = 1;
@@ -33,7 +38,8 @@ struct RemoteTargetOptions {
   // client.address alone.
   std::vector<std::string> servers;
   ServerPolicy policy = ServerPolicy::kRoundRobin;
-  std::int64_t connect_timeout_ms = 30'000;  // Setup waits this long for the server to be ready
+  std::int64_t connect_timeout_ms = 30'000;   // Setup waits this long for the server to be ready
+  const std::atomic<bool>* cancel = nullptr;  // ends that wait early when true (a sweep's ^C)
   int staged_batches = 4;  // distinct input batches staged before timing (as LocalTarget)
 };
 

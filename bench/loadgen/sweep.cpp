@@ -104,6 +104,7 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
                                         const std::function<void(const LoadProgress&)>& progress) {
   std::unique_ptr<service::Server> server;
   RemoteTargetOptions options = RemoteOptionsFor(cell, graph);
+  options.cancel = cancel;
   const Shape input_shape = graph.input_shape();
   if (cell.remote.servers.empty()) {
     server = StartServerFor(cell, std::move(graph));
@@ -169,6 +170,9 @@ std::optional<CellResult> RunSweepCell(
     LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
     return RunLoad(target, cell.load, cancel, on_progress);
   } catch (const Error& error) {
+    // An interrupt during setup (waiting for a server, compiling) abandons the cell like one
+    // during the load: nothing is stored for it, and --resume runs it.
+    if (cancel != nullptr && cancel->load()) return std::nullopt;
     return FailedCell(error.kind(), error.what());
   } catch (const std::bad_alloc&) {
     return FailedCell(ErrorKind::kResourceExhausted, "out of memory");
@@ -207,6 +211,13 @@ std::string StoredConfigText(const std::string& path) {
   const std::vector<std::string> runs = reader.ListRuns();
   if (runs.empty()) Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", path);
   return reader.ReadRunInfo(runs.back()).config_text;
+}
+
+std::map<std::string, CellStatus> StoredFinishedCells(const std::string& path) {
+  ResultsReader reader(path);
+  const std::vector<std::string> runs = reader.ListRuns();
+  if (runs.empty()) Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", path);
+  return reader.FinishedCells(runs.back());
 }
 
 std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,

@@ -85,6 +85,8 @@ struct SweepSummary {
 
 // The configuration stored in the last run of a results file, for --resume.
 std::string StoredConfigText(const std::string& path);
+// The keys (CellSettings::Key) of the cells the last run of a results file holds, for --resume.
+std::map<std::string, CellStatus> StoredFinishedCells(const std::string& path);
 
 // The results file of a sweep, as RunSweep opens it: nullptr without out_path; with `resume`, the
 // file's last run, with `finished` set to the cells it holds; otherwise a new run with the

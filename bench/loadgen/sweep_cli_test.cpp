@@ -1,15 +1,21 @@
 // Runs `sonicbench sweep` as a user would and reads what it wrote with the results reader.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/registry.h"
@@ -202,6 +208,79 @@ TEST(SweepCli, InterruptLeavesAValidFileAndResumeRunsOnlyTheMissingCells) {
   for (std::size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(after[i].settings, before[i].settings);
     EXPECT_EQ(after[i].result.completed_requests, before[i].result.completed_requests);
+  }
+}
+
+// Issue 22 §3: SIGTERM (a batch system's stop) does what ^C does; --resume --dry-run lists only
+// the cells a resume would run; --resume --append is refused.
+TEST(SweepCli, SigtermInterruptsLikeSigintAndResumeDryRunListsWhatIsMissing) {
+  const std::string path = TempFile("term.h5");
+  Process sweep(With(
+      {"sweep", "--backend", "null", "--model", "jet_cnn", "--batch", "1-32*2", "--out", path}));
+  ASSERT_TRUE(sweep.WaitForLines("] local null", 2));
+  sweep.Signal(SIGTERM);
+  const Outcome interrupted = sweep.Wait();
+  EXPECT_EQ(interrupted.exit_code, 1) << interrupted.err;
+  EXPECT_NE(interrupted.err.find("--resume " + path), std::string::npos) << interrupted.err;
+  std::size_t stored = 0;
+  {
+    ResultsReader reader(path);
+    stored = reader.ReadCells(reader.ListRuns().at(0), /*with_raw_records=*/false).size();
+  }
+  ASSERT_GE(stored, 2u);
+  ASSERT_LT(stored, 6u);
+
+  const Outcome dry = RunSonicbench({"sweep", "--resume", path, "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find(fmt::format("{} cells to run ({} of 6 already in", 6 - stored, stored)),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(dry.out.find("[1/6]"), std::string::npos) << "the first cell is in the file\n"
+                                                      << dry.out;
+  EXPECT_NE(dry.out.find("[6/6]"), std::string::npos) << dry.out;
+
+  const Outcome both = RunSonicbench({"sweep", "--resume", path, "--append"});
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
+}
+
+// Issue 22 §3: ^C while a remote cell waits for a server that is not ready acts at once (it took
+// the whole 30 s connect timeout), and the cell is not stored as failed: --resume runs it.
+TEST(SweepCli, InterruptWhileWaitingForAServerStoresNothingForTheCell) {
+  const int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  close(probe);  // nothing listens there now
+  const std::string server = fmt::format("127.0.0.1:{}", ntohs(address.sin_port));
+  const std::string path = TempFile("unready.h5");
+  Process sweep(With({"sweep", "--target", "remote", "--server", server, "--backend", "null",
+                      "--model", "jet_cnn", "--out", path}));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto signalled = std::chrono::steady_clock::now();
+  sweep.Signal(SIGINT);
+  const Outcome interrupted = sweep.Wait();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  EXPECT_EQ(interrupted.exit_code, 1) << interrupted.err;
+  EXPECT_LT(seconds, 15) << "the 30 s connect timeout ran out instead";
+  EXPECT_EQ(interrupted.out.find("FAILED"), std::string::npos) << interrupted.out;
+  ResultsReader reader(path);
+  EXPECT_TRUE(reader.ReadCells(reader.ListRuns().at(0), /*with_raw_records=*/false).empty());
+  const Outcome dry = RunSonicbench({"sweep", "--resume", path, "--dry-run"});
+  EXPECT_NE(dry.out.find("1 cells to run (0 of 1 already in"), std::string::npos) << dry.out;
+}
+
+// Issue 22 §2: a huge range fails validation at once instead of growing to gigabytes.
+TEST(SweepCli, HugeRangesAreRejectedBeforeExpansion) {
+  for (const char* flag : {"--batch", "--concurrency"}) {
+    const Outcome run = RunSonicbench(
+        {"sweep", "--backend", "null", "--model", "jet_cnn", flag, "1-1000000000", "--dry-run"});
+    EXPECT_EQ(run.exit_code, 2) << run.err;
+    EXPECT_NE(run.err.find("1000000000 is out of range"), std::string::npos) << run.err;
   }
 }
 

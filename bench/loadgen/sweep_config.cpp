@@ -2,59 +2,22 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/resource.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <map>
-#include <set>
 
 #include "backends/registry.h"
 #include "bench/loadgen/cpu_set.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "models/zoo.h"
 #include "service/link.h"
 
 namespace sonic {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
-
-// Splits a comma-separated list, trimming items; an empty item is an error.
-std::vector<std::string> SplitList(std::string_view text, std::string_view key) {
-  std::vector<std::string> items;
-  for (std::size_t begin = 0; begin <= text.size();) {
-    std::size_t comma = text.find(',', begin);
-    if (comma == std::string_view::npos) comma = text.size();
-    const std::string_view item = Trim(text.substr(begin, comma - begin));
-    if (item.empty()) Throw(ErrorKind::kInvalidArgument, "{}: empty item in '{}'", key, text);
-    items.emplace_back(item);
-    begin = comma + 1;
-  }
-  return items;
-}
-
-template <typename T>
-T ParseNumber(std::string_view text, std::string_view key) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    Throw(ErrorKind::kInvalidArgument, "{}: '{}' is not a{} number", key, text,
-          std::is_integral_v<T> ? "n integer" : "");
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(value))
-      Throw(ErrorKind::kInvalidArgument, "{}: '{}' is not finite", key, text);
-  }
-  return value;
-}
 
 // Strips TOML decoration: ["a", "b"] -> a, b and "x" -> x.
 std::string Untoml(std::string_view value) {
@@ -75,94 +38,344 @@ void AppendUnique(std::vector<T>& values, const T& value) {
   if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
 }
 
-// Parses "a", "a-b" or "a-b*f" items of an axis into `out`.
 template <typename T>
-void ParseAxisItem(std::string_view item, std::string_view key, std::vector<T>& out) {
+T ParseAxisNumber(std::string_view text, std::string_view key) {
+  if constexpr (std::is_integral_v<T>) {
+    return ParseInt(text, key);
+  } else {
+    return ParseDouble(text, key);
+  }
+}
+
+template <typename T>
+void CheckAxisValue(T value, std::string_view key, T max) {
+  if (!(value > 0) || value > max) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} is out of range: expected a positive value up to {}",
+          key, value, max);
+  }
+}
+
+// Parses "a", "a-b" or "a-b*f" items of an axis into `out`. A range's length is computed, and
+// bounded, before any value is generated.
+template <typename T>
+void ParseAxisItem(std::string_view item, std::string_view key, T max, std::vector<T>& out) {
   const std::size_t dash = item.find('-', 1);  // a leading '-' is a sign, caught as < 1 below
   if (dash == std::string_view::npos) {
-    out.push_back(ParseNumber<T>(item, key));
+    const T value = ParseAxisNumber<T>(item, key);
+    CheckAxisValue(value, key, max);
+    out.push_back(value);
     return;
   }
   const std::size_t star = item.find('*', dash);
-  const T first = ParseNumber<T>(item.substr(0, dash), key);
-  const T last =
-      ParseNumber<T>(item.substr(dash + 1, star == std::string_view::npos ? std::string_view::npos
-                                                                          : star - dash - 1),
-                     key);
+  const T first = ParseAxisNumber<T>(item.substr(0, dash), key);
+  const T last = ParseAxisNumber<T>(
+      item.substr(dash + 1,
+                  star == std::string_view::npos ? std::string_view::npos : star - dash - 1),
+      key);
+  CheckAxisValue(first, key, max);
+  CheckAxisValue(last, key, max);
   if (last < first) Throw(ErrorKind::kInvalidArgument, "{}: range '{}' runs backwards", key, item);
-  if (!(first > 0))
-    Throw(ErrorKind::kInvalidArgument, "{}: values must be positive, got '{}'", key, item);
+  double count = 0;
+  double factor = 1;
   if (star == std::string_view::npos) {
     if constexpr (std::is_floating_point_v<T>) {
       Throw(ErrorKind::kInvalidArgument, "{}: range '{}' needs a factor, e.g. {}*2", key, item,
             item);
-    } else {
-      for (T v = first; v <= last; ++v) out.push_back(v);
     }
+    count = static_cast<double>(last) - static_cast<double>(first) + 1;
+  } else {
+    factor = ParseDouble(item.substr(star + 1), key);
+    if (!(factor > 1)) {
+      Throw(ErrorKind::kInvalidArgument, "{}: factor in '{}' must be more than 1", key, item);
+    }
+    count = std::floor(std::log(static_cast<double>(last) / static_cast<double>(first)) /
+                       std::log(factor)) +
+            1;
+  }
+  if (count + static_cast<double>(out.size()) > static_cast<double>(kMaxGridCells)) {
+    Throw(ErrorKind::kInvalidArgument, "{}: range '{}' has {:.0f} values; a sweep has at most {}",
+          key, item, count, kMaxGridCells);
+  }
+  if (star == std::string_view::npos) {
+    for (T v = first; v <= last; ++v) out.push_back(v);
     return;
   }
-  const double factor = ParseNumber<double>(item.substr(star + 1), key);
-  if (!(factor > 1)) {
-    Throw(ErrorKind::kInvalidArgument, "{}: factor in '{}' must be more than 1", key, item);
-  }
-  for (double v = first; v <= last * (1 + 1e-12); v *= factor) {
+  for (double v = static_cast<double>(first); v <= static_cast<double>(last) * (1 + 1e-12);
+       v *= factor) {
     out.push_back(std::is_integral_v<T> ? static_cast<T>(std::llround(v)) : static_cast<T>(v));
   }
 }
 
 template <typename T>
-std::vector<T> ParseAxis(std::string_view text, std::string_view key) {
+std::vector<T> ParseAxis(std::string_view text, std::string_view key, T max) {
   std::vector<T> values;
-  for (const std::string& item : SplitList(text, key)) ParseAxisItem<T>(item, key, values);
-  for (T v : values) {
-    if (!(v > 0)) Throw(ErrorKind::kInvalidArgument, "{}: values must be positive, got {}", key, v);
-  }
+  for (const std::string& item : SplitList(text, key)) ParseAxisItem<T>(item, key, max, values);
   std::vector<T> unique;
   for (T v : values) AppendUnique(unique, v);
   return unique;
 }
 
-// The keys, in canonical order, with their defaults ("" = required).
-struct KeySpec {
-  std::string_view key;
-  std::string_view default_value;
+// Each item of a `target`, `dynamic_batching`-like axis must be one of `allowed`.
+std::vector<std::string> ParseNameAxis(std::string_view text, std::string_view key,
+                                       std::initializer_list<std::string_view> allowed) {
+  std::vector<std::string> names;
+  for (const std::string& name : SplitList(text, key)) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      const std::vector<std::string_view> names(allowed);
+      Throw(ErrorKind::kInvalidArgument, "unknown {} '{}': expected {} or {}", key, name,
+            fmt::join(names.begin(), names.end() - 1, ", "), names.back());
+    }
+    AppendUnique(names, name);
+  }
+  return names;
+}
+
+double ParseDoubleAtLeast(std::string_view text, std::string_view key, double min, bool inclusive) {
+  const double value = ParseDouble(text, key);
+  if (inclusive ? !(value >= min) : !(value > min)) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} is out of range: expected {} {}", key, text,
+          inclusive ? "at least" : "more than", min);
+  }
+  return value;
+}
+
+// Link axis items hold commas themselves (rtt_ms=10,bandwidth_gbps=1): with a custom link, items
+// are split on ';'.
+void ApplyLink(const std::string& v, SweepConfig& c) {
+  const bool custom = v.find('=') != std::string::npos;
+  for (const std::string& link : SplitList(v, "link", custom ? ';' : ',')) {
+    service::ParseLink(link);
+    AppendUnique(c.links, link);
+  }
+}
+
+void ApplyServer(const std::string& v, SweepConfig& c) {
+  c.remote.servers.clear();
+  if (v.empty()) return;
+  for (const std::string& address : SplitList(v, "server")) {
+    ValidateServerAddress(address);
+    AppendUnique(c.remote.servers, address);
+  }
+  c.remote.server = fmt::format("{}", fmt::join(c.remote.servers, ","));
+}
+
+void ApplyBackend(const std::string& v, SweepConfig& c) {
+  if (v.empty()) Throw(ErrorKind::kInvalidArgument, "backend is required (e.g. backend = onednn)");
+  const std::vector<std::string> compiled = CompiledBackendNames();
+  for (const std::string& name : SplitList(v, "backend")) {
+    if (std::find(compiled.begin(), compiled.end(), name) == compiled.end()) {
+      Throw(ErrorKind::kInvalidArgument, "unknown backend '{}': this build has {}", name,
+            fmt::join(compiled, ", "));
+    }
+    AppendUnique(c.backends, name);
+  }
+}
+
+void ApplyModel(const std::string& v, SweepConfig& c) {
+  if (v.empty()) Throw(ErrorKind::kInvalidArgument, "model is required (e.g. model = resnet50)");
+  std::vector<std::string> known;
+  for (const ModelInfo& info : BuiltinModels()) known.push_back(info.name);
+  for (const std::string& name : SplitList(v, "model")) {
+    const bool onnx_file = name.ends_with(".onnx") && std::filesystem::is_regular_file(name);
+    if (!onnx_file && std::find(known.begin(), known.end(), name) == known.end()) {
+      Throw(ErrorKind::kInvalidArgument,
+            "unknown model '{}': expected an existing .onnx file or a built-in model ({})", name,
+            fmt::join(known, ", "));
+    }
+    AppendUnique(c.models, name);
+  }
+}
+
+// The most client workers one process can run here: kMaxConcurrency, or less where the user's
+// process limit is lower.
+std::int64_t MachineConcurrencyLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NPROC, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    // Leave room for the backend's and gRPC's own threads.
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(limit.rlim_cur) - 64, 1,
+                                    kMaxConcurrency);
+  }
+  return kMaxConcurrency;
+}
+
+std::string Format(double value) { return fmt::format("{:g}", value); }
+
+// Every key, once: name, flag, default, help and the parser that applies a value. Defaults of the
+// load keys are LoadSettings' own.
+struct SweepKey {
+  std::string_view name;
+  std::string_view flag;
+  std::string (*default_value)();
+  std::string_view help;
+  void (*apply)(const std::string& value, SweepConfig& config);
 };
-constexpr KeySpec kKeys[] = {
-    {"target", "local"},
-    {"link", "none"},
-    {"dynamic_batching", "off"},
-    {"server", ""},
-    {"server_policy", "round_robin"},
-    {"instances", "1"},
-    {"max_queue_delay_us", "500"},
-    {"server_max_batch", "0"},
-    {"channels", "1"},
-    {"backend", ""},
-    {"model", ""},
-    {"precision", "fp32"},
-    {"batch", "1"},
-    {"mode", "closed"},
-    {"concurrency", "1"},
-    {"rate_hz", ""},
-    {"arrival", "constant"},
-    {"repeats", "1"},
-    {"threads", "0"},
-    {"device", ""},
-    {"inputs", "random"},
-    {"seed", "1"},
-    {"warmup_s", "1"},
-    {"warmup_requests", "0"},
-    {"min_duration_s", "5"},
-    {"min_requests", "100"},
-    {"max_duration_s", "60"},
-    {"ci_percent", "5"},
-    {"sub_windows", "10"},
-    {"stop_after_failures", "16"},
-    {"raw_record_cap", "100000"},
-    {"max_send_lag_us", "1000"},
-    {"client_cpus", ""},
-    {"backend_cpus", ""},
+
+const SweepKey kKeys[] = {
+    {"target", "--target", [] { return std::string("local"); },
+     "Targets: local (in-process), remote (the KServe v2 service)",
+     [](const std::string& v, SweepConfig& c) {
+       c.targets = ParseNameAxis(v, "target", {"local", "remote"});
+     }},
+    {"link", "--link", [] { return std::string("none"); },
+     "Remote: emulated links none, edge, cloud or rtt_ms=R,bandwidth_gbps=B (';' between custom)",
+     ApplyLink},
+    {"dynamic_batching", "--dynamic-batching", [] { return std::string("off"); },
+     "Remote, embedded server: batcher off, on or both",
+     [](const std::string& v, SweepConfig& c) {
+       c.dynamic_batching = ParseNameAxis(v, "dynamic_batching", {"off", "on"});
+     }},
+    {"server", "--server", [] { return std::string(); },
+     "Remote: host:port of running servers, comma-separated (default: start one)", ApplyServer},
+    {"server_policy", "--server-policy", [] { return std::string("round_robin"); },
+     "Several servers: round_robin or least_loaded",
+     [](const std::string& v, SweepConfig& c) { c.remote.policy = ParseServerPolicy(v); }},
+    {"instances", "--instances", [] { return std::string("1"); },
+     "Embedded server: model instances",
+     [](const std::string& v, SweepConfig& c) {
+       c.remote.instances = static_cast<int>(ParseIntInRange(v, "instances", 1, 1024));
+     }},
+    {"max_queue_delay_us", "--max-queue-delay-us", [] { return std::string("500"); },
+     "Embedded server: batcher queue delay",
+     [](const std::string& v, SweepConfig& c) {
+       c.remote.max_queue_delay_us = ParseIntInRange(v, "max_queue_delay_us", 0, 10'000'000);
+     }},
+    {"server_max_batch", "--server-max-batch", [] { return std::string("0"); },
+     "Embedded server: max batch (0: auto)",
+     [](const std::string& v, SweepConfig& c) {
+       c.remote.max_batch = ParseIntInRange(v, "server_max_batch", 0, kMaxBatch);
+     }},
+    {"channels", "--channels", [] { return std::string("1"); }, "Remote: client gRPC connections",
+     [](const std::string& v, SweepConfig& c) {
+       c.remote.channels = static_cast<int>(ParseIntInRange(v, "channels", 1, 1024));
+     }},
+    {"backend", "--backend", [] { return std::string(); }, "Backends, e.g. onednn,reference",
+     ApplyBackend},
+    {"model", "--model", [] { return std::string(); }, "Built-in models, e.g. resnet50,jet_cnn",
+     ApplyModel},
+    {"precision", "--precision", [] { return std::string("fp32"); }, "Precisions, e.g. fp32,bf16",
+     [](const std::string& v, SweepConfig& c) {
+       for (const std::string& name : SplitList(v, "precision")) {
+         AppendUnique(c.precisions, ParsePrecision(name));
+       }
+     }},
+    {"batch", "--batch", [] { return std::string("1"); }, "Batch sizes: 1,2,4 or 1-64*2",
+     [](const std::string& v, SweepConfig& c) { c.batches = ParseIntAxis(v, "batch", kMaxBatch); }},
+    {"mode", "--mode", [] { return std::string("closed"); }, "Load modes: closed, open, offline",
+     [](const std::string& v, SweepConfig& c) {
+       for (const std::string& name : SplitList(v, "mode")) {
+         AppendUnique(c.modes, ParseLoadMode(name));
+       }
+     }},
+    {"concurrency", "--concurrency", [] { return std::string("1"); },
+     "Client workers (closed, offline) or most in flight (open)",
+     [](const std::string& v, SweepConfig& c) {
+       c.concurrencies = ParseIntAxis(v, "concurrency", MachineConcurrencyLimit());
+     }},
+    {"rate_hz", "--rate", [] { return std::string(); },
+     "Open-loop rates in Hz: 100,200 or 100-1600*2",
+     [](const std::string& v, SweepConfig& c) {
+       if (!v.empty()) c.rates_hz = ParseRateAxis(v, "rate_hz");
+     }},
+    {"arrival", "--arrival", [] { return std::string("constant"); },
+     "Open-loop arrivals: constant or poisson",
+     [](const std::string& v, SweepConfig& c) { c.load.arrival = ParseArrivalProcess(v); }},
+    {"repeats", "--repeats", [] { return std::string("1"); }, "Repeats of every cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.repeats = ParseIntInRange(v, "repeats", 1, kMaxGridCells);
+     }},
+    {"threads", "--threads", [] { return std::string("0"); },
+     "Backend threads per executable (0: usable CPUs / concurrency)",
+     [](const std::string& v, SweepConfig& c) {
+       c.threads = ParseIntInRange(v, "threads", 0, 1024);
+     }},
+    {"device", "--device", [] { return std::string(); },
+     "Backend device selector (CompileOptions::device), e.g. 0:0, conv=direct for onednn",
+     [](const std::string& v, SweepConfig& c) { c.device = v; }},
+    {"inputs", "--inputs", [] { return std::string("random"); },
+     "Request inputs: random, or a dataset file (sonicbench dataset)",
+     [](const std::string& v, SweepConfig& c) {
+       if (v != "random" && !std::filesystem::is_regular_file(v)) {
+         Throw(ErrorKind::kInvalidArgument,
+               "inputs '{}': expected random (seeded tensors) or an existing dataset file (.h5)",
+               v);
+       }
+       c.inputs = v;
+     }},
+    {"seed", "--seed", [] { return std::string("1"); }, "Seed of arrivals and inputs",
+     [](const std::string& v, SweepConfig& c) { c.seed = ParseUnsigned(v, "seed"); }},
+    {"warmup_s", "--warmup-s", [] { return Format(LoadSettings{}.warmup_s); },
+     "Warm-up seconds per cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.warmup_s = ParseDoubleAtLeast(v, "warmup_s", 0, true);
+     }},
+    {"warmup_requests", "--warmup-requests",
+     [] { return fmt::format("{}", LoadSettings{}.warmup_requests); }, "Warm-up requests per cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.warmup_requests = ParseIntInRange(v, "warmup_requests", 0, INT64_MAX);
+     }},
+    {"min_duration_s", "--min-duration-s", [] { return Format(LoadSettings{}.min_duration_s); },
+     "Minimum measured seconds per cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.min_duration_s = ParseDoubleAtLeast(v, "min_duration_s", 0, false);
+     }},
+    {"min_requests", "--min-requests",
+     [] { return fmt::format("{}", LoadSettings{}.min_requests); },
+     "Minimum measured requests per cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.min_requests = ParseIntInRange(v, "min_requests", 0, INT64_MAX);
+     }},
+    {"max_duration_s", "--max-duration-s", [] { return Format(LoadSettings{}.max_duration_s); },
+     "Maximum measured seconds (then: not converged)",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.max_duration_s = ParseDoubleAtLeast(v, "max_duration_s", 0, false);
+     }},
+    {"ci_percent", "--ci-percent", [] { return Format(100 * LoadSettings{}.ci_fraction); },
+     "Throughput 95% CI half-width to converge, in percent",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.ci_fraction = ParseDoubleAtLeast(v, "ci_percent", 0, false) / 100;
+     }},
+    {"sub_windows", "--sub-windows", [] { return fmt::format("{}", LoadSettings{}.sub_windows); },
+     "Batch-means sub-windows in the minimum duration",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.sub_windows = static_cast<int>(ParseIntInRange(v, "sub_windows", 2, 100'000));
+     }},
+    {"stop_after_failures", "--stop-after-failures",
+     [] { return fmt::format("{}", LoadSettings{}.stop_after_failures); },
+     "Stop a cell after this many requests in a row failed (0: never)",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.stop_after_failures = ParseIntInRange(v, "stop_after_failures", 0, INT64_MAX);
+     }},
+    {"raw_record_cap", "--raw-record-cap",
+     [] { return fmt::format("{}", LoadSettings{}.raw_record_cap); },
+     "Raw request records kept per cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.raw_record_cap =
+           static_cast<std::size_t>(ParseIntInRange(v, "raw_record_cap", 0, 100'000'000));
+     }},
+    {"max_send_lag_us", "--max-send-lag-us",
+     [] { return Format(1e6 * LoadSettings{}.max_send_lag_s); },
+     "Open loop: p99 send lag above which it is behind",
+     [](const std::string& v, SweepConfig& c) {
+       c.load.max_send_lag_s = ParseDoubleAtLeast(v, "max_send_lag_us", 0, false) * 1e-6;
+     }},
+    {"client_cpus", "--client-cpus", [] { return std::string(); },
+     "Pin client workers to these CPUs, e.g. 0",
+     [](const std::string& v, SweepConfig& c) {
+       if (!v.empty()) c.load.client_cpus = ParseCpuList(v);
+     }},
+    {"backend_cpus", "--backend-cpus", [] { return std::string(); },
+     "Pin backend threads to these CPUs, e.g. 1",
+     [](const std::string& v, SweepConfig& c) {
+       if (!v.empty()) c.load.backend_cpus = ParseCpuList(v);
+     }},
 };
+
+const SweepKey* FindKey(std::string_view name) {
+  for (const SweepKey& key : kKeys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
 
 // Levenshtein distance, for "did you mean".
 int EditDistance(std::string_view a, std::string_view b) {
@@ -183,30 +396,73 @@ int EditDistance(std::string_view a, std::string_view b) {
 std::string UnknownKeyMessage(std::string_view key) {
   std::string_view best;
   int best_distance = 3;
-  for (const KeySpec& spec : kKeys) {
-    const int d = EditDistance(key, spec.key);
-    if (d < best_distance) best_distance = d, best = spec.key;
+  for (const SweepKey& spec : kKeys) {
+    const int d = EditDistance(key, spec.name);
+    if (d < best_distance) best_distance = d, best = spec.name;
   }
   std::vector<std::string_view> names;
-  for (const KeySpec& spec : kKeys) names.push_back(spec.key);
+  for (const SweepKey& spec : kKeys) names.push_back(spec.name);
   return best.empty()
              ? fmt::format("unknown key '{}' (known keys: {})", key, fmt::join(names, ", "))
              : fmt::format("unknown key '{}' (did you mean '{}'?)", key, best);
 }
 
+// Keys that only remote cells use: set on a grid without remote cells, they would be ignored.
+constexpr std::string_view kRemoteOnlyKeys[] = {
+    "link",      "dynamic_batching",   "server",           "server_policy",
+    "instances", "max_queue_delay_us", "server_max_batch", "channels"};
+
+std::int64_t CountCells(const SweepConfig& config) {
+  std::int64_t per_load = 0;
+  for (LoadMode mode : config.modes) {
+    per_load += mode == LoadMode::kOpen ? static_cast<std::int64_t>(config.rates_hz.size()) : 1;
+  }
+  // Each factor is at most kMaxGridCells, and the product is checked after every step, so
+  // nothing overflows.
+  auto times = [](std::int64_t count, std::size_t factor) {
+    return std::min<std::int64_t>(count * static_cast<std::int64_t>(factor), INT64_MAX / 2);
+  };
+  std::int64_t total = 0;
+  for (const std::string& target : config.targets) {
+    std::int64_t n = target == "remote" ? times(static_cast<std::int64_t>(config.links.size()),
+                                                config.dynamic_batching.size())
+                                        : 1;
+    for (std::size_t factor :
+         {config.backends.size(), config.models.size(), config.precisions.size(),
+          config.batches.size(), config.concurrencies.size()}) {
+      n = std::min(times(n, factor), kMaxGridCells + 1);
+    }
+    n = std::min(times(n, static_cast<std::size_t>(per_load)), kMaxGridCells + 1);
+    n = std::min(times(n, static_cast<std::size_t>(config.repeats)), kMaxGridCells + 1);
+    total = std::min(total + n, kMaxGridCells + 1);
+  }
+  return total;
+}
+
 }  // namespace
 
-std::vector<std::int64_t> ParseIntAxis(std::string_view text, std::string_view key) {
-  return ParseAxis<std::int64_t>(text, key);
+const std::vector<SweepKeyInfo>& SweepKeys() {
+  static const std::vector<SweepKeyInfo> infos = [] {
+    std::vector<SweepKeyInfo> list;
+    for (const SweepKey& key : kKeys) {
+      list.push_back({key.name, key.flag, key.default_value(), key.help});
+    }
+    return list;
+  }();
+  return infos;
+}
+
+std::vector<std::int64_t> ParseIntAxis(std::string_view text, std::string_view key,
+                                       std::int64_t max) {
+  return ParseAxis<std::int64_t>(text, key, max);
 }
 
 std::vector<double> ParseRateAxis(std::string_view text, std::string_view key) {
-  return ParseAxis<double>(text, key);
+  return ParseAxis<double>(text, key, kMaxRateHz);
 }
 
 ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
   ConfigEntries entries;
-  std::vector<std::string> problems;
   int line_number = 0;
   for (std::size_t begin = 0; begin < text.size();) {
     std::size_t end = text.find('\n', begin);
@@ -217,32 +473,32 @@ ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
     line = Trim(line.substr(0, line.find('#')));
     if (line.empty() || line == "[sweep]") continue;
     const std::string where = fmt::format("{}:{}", origin, line_number);
+    auto problem = [&](std::string message) {
+      entries.push_back({"", "", where, std::move(message)});
+    };
     if (line.front() == '[') {
-      problems.push_back(
-          fmt::format("{}: unknown section '{}' (only [sweep] is accepted)", where, line));
+      problem(fmt::format("unknown section '{}' (only [sweep] is accepted)", line));
       continue;
     }
     const std::size_t equals = line.find('=');
     if (equals == std::string_view::npos) {
-      problems.push_back(fmt::format("{}: expected 'key = value', got '{}'", where, line));
+      problem(fmt::format("expected 'key = value', got '{}'", line));
       continue;
     }
     const std::string_view key = Trim(line.substr(0, equals));
     const std::string value = Untoml(line.substr(equals + 1));
     if (key.empty() || value.empty()) {
-      problems.push_back(fmt::format("{}: expected 'key = value', got '{}'", where, line));
+      problem(fmt::format("expected 'key = value', got '{}'", line));
       continue;
     }
-    for (const ConfigEntry& entry : entries) {
-      if (entry.key == key) {
-        problems.push_back(fmt::format("{}: '{}' is set twice (first at {}): one axis per line",
-                                       where, key, entry.origin));
-      }
+    const auto first = std::find_if(entries.begin(), entries.end(),
+                                    [&](const ConfigEntry& entry) { return entry.key == key; });
+    if (first != entries.end()) {
+      problem(
+          fmt::format("'{}' is set twice (first at {}): one axis per line", key, first->origin));
+      continue;
     }
-    entries.push_back({std::string(key), value, where});
-  }
-  if (!problems.empty()) {
-    Throw(ErrorKind::kInvalidArgument, "invalid sweep config:\n  {}", fmt::join(problems, "\n  "));
+    entries.push_back({std::string(key), value, where, ""});
   }
   return entries;
 }
@@ -251,204 +507,31 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   std::map<std::string, const ConfigEntry*> latest;
   std::vector<std::string> problems;
   for (const ConfigEntry& entry : entries) {
-    const bool known = std::any_of(std::begin(kKeys), std::end(kKeys),
-                                   [&](const KeySpec& s) { return s.key == entry.key; });
-    if (!known) {
+    if (!entry.problem.empty()) {
+      problems.push_back(fmt::format("{}: {}", entry.origin, entry.problem));
+    } else if (FindKey(entry.key) == nullptr) {
       problems.push_back(fmt::format("{}: {}", entry.origin, UnknownKeyMessage(entry.key)));
-      continue;
+    } else {
+      latest[entry.key] = &entry;
     }
-    latest[entry.key] = &entry;
   }
-  auto value_of = [&](std::string_view key) -> std::string {
-    const auto it = latest.find(std::string(key));
-    if (it != latest.end()) return it->second->value;
-    for (const KeySpec& spec : kKeys) {
-      if (spec.key == key) return std::string(spec.default_value);
-    }
-    return {};
+  auto value_of = [&](const SweepKey& key) -> std::string {
+    const auto it = latest.find(std::string(key.name));
+    return it != latest.end() ? it->second->value : key.default_value();
   };
   auto origin_of = [&](std::string_view key) -> std::string {
     const auto it = latest.find(std::string(key));
     return it != latest.end() ? it->second->origin : fmt::format("default {}", key);
   };
-  // Runs one key's parser, turning its error into a problem line with the key's origin.
-  auto check = [&](std::string_view key, const std::function<void(const std::string&)>& parse) {
-    try {
-      parse(value_of(key));
-    } catch (const Error& error) {
-      problems.push_back(fmt::format("{}: {}", origin_of(key), error.what()));
-    }
-  };
 
   SweepConfig config;
-  check("target", [&](const std::string& v) {
-    for (const std::string& target : SplitList(v, "target")) {
-      if (target != "local" && target != "remote") {
-        Throw(ErrorKind::kInvalidArgument, "unknown target '{}': expected local or remote", target);
-      }
-      AppendUnique(config.targets, target);
+  for (const SweepKey& key : kKeys) {
+    try {
+      key.apply(value_of(key), config);
+    } catch (const Error& error) {
+      problems.push_back(fmt::format("{}: {}", origin_of(key.name), error.what()));
     }
-  });
-  check("link", [&](const std::string& v) {
-    // Custom links hold commas themselves (rtt_ms=10,bandwidth_gbps=1): axis items are split on
-    // ';' when one is present, else on ','.
-    const bool custom = v.find('=') != std::string::npos;
-    std::vector<std::string> items;
-    if (custom) {
-      std::size_t start = 0;
-      while (start <= v.size()) {
-        const std::size_t end = std::min(v.find(';', start), v.size());
-        std::string item(v.substr(start, end - start));
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
-        if (!item.empty()) items.push_back(item);
-        start = end + 1;
-      }
-    } else {
-      items = SplitList(v, "link");
-    }
-    for (const std::string& link : items) {
-      service::ParseLink(link);
-      AppendUnique(config.links, link);
-    }
-  });
-  check("dynamic_batching", [&](const std::string& v) {
-    for (const std::string& mode : SplitList(v, "dynamic_batching")) {
-      if (mode != "on" && mode != "off") {
-        Throw(ErrorKind::kInvalidArgument, "dynamic_batching '{}': expected on, off or both", mode);
-      }
-      AppendUnique(config.dynamic_batching, mode);
-    }
-  });
-  check("server", [&](const std::string& v) {
-    config.remote.servers.clear();
-    if (v.empty()) return;
-    for (const std::string& address : SplitList(v, "server")) {
-      if (address.find(':') == std::string::npos) {
-        Throw(ErrorKind::kInvalidArgument, "server '{}': expected host:port[,host:port...]",
-              address);
-      }
-      AppendUnique(config.remote.servers, address);
-    }
-    config.remote.server = fmt::format("{}", fmt::join(config.remote.servers, ","));
-  });
-  check("server_policy",
-        [&](const std::string& v) { config.remote.policy = ParseServerPolicy(v); });
-  check("instances", [&](const std::string& v) {
-    config.remote.instances = static_cast<int>(ParseIntAxis(v, "instances").front());
-  });
-  check("max_queue_delay_us", [&](const std::string& v) {
-    config.remote.max_queue_delay_us = std::stoll(v);
-    if (config.remote.max_queue_delay_us < 0) {
-      Throw(ErrorKind::kInvalidArgument, "max_queue_delay_us {} must not be negative", v);
-    }
-  });
-  check("server_max_batch", [&](const std::string& v) {
-    config.remote.max_batch = std::stoll(v);
-    if (config.remote.max_batch < 0) {
-      Throw(ErrorKind::kInvalidArgument, "server_max_batch {} must not be negative", v);
-    }
-  });
-  check("channels", [&](const std::string& v) {
-    config.remote.channels = static_cast<int>(ParseIntAxis(v, "channels").front());
-  });
-  check("backend", [&](const std::string& v) {
-    if (v.empty())
-      Throw(ErrorKind::kInvalidArgument, "backend is required (e.g. backend = onednn)");
-    const std::vector<std::string> compiled = CompiledBackendNames();
-    for (const std::string& name : SplitList(v, "backend")) {
-      if (std::find(compiled.begin(), compiled.end(), name) == compiled.end()) {
-        Throw(ErrorKind::kInvalidArgument, "unknown backend '{}': this build has {}", name,
-              fmt::join(compiled, ", "));
-      }
-      AppendUnique(config.backends, name);
-    }
-  });
-  check("model", [&](const std::string& v) {
-    if (v.empty()) Throw(ErrorKind::kInvalidArgument, "model is required (e.g. model = resnet50)");
-    std::vector<std::string> known;
-    for (const ModelInfo& info : BuiltinModels()) known.push_back(info.name);
-    for (const std::string& name : SplitList(v, "model")) {
-      const bool onnx_file = name.ends_with(".onnx") && std::filesystem::is_regular_file(name);
-      if (!onnx_file && std::find(known.begin(), known.end(), name) == known.end()) {
-        Throw(ErrorKind::kInvalidArgument,
-              "unknown model '{}': expected an existing .onnx file or a built-in model ({})", name,
-              fmt::join(known, ", "));
-      }
-      AppendUnique(config.models, name);
-    }
-  });
-  check("precision", [&](const std::string& v) {
-    for (const std::string& name : SplitList(v, "precision")) {
-      AppendUnique(config.precisions, ParsePrecision(name));
-    }
-  });
-  check("batch", [&](const std::string& v) { config.batches = ParseIntAxis(v, "batch"); });
-  check("mode", [&](const std::string& v) {
-    for (const std::string& name : SplitList(v, "mode"))
-      AppendUnique(config.modes, ParseLoadMode(name));
-  });
-  check("concurrency",
-        [&](const std::string& v) { config.concurrencies = ParseIntAxis(v, "concurrency"); });
-  check("rate_hz", [&](const std::string& v) {
-    if (!v.empty()) config.rates_hz = ParseRateAxis(v, "rate_hz");
-  });
-  check("arrival", [&](const std::string& v) { config.load.arrival = ParseArrivalProcess(v); });
-  check("repeats", [&](const std::string& v) {
-    config.repeats = ParseNumber<std::int64_t>(v, "repeats");
-    if (config.repeats < 1) Throw(ErrorKind::kInvalidArgument, "repeats must be at least 1");
-  });
-  check("threads", [&](const std::string& v) {
-    config.threads = ParseNumber<std::int64_t>(v, "threads");
-    if (config.threads < 0) Throw(ErrorKind::kInvalidArgument, "threads must be 0 (auto) or more");
-  });
-  check("device", [&](const std::string& v) { config.device = v; });
-  check("inputs", [&](const std::string& v) {
-    if (v != "random" && !std::filesystem::is_regular_file(v)) {
-      Throw(ErrorKind::kInvalidArgument,
-            "inputs '{}': expected random (seeded tensors) or an existing dataset file (.h5)", v);
-    }
-    config.inputs = v;
-  });
-  check("seed", [&](const std::string& v) { config.seed = ParseNumber<std::uint64_t>(v, "seed"); });
-  LoadSettings& load = config.load;
-  check("warmup_s",
-        [&](const std::string& v) { load.warmup_s = ParseNumber<double>(v, "warmup_s"); });
-  check("warmup_requests", [&](const std::string& v) {
-    load.warmup_requests = ParseNumber<std::int64_t>(v, "warmup_requests");
-  });
-  check("min_duration_s", [&](const std::string& v) {
-    load.min_duration_s = ParseNumber<double>(v, "min_duration_s");
-  });
-  check("min_requests", [&](const std::string& v) {
-    load.min_requests = ParseNumber<std::int64_t>(v, "min_requests");
-  });
-  check("max_duration_s", [&](const std::string& v) {
-    load.max_duration_s = ParseNumber<double>(v, "max_duration_s");
-  });
-  check("ci_percent", [&](const std::string& v) {
-    load.ci_fraction = ParseNumber<double>(v, "ci_percent") / 100;
-  });
-  check("sub_windows", [&](const std::string& v) {
-    load.sub_windows = static_cast<int>(ParseNumber<std::int64_t>(v, "sub_windows"));
-  });
-  check("stop_after_failures", [&](const std::string& v) {
-    load.stop_after_failures = ParseNumber<std::int64_t>(v, "stop_after_failures");
-  });
-  check("raw_record_cap", [&](const std::string& v) {
-    const auto cap = ParseNumber<std::int64_t>(v, "raw_record_cap");
-    if (cap < 0) Throw(ErrorKind::kInvalidArgument, "raw_record_cap must be 0 or more");
-    load.raw_record_cap = static_cast<std::size_t>(cap);
-  });
-  check("max_send_lag_us", [&](const std::string& v) {
-    load.max_send_lag_s = ParseNumber<double>(v, "max_send_lag_us") * 1e-6;
-  });
-  check("client_cpus", [&](const std::string& v) {
-    if (!v.empty()) load.client_cpus = ParseCpuList(v);
-  });
-  check("backend_cpus", [&](const std::string& v) {
-    if (!v.empty()) load.backend_cpus = ParseCpuList(v);
-  });
+  }
 
   // Cross-field rules, checked once each field parsed.
   const bool open =
@@ -461,14 +544,40 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     problems.push_back(
         fmt::format("{}: rate_hz is only used with mode = open", origin_of("rate_hz")));
   }
+  const bool remote =
+      std::find(config.targets.begin(), config.targets.end(), "remote") != config.targets.end();
+  for (std::string_view key : kRemoteOnlyKeys) {
+    const auto it = latest.find(std::string(key));
+    if (!remote && it != latest.end() && it->second->value != FindKey(key)->default_value()) {
+      problems.push_back(fmt::format(
+          "{}: {} = {} applies to remote cells only, and no target is remote (add target = "
+          "remote)",
+          it->second->origin, key, it->second->value));
+    }
+  }
+  if (!(config.load.max_duration_s >= config.load.min_duration_s)) {
+    problems.push_back(fmt::format("{}: max_duration_s = {} is less than min_duration_s = {}",
+                                   origin_of("max_duration_s"), config.load.max_duration_s,
+                                   config.load.min_duration_s));
+  }
   if (problems.empty()) {
-    LoadSettings probe = load;
+    LoadSettings probe = config.load;
     probe.mode = open ? LoadMode::kOpen : LoadMode::kClosed;
     probe.rate_hz = open ? config.rates_hz.front() : 0;
     try {
       ValidateLoadSettings(probe);
     } catch (const Error& error) {
       problems.push_back(error.what());
+    }
+  }
+  if (problems.empty()) {
+    const std::int64_t cells = CountCells(config);
+    if (cells > kMaxGridCells) {
+      problems.push_back(fmt::format(
+          "the grid has {} cells; a sweep has at most {} (split it into several sweeps)",
+          cells > kMaxGridCells ? fmt::format("more than {}", kMaxGridCells)
+                                : fmt::format("{}", cells),
+          kMaxGridCells));
     }
   }
   if (!problems.empty()) {
@@ -478,9 +587,9 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
 
   std::string& text = config.canonical_text;
   text = "[sweep]\n";
-  for (const KeySpec& spec : kKeys) {
-    const std::string value = value_of(spec.key);
-    if (!value.empty()) text += fmt::format("{} = {}\n", spec.key, value);
+  for (const SweepKey& key : kKeys) {
+    const std::string value = value_of(key);
+    if (!value.empty()) text += fmt::format("{} = {}\n", key.name, value);
   }
   return config;
 }

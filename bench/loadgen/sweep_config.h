@@ -15,37 +15,58 @@ namespace sonic {
 
 // A sweep definition as `key = value` entries, in the order given. Both the config file and the
 // command-line flags become entries; later entries for a key replace earlier ones, so flags
-// override the file.
+// override the file. A line that could not be read becomes an entry with a `problem` and no key,
+// so that BuildSweepConfig lists it together with every other problem.
 struct ConfigEntry {
   std::string key;
   std::string value;
-  std::string origin;  // "configs/demo.conf:3" or "--batch", for error messages
+  std::string origin;   // "configs/demo.conf:3" or "--batch", for error messages
+  std::string problem;  // non-empty: the line is malformed, or repeats a key of the same file
 };
 using ConfigEntries = std::vector<ConfigEntry>;
 
 // Parses the sweep config text format (docs/SWEEP.md): one `key = value` per line, `#` comments,
 // blank lines, an optional `[sweep]` header line; a value may be written as a TOML string ("x") or
-// array ([1, 2, 4], ["a", "b"]). Throws Error(kInvalidArgument) listing every malformed line.
+// array ([1, 2, 4], ["a", "b"]). Never throws: malformed lines become entries with a problem.
 ConfigEntries ParseConfigText(std::string_view text, std::string_view origin);
 
+// One sweep key, defined once: its config name, its command-line flag, its default (the canonical
+// text; empty: none) and its help. SweepKeys() lists them in canonical order.
+struct SweepKeyInfo {
+  std::string_view name;
+  std::string_view flag;
+  std::string default_value;
+  std::string_view help;
+};
+const std::vector<SweepKeyInfo>& SweepKeys();
+
+// Limits checked before anything is expanded or run, each named in its error message.
+inline constexpr std::int64_t kMaxGridCells = 100'000;  // cells in one sweep
+inline constexpr std::int64_t kMaxBatch = 65'536;
+// kMaxConcurrency and kMaxRateHz: the load generator's own (load_generator.h).
+
 // A value list axis: "1,2,4", "1-64*2" (1, 2, 4, ..., 64: geometric), "1-4" (1, 2, 3, 4), or a
-// mix ("1,8-32*2"). Throws Error(kInvalidArgument) naming `key` and the bad item.
-std::vector<std::int64_t> ParseIntAxis(std::string_view text, std::string_view key);
-std::vector<double> ParseRateAxis(std::string_view text, std::string_view key);  // > 0 each
+// mix ("1,8-32*2"), every value in [1, max]. The number of values is computed before any is
+// generated and may not exceed kMaxGridCells. Throws Error(kInvalidArgument) naming `key` and the
+// bad item.
+std::vector<std::int64_t> ParseIntAxis(std::string_view text, std::string_view key,
+                                       std::int64_t max = kMaxGridCells);
+std::vector<double> ParseRateAxis(std::string_view text, std::string_view key);  // (0, kMaxRateHz]
 
 // A validated sweep: the grid's axes and the per-cell measurement rules.
 // How remote cells reach the service. With no server address each remote cell starts the
 // embedded default: its own server on a free loopback port, with the cell's backend, model and
 // precision, stopped when the cell ends.
+// Defaults are those of SweepKeys(), the one place that defines them.
 struct RemoteSettings {
   // "host:port" of running KServe v2 servers, comma-separated; empty: embedded.
   std::string server;
-  std::vector<std::string> servers;                 // the same, split
-  ServerPolicy policy = ServerPolicy::kRoundRobin;  // how requests are spread over `servers`
-  int instances = 1;                      // embedded server: model instances (Executables)
-  std::int64_t max_queue_delay_us = 500;  // embedded server, dynamic batching on
-  std::int64_t max_batch = 0;  // embedded server's max batch; 0: batch x concurrency, <= 64
-  int channels = 1;            // client gRPC connections
+  std::vector<std::string> servers;   // the same, split
+  ServerPolicy policy{};              // how requests are spread over `servers`
+  int instances{};                    // embedded server: model instances (Executables)
+  std::int64_t max_queue_delay_us{};  // embedded server, dynamic batching on
+  std::int64_t max_batch{};           // embedded server's max batch; 0: batch x concurrency, <= 64
+  int channels{};                     // client gRPC connections
 };
 
 struct SweepConfig {
@@ -60,21 +81,23 @@ struct SweepConfig {
   std::vector<LoadMode> modes;
   std::vector<std::int64_t> concurrencies;
   std::vector<double> rates_hz;  // open-loop cells only
-  std::int64_t repeats = 1;
-  std::int64_t threads = 0;  // backend threads per executable; 0: usable CPUs / concurrency
-  std::string device;        // backend device selector (CompileOptions::device); empty: the default
-  std::string inputs = "random";  // or a dataset file (datasets/sample_source.h)
-  std::uint64_t seed = 1;
-  LoadSettings load;  // mode, concurrency and rate are set per cell
+  std::int64_t repeats{};
+  std::int64_t threads{};  // backend threads per executable; 0: usable CPUs / concurrency
+  std::string device;      // backend device selector (CompileOptions::device); empty: the default
+  std::string inputs;      // "random" or a dataset file (datasets/sample_source.h)
+  std::uint64_t seed{};
+  // Mode, concurrency and rate are set per cell. The load keys' defaults are LoadSettings' own.
+  LoadSettings load;
   // The configuration in canonical form (every key, defaults included): stored in the results
   // file and read back by --resume, so that it reproduces exactly this grid.
   std::string canonical_text;
 };
 
 // Validates every entry before anything runs and throws Error(kInvalidArgument) listing all the
-// problems found, each with its origin: unknown or repeated keys, bad values, unknown backends
-// (naming the compiled-in ones), models or precisions, inconsistent modes and rates, targets not
-// that would not run (an unknown link preset).
+// problems found, each with its origin and in the user's key names: malformed lines, unknown or
+// repeated keys, bad values, unknown backends (naming the compiled-in ones), models or precisions,
+// inconsistent modes and rates, settings that no cell would use (link on local cells only), and a
+// grid larger than kMaxGridCells.
 SweepConfig BuildSweepConfig(const ConfigEntries& entries);
 
 // One cell to run: what is recorded, and how it is driven.

@@ -1,5 +1,6 @@
 #include "bench/loadgen/sweep_config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -124,13 +125,135 @@ warmup_s = -1
   EXPECT_NE(message.find("mode open needs rate_hz"), std::string::npos) << message;
 }
 
+SweepConfig FromFile(std::string_view text) {
+  return BuildSweepConfig(ParseConfigText(text, "x.conf"));
+}
+
 TEST(SweepConfig, RejectsMalformedLinesAndRepeatedKeys) {
-  EXPECT_NE(ErrorOf([] { ParseConfigText("batch 4\n", "x.conf"); }).find("x.conf:1: expected"),
+  EXPECT_NE(ErrorOf([] { FromFile("batch 4\n"); }).find("x.conf:1: expected"), std::string::npos);
+  EXPECT_NE(ErrorOf([] { FromFile("batch = 1\nbatch = 2\n"); }).find("set twice"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { ParseConfigText("batch = 1\nbatch = 2\n", "x.conf"); }).find("set twice"),
+  EXPECT_NE(ErrorOf([] { FromFile("[grid]\n"); }).find("unknown section"), std::string::npos);
+}
+
+// Issue 22 §4: a malformed line, a repeated key or a bad number used to hide every other problem.
+TEST(SweepConfig, ListsLineProblemsTogetherWithValueProblems) {
+  const std::string message = ErrorOf([] {
+    FromFile(
+        "[grid]\nbackend = null\nmodel = jet_cnn\nbatch = 1\nbatch = 2\nmax_queue_delay_us = x\n"
+        "server_max_batch = 12abc\nwarmup_s = -1\n");
+  });
+  for (const char* expected :
+       {"x.conf:1: unknown section '[grid]'", "x.conf:5: 'batch' is set twice (first at x.conf:4)",
+        "x.conf:6: max_queue_delay_us: 'x' is not an integer",
+        "x.conf:7: server_max_batch: '12abc' is not an integer", "x.conf:8: warmup_s"}) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << "\n" << message;
+  }
+  EXPECT_EQ(message.find("internal"), std::string::npos) << message;
+}
+
+TEST(SweepConfig, MessagesUseTheUsersKeyNamesAndUnits) {
+  const std::string lag =
+      ErrorOf([] { FromFile("backend = null\nmodel = jet_cnn\nmax_send_lag_us = -1\n"); });
+  EXPECT_NE(lag.find("x.conf:3: max_send_lag_us: -1 is out of range"), std::string::npos) << lag;
+  EXPECT_EQ(lag.find("max_send_lag_s"), std::string::npos) << lag;
+  const std::string ci =
+      ErrorOf([] { FromFile("backend = null\nmodel = jet_cnn\nci_percent = 0\n"); });
+  EXPECT_NE(ci.find("x.conf:3: ci_percent: 0 is out of range"), std::string::npos) << ci;
+}
+
+TEST(SweepConfig, EveryNumberRejectsTrailingText) {
+  for (const char* key :
+       {"instances", "max_queue_delay_us", "server_max_batch", "channels", "repeats", "threads",
+        "seed", "warmup_s", "warmup_requests", "min_duration_s", "min_requests", "max_duration_s",
+        "ci_percent", "sub_windows", "stop_after_failures", "raw_record_cap", "max_send_lag_us",
+        "batch", "concurrency"}) {
+    const std::string message = ErrorOf([&] {
+      FromFile(fmt::format("backend = null\nmodel = jet_cnn\ntarget = remote\n{} = 12abc\n", key));
+    });
+    EXPECT_NE(message.find(fmt::format("x.conf:4: {}: '12abc' is not", key)), std::string::npos)
+        << message;
+  }
+}
+
+TEST(SweepConfig, RejectsServerAddressesGrpcCannotUse) {
+  for (const char* address : {":::", "127.0.0.1:99999", "127.0.0.1:0", "host", "::1:8001",
+                              "[::1:8001", ":8001", "a b:1", "unix:"}) {
+    const std::string message = ErrorOf([&] {
+      FromFile(
+          fmt::format("backend = null\nmodel = jet_cnn\ntarget = remote\nserver = {}\n", address));
+    });
+    EXPECT_NE(message.find(fmt::format("x.conf:4: server '{}'", address)), std::string::npos)
+        << message;
+  }
+  const SweepConfig ok = FromFile(
+      "backend = null\nmodel = jet_cnn\ntarget = remote\nserver = localhost:8001, "
+      "[::1]:8001,127.0.0.1:65535, unix:/tmp/s\n");
+  EXPECT_EQ(ok.remote.servers.size(), 4u);
+}
+
+TEST(SweepConfig, RemoteOnlySettingsNeedARemoteTarget) {
+  for (const char* line :
+       {"link = cloud", "dynamic_batching = on", "instances = 2", "server = localhost:8001"}) {
+    const std::string message =
+        ErrorOf([&] { FromFile(fmt::format("backend = null\nmodel = jet_cnn\n{}\n", line)); });
+    EXPECT_NE(message.find("applies to remote cells only"), std::string::npos) << message;
+  }
+  // The defaults, and local beside remote, are fine.
+  FromFile("backend = null\nmodel = jet_cnn\nlink = none\n");
+  FromFile("backend = null\nmodel = jet_cnn\ntarget = local, remote\nlink = cloud\n");
+}
+
+// Issue 22 §2: ranges are bounded before they are expanded, and so is the grid.
+TEST(SweepConfig, BoundsRangesAndTheGridBeforeExpanding) {
+  const std::string huge = ErrorOf([] { ParseIntAxis("1-1000000000", "batch", kMaxBatch); });
+  EXPECT_NE(huge.find("batch: 1000000000 is out of range"), std::string::npos) << huge;
+  const std::string overflow =
+      ErrorOf([] { ParseIntAxis("1-9223372036854775807*2", "batch", kMaxBatch); });
+  EXPECT_NE(overflow.find("out of range"), std::string::npos) << overflow;
+  const std::string too_long = ErrorOf([] { ParseIntAxis("1-200000", "concurrency", 1'000'000); });
+  EXPECT_NE(too_long.find("has 200000 values; a sweep has at most 100000"), std::string::npos)
+      << too_long;
+  const std::string rates = ErrorOf([] { ParseRateAxis("0.000001-1e7*1.0000001", "rate_hz"); });
+  EXPECT_NE(rates.find("values; a sweep has at most"), std::string::npos) << rates;
+  EXPECT_NE(ErrorOf([] { ParseRateAxis("1e12", "rate_hz"); }).find("is out of range"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { ParseConfigText("[grid]\n", "x.conf"); }).find("unknown section"),
-            std::string::npos);
+  const std::string concurrency =
+      ErrorOf([] { FromFile("backend = null\nmodel = jet_cnn\nconcurrency = 100000\n"); });
+  EXPECT_NE(concurrency.find("concurrency: 100000 is out of range"), std::string::npos)
+      << concurrency;
+  // 4 x 2048 x 16 cells: each axis is fine, the product is not.
+  const std::string grid = ErrorOf([] {
+    FromFile(
+        "backend = null\nmodel = jet_cnn\nprecision = fp32\nbatch = 1-2048\nconcurrency = "
+        "1-16\nrepeats = 4\n");
+  });
+  EXPECT_NE(grid.find("the grid has more than 100000 cells"), std::string::npos) << grid;
+  const SweepConfig fits =
+      FromFile("backend = null\nmodel = jet_cnn\nbatch = 1-1000\nconcurrency = 1-100\n");
+  EXPECT_EQ(ExpandCells(fits).size(), 100'000u);
+}
+
+TEST(SweepConfig, FlagsAndDefaultsComeFromOneKeyTable) {
+  const SweepConfig defaults = FromFile("backend = null\nmodel = jet_cnn\n");
+  for (const SweepKeyInfo& key : SweepKeys()) {
+    EXPECT_TRUE(key.flag.starts_with("--")) << key.name;
+    EXPECT_FALSE(key.help.empty()) << key.name;
+    if (!key.default_value.empty()) {
+      EXPECT_NE(
+          defaults.canonical_text.find(fmt::format("\n{} = {}\n", key.name, key.default_value)),
+          std::string::npos)
+          << key.name;
+    }
+  }
+  // The load keys' defaults are the load generator's.
+  const LoadSettings load;
+  EXPECT_EQ(defaults.load.warmup_s, load.warmup_s);
+  EXPECT_EQ(defaults.load.min_duration_s, load.min_duration_s);
+  EXPECT_EQ(defaults.load.max_duration_s, load.max_duration_s);
+  EXPECT_DOUBLE_EQ(defaults.load.ci_fraction, load.ci_fraction);
+  EXPECT_DOUBLE_EQ(defaults.load.max_send_lag_s, load.max_send_lag_s);
+  EXPECT_EQ(defaults.load.raw_record_cap, load.raw_record_cap);
 }
 
 TEST(SweepConfig, ExplainsWhatIsMissingOrUnknown) {
