@@ -3,6 +3,8 @@
 #include <absl/synchronization/mutex.h>
 #include <gtest/gtest.h>
 
+#include "service/proto/grpc_service.pb.h"
+
 namespace sonic::service {
 namespace {
 
@@ -29,6 +31,37 @@ TEST(GrpcRuntimeDeathTest, DebiansAbseilDetectsDeadlocksUntilPrepared) {
   PrepareGrpcRuntime();
   PrepareGrpcRuntime();  // idempotent
   InvertLockOrder();     // no detection, no abort
+}
+
+TEST(LogThrottle, AdmitsTheFirstMessageFromEachPlaceAndCountsTheRest) {
+  LogThrottle throttle;
+  EXPECT_TRUE(throttle.Admit("a.cc", 10));
+  EXPECT_TRUE(throttle.Admit("a.cc", 20));
+  EXPECT_TRUE(throttle.Admit("b.cc", 10));
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(throttle.Admit("a.cc", 10));
+  EXPECT_FALSE(throttle.Admit("b.cc", 10));
+  EXPECT_EQ(throttle.Suppressed(),
+            (std::map<std::string, std::uint64_t>{{"a.cc:10", 5}, {"b.cc:10", 1}}));
+}
+
+// After PrepareGrpcRuntime, protobuf's complaint about invalid UTF-8 (one per message parsed) is
+// counted instead of written after its first time.
+TEST(LogThrottle, HoldsBackProtobufsRepeatedMessages) {
+  PrepareGrpcRuntime();
+  inference::ModelInferRequest request;
+  const std::string invalid_utf8_name = "\x0a\x02\xff\xfe";  // field 1, model_name
+  EXPECT_FALSE(request.ParseFromString(invalid_utf8_name));  // written, or held back if seen
+  auto held_back = [] {
+    std::uint64_t total = 0;
+    for (const auto& [location, count] : SuppressedLibraryLogs()) {
+      if (location.starts_with("protobuf ")) total += count;
+    }
+    return total;
+  };
+  const std::uint64_t before = held_back();
+  constexpr int kMessages = 20;
+  for (int i = 0; i < kMessages; ++i) EXPECT_FALSE(request.ParseFromString(invalid_utf8_name));
+  EXPECT_EQ(held_back() - before, static_cast<std::uint64_t>(kMessages));
 }
 
 }  // namespace

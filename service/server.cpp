@@ -6,16 +6,17 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <atomic>
-#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <optional>
 
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "service/grpc_runtime.h"
 #include "service/proto/grpc_service.grpc.pb.h"
+#include "service/tls.h"
 
 namespace sonic::service {
 namespace {
@@ -31,14 +32,6 @@ using ServiceBase = inference::GRPCInferenceService::WithRawCallbackMethod_Model
 constexpr int kMessageSlackBytes = 64 * 1024;
 // Pooled message pairs kept for reuse; beyond that, returned ones are freed.
 constexpr std::size_t kMaxPooledMessages = 256;
-
-std::string ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) Throw(ErrorKind::kNotFound, "cannot open {} file '{}'", what, path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // Compares a presented credential with the expected one in time that does not depend on where
 // they differ, so response timing does not leak the token byte by byte.
@@ -128,21 +121,20 @@ struct Server::Impl final : public ServiceBase {
     std::unique_ptr<InferMessages> messages_;
   };
 
+  // Exactly one authorization entry, carrying the token. With two, a proxy in front of the
+  // server could check one while the server accepted the other.
   bool Authorized(grpc::CallbackServerContext* context) const {
     if (expected_authorization.empty()) return true;
     const auto [begin, end] = context->client_metadata().equal_range("authorization");
-    for (auto it = begin; it != end; ++it) {
-      if (SameSecret(std::string_view(it->second.data(), it->second.size()),
-                     expected_authorization)) {
-        return true;
-      }
-    }
-    return false;
+    if (begin == end || std::next(begin) != end) return false;
+    return SameSecret(std::string_view(begin->second.data(), begin->second.size()),
+                      expected_authorization);
   }
 
   static grpc::Status Unauthenticated() {
     return {grpc::StatusCode::UNAUTHENTICATED,
-            "this server requires the metadata 'authorization: Bearer <token>' with its token"};
+            "this server requires exactly one metadata entry 'authorization: Bearer <token>' "
+            "with its token"};
   }
 
   grpc::Status FindModel(std::string_view name, std::string_view version,
@@ -360,6 +352,12 @@ std::unique_ptr<Server> Server::Start(ServerOptions options) {
   if (options.port < 0 || options.port > 65535) {
     Throw(ErrorKind::kInvalidArgument, "serve: port {} outside [0, 65535]", options.port);
   }
+  // Checked before the models compile: gRPC would report a bad certificate or key only as a port
+  // it cannot listen on.
+  std::optional<TlsKeyCertPair> tls;
+  if (!options.tls_cert_file.empty()) {
+    tls = LoadTlsKeyCertPair(options.tls_cert_file, options.tls_key_file);
+  }
   auto impl = std::make_unique<Impl>();
   std::size_t max_request_bytes = 0;
   for (ServedModelOptions& model_options : options.models) {
@@ -379,10 +377,10 @@ std::unique_ptr<Server> Server::Start(ServerOptions options) {
   if (!options.token.empty()) impl->expected_authorization = "Bearer " + options.token;
 
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options.tls_cert_file.empty()) {
+  if (tls.has_value()) {
     grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({ReadFile(options.tls_key_file, "TLS key"),
-                                      ReadFile(options.tls_cert_file, "TLS certificate")});
+    ssl.pem_key_cert_pairs.push_back(
+        {std::move(tls->private_key_pem), std::move(tls->cert_chain_pem)});
     credentials = grpc::SslServerCredentials(ssl);
   }
   const std::string host =

@@ -16,8 +16,8 @@ struct ServerOptions {
   // TLS: PEM files for the server's certificate chain and private key (both, or neither).
   std::string tls_cert_file;
   std::string tls_key_file;
-  // Non-empty: every call must carry the metadata "authorization: Bearer <token>", else it is
-  // answered UNAUTHENTICATED.
+  // Non-empty: every call must carry exactly one metadata entry "authorization: Bearer <token>",
+  // else it is answered UNAUTHENTICATED.
   std::string token;
   std::vector<ServedModelOptions> models;  // at least one; names unique
 };
@@ -33,7 +33,9 @@ struct ServerOptions {
 class Server {
  public:
   // Compiles the models and starts serving. Throws sonic::Error: kInvalidArgument for bad
-  // options, kNotFound for an unknown backend, kUnavailable when the address cannot be bound.
+  // options (a TLS certificate or key that does not parse or does not match among them, checked
+  // before the models compile), kNotFound for an unknown backend or a TLS file that cannot be
+  // opened, kUnavailable when the address cannot be bound.
   static std::unique_ptr<Server> Start(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;

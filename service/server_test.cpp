@@ -1,12 +1,17 @@
 // Integration tests: the server in-process on a free loopback port, our client and raw gRPC
-// stubs against it; TLS and bearer tokens; and SIGTERM draining of a `sonicbench serve`
-// subprocess.
+// stubs against it; TLS files, TLS and bearer tokens; and `sonicbench serve` as a subprocess:
+// SIGTERM draining, an empty token refused, a bounded log under a flood of malformed requests and
+// failed TLS handshakes.
 #include "service/server.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,6 +32,7 @@
 #include "models/zoo.h"
 #include "service/client.h"
 #include "service/proto/grpc_service.grpc.pb.h"
+#include "service/tls_testing.h"
 
 namespace sonic::service {
 namespace {
@@ -97,6 +103,19 @@ inference::ModelInferRequest GoodRequest(int batch = 1) {
   request.add_raw_input_contents()->assign(reinterpret_cast<const char*>(data.data()),
                                            data.size() * sizeof(float));
   return request;
+}
+
+// Sends `bytes` as the request message of `method` (e.g. "ModelInfer") unchecked, as a hostile
+// client could, and returns the status.
+grpc::Status RawCall(grpc::GenericStub& stub, std::string_view method, const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
+  std::promise<grpc::Status> result;
+  stub.UnaryCall(&context, fmt::format("/inference.GRPCInferenceService/{}", method), {}, &request,
+                 &response, [&](grpc::Status status) { result.set_value(status); });
+  return result.get_future().get();
 }
 
 class ServerTest : public ::testing::Test {
@@ -308,14 +327,8 @@ TEST_F(ServerTest, EveryBadRequestGetsItsStatusAndTheServerGoesOn) {
   {
     grpc::GenericStub generic(
         grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
-    const std::string garbage = "\x0a\xff\xff\xff\xff\x0f not protobuf";
-    grpc::Slice slice(garbage);
-    grpc::ByteBuffer request(&slice, 1), response;
-    grpc::ClientContext context;
-    std::promise<grpc::Status> result;
-    generic.UnaryCall(&context, "/inference.GRPCInferenceService/ModelInfer", {}, &request,
-                      &response, [&](grpc::Status status) { result.set_value(status); });
-    const grpc::Status status = result.get_future().get();
+    const grpc::Status status =
+        RawCall(generic, "ModelInfer", "\x0a\xff\xff\xff\xff\x0f not protobuf");
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
     EXPECT_NE(status.error_message().find("not a valid inference.ModelInferRequest"),
               std::string::npos)
@@ -416,15 +429,10 @@ TEST(ClientDeadline, SlowAnswerEndsInDeadlineExceeded) {
 
 // TLS with a self-signed certificate made by openssl at test time, and a bearer token.
 TEST(ServerSecurity, TlsAndTokenAreEnforced) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("sonic_tls_{}", static_cast<long>(getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
-  const std::string command = fmt::format(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout {} -out {} 2>/dev/null",
-      key, cert);
-  if (std::system(command.c_str()) != 0) GTEST_SKIP() << "openssl could not make a certificate";
+  const auto dir = TestDirectory("tls");
+  const auto made = MakeSelfSignedCertificate(dir, "server");
+  if (!made) GTEST_SKIP() << "openssl could not make a certificate";
+  const std::string &cert = made->cert_file, &key = made->key_file;
   std::ifstream cert_file(cert);
   std::stringstream pem;
   pem << cert_file.rdbuf();
@@ -468,6 +476,73 @@ TEST(ServerSecurity, TlsAndTokenAreEnforced) {
   std::filesystem::remove_all(dir);
 }
 
+// A certificate or key gRPC cannot use is named with its problem before anything compiles, not
+// reported as a port that cannot be bound (the cases one by one are in tls_test.cpp).
+TEST(ServerSecurity, ABadCertificateOrKeyIsNamedNotMistakenForABusyPort) {
+  const auto dir = TestDirectory("bad_tls");
+  const auto first = MakeSelfSignedCertificate(dir, "first");
+  const auto second = MakeSelfSignedCertificate(dir, "second");
+  if (!first || !second) GTEST_SKIP() << "openssl could not make a certificate";
+  const std::string garbage = (dir / "garbage.pem").string();
+  std::ofstream(garbage) << "not PEM\n";
+  struct Case {
+    std::string cert, key, named, problem;
+  };
+  const std::vector<Case> cases = {
+      {first->cert_file, second->key_file, second->key_file, "not hold the private key"},
+      {garbage, first->key_file, garbage, "no PEM certificate"},
+      {first->cert_file, garbage, garbage, "no PEM private key"},
+  };
+  for (const Case& c : cases) {
+    ServerOptions options;
+    options.models.push_back(JetCnnOptions());
+    options.tls_cert_file = c.cert;
+    options.tls_key_file = c.key;
+    try {
+      Server::Start(std::move(options));
+      ADD_FAILURE() << "served TLS with certificate " << c.cert << " and key " << c.key;
+    } catch (const Error& error) {
+      const std::string message = error.what();
+      EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument) << message;
+      EXPECT_NE(message.find(c.named), std::string::npos) << message;
+      EXPECT_NE(message.find(c.problem), std::string::npos) << message;
+      EXPECT_EQ(message.find("cannot listen"), std::string::npos) << message;
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Exactly one authorization entry counts: with two, one right and one wrong, a proxy in front of
+// the server could have checked the other one.
+TEST(ServerSecurity, ExactlyOneAuthorizationEntryIsAccepted) {
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.token = "s3cret";
+  auto server = Server::Start(std::move(options));
+  const auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+  auto live = [&](const std::vector<std::string>& authorizations) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 30s);
+    for (const std::string& value : authorizations) context.AddMetadata("authorization", value);
+    inference::ServerLiveResponse response;
+    return stub->ServerLive(&context, {}, &response).error_code();
+  };
+  EXPECT_EQ(live({"Bearer s3cret"}), grpc::StatusCode::OK);
+  EXPECT_EQ(live({}), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(live({"Bearer guess"}), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(live({"Bearer s3cret", "Bearer guess"}), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(live({"Bearer guess", "Bearer s3cret"}), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(live({"Bearer s3cret", "Bearer s3cret"}), grpc::StatusCode::UNAUTHENTICATED);
+  // ModelInfer checks the same way.
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer guess");
+  context.AddMetadata("authorization", "Bearer s3cret");
+  inference::ModelInferResponse response;
+  EXPECT_EQ(stub->ModelInfer(&context, GoodRequest(), &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 // `sonicbench serve` as a subprocess: SIGTERM lets requests already queued finish, then it
 // prints the statistics and exits 0.
 TEST(ServeCommand, SigtermDrainsInFlightRequests) {
@@ -508,6 +583,147 @@ TEST(ServeCommand, SigtermDrainsInFlightRequests) {
   Client after(At(match[1].str(), [&](ClientOptions& o) { o.max_retries = 0; }));
   EXPECT_EQ(after.Infer(JetInput(input, 1), nullptr).code,
             static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+}
+
+// `sonicbench serve` with its stderr sent to `stderr_path` (through sh) and its stdout read by
+// the test.
+Subprocess ServeWithStderrTo(const std::string& stderr_path, std::vector<std::string> serve_args) {
+  std::vector<std::string> argv = {"/bin/sh", "-c",
+                                   fmt::format("exec \"$0\" \"$@\" 2>'{}'", stderr_path),
+                                   SONICBENCH_BIN, "serve"};
+  argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+  return Subprocess(std::move(argv));
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+// How many messages of `library` the shutdown report of `sonicbench serve` says were held back.
+std::uint64_t HeldBack(const std::string& serve_output, const std::string& library) {
+  const std::regex counted(
+      fmt::format("([0-9]+) more message\\(s\\) from {} \\S+ counted, not logged", library));
+  std::uint64_t held_back = 0;
+  for (auto it = std::sregex_iterator(serve_output.begin(), serve_output.end(), counted);
+       it != std::sregex_iterator(); ++it) {
+    held_back += std::stoull((*it)[1].str());
+  }
+  return held_back;
+}
+
+// An empty --token (an unset variable, say) is refused instead of serving without authentication.
+TEST(ServeCommand, AnEmptyTokenIsRefused) {
+  const auto dir = TestDirectory("empty_token");
+  const std::string errors = (dir / "stderr.txt").string();
+  Subprocess serve = ServeWithStderrTo(
+      errors, {"--model", "jet_cnn", "--backend", "reference", "--port", "0", "--token", ""});
+  const std::string& output = serve.ReadUntil(std::regex("listening on"), 60s);
+  if (output.find("listening on") != std::string::npos) {
+    ADD_FAILURE() << "served with an empty token: " << output;
+    serve.Signal(SIGTERM);
+  }
+  EXPECT_EQ(serve.Wait(), 2);  // a usage error
+  const std::string message = ReadText(errors);
+  EXPECT_NE(message.find("--token is empty"), std::string::npos) << message;
+  std::filesystem::remove_all(dir);
+}
+
+// Protobuf writes one line to stderr for every message it fails to parse because a string field
+// holds invalid UTF-8. A client sending such messages at will must not fill the server's log: the
+// first from each place in protobuf is logged, the rest counted and reported at shutdown.
+TEST(ServeCommand, MalformedRequestsCannotFillTheLog) {
+  const auto dir = TestDirectory("log_flood");
+  const std::string errors = (dir / "stderr.txt").string();
+  Subprocess serve =
+      ServeWithStderrTo(errors, {"--model", "jet_cnn", "--backend", "reference", "--port", "0"});
+  const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
+  const std::string banner = serve.ReadUntil(listening, 60s);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(banner, match, listening)) << banner;
+  const std::string address = match[1].str();
+  Client client(At(address));
+  client.WaitForReady(10'000);
+  const std::size_t logged_before = ReadText(errors).size();
+
+  // Field 1 (the model's name) of both request types: a string of 4 bytes that are not UTF-8.
+  const std::string invalid_utf8_name = "\x0a\x04\xff\xfe\xfd\xfc";
+  grpc::GenericStub generic(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  constexpr int kInfers = 500, kMetadata = 50;
+  for (int i = 0; i < kInfers; ++i) {
+    const grpc::Status status = RawCall(generic, "ModelInfer", invalid_utf8_name);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  for (int i = 0; i < kMetadata; ++i) {
+    EXPECT_FALSE(RawCall(generic, "ModelMetadata", invalid_utf8_name).ok());
+  }
+  const auto input = RandomInput(1, 23);
+  EXPECT_TRUE(client.Infer(JetInput(input, 1), nullptr).ok());  // still serving
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+  const std::string log = ReadText(errors).substr(logged_before);
+  const std::vector<std::string> lines = Lines(log);
+  EXPECT_LE(lines.size(), 2u) << log;  // at most one line per place in protobuf's code
+  for (const std::string& line : lines) {
+    EXPECT_NE(line.find("invalid UTF-8"), std::string::npos) << line;
+  }
+  // Every message either logged or counted in the shutdown report.
+  EXPECT_EQ(HeldBack(serve.output(), "protobuf") + lines.size(),
+            static_cast<std::uint64_t>(kInfers + kMetadata))
+      << serve.output();
+  std::filesystem::remove_all(dir);
+}
+
+// gRPC writes an error line for every failed TLS handshake: a client opening connections that
+// speak plaintext to a TLS server must not fill its log either.
+TEST(ServeCommand, FailedTlsHandshakesCannotFillTheLog) {
+  const auto dir = TestDirectory("handshake_flood");
+  const auto made = MakeSelfSignedCertificate(dir, "server");
+  if (!made) GTEST_SKIP() << "openssl could not make a certificate";
+  const std::string errors = (dir / "stderr.txt").string();
+  Subprocess serve =
+      ServeWithStderrTo(errors, {"--model", "jet_cnn", "--backend", "reference", "--port", "0",
+                                 "--tls-cert", made->cert_file, "--tls-key", made->key_file});
+  const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  const std::string banner = serve.ReadUntil(listening, 60s);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(banner, match, listening)) << banner;
+  const std::size_t logged_before = ReadText(errors).size();
+
+  constexpr int kConnections = 100;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(static_cast<std::uint16_t>(std::stoi(match[1].str())));
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof(server)), 0);
+    const std::string plaintext = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ASSERT_EQ(write(fd, plaintext.data(), plaintext.size()),
+              static_cast<ssize_t>(plaintext.size()));
+    char reply[256];
+    while (read(fd, reply, sizeof(reply)) > 0) {
+    }  // until the server, its handshake failed, closes the connection
+    close(fd);
+  }
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+  const std::vector<std::string> lines = Lines(ReadText(errors).substr(logged_before));
+  EXPECT_LE(lines.size(), 2u) << ReadText(errors);  // one per place in gRPC's code
+  EXPECT_GT(HeldBack(serve.output(), "grpc"), 0u) << serve.output();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

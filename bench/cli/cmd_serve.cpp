@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@
 #include "core/error.h"
 #include "models/onnx_import.h"
 #include "models/zoo.h"
+#include "service/grpc_runtime.h"
 #include "service/server.h"
+#include "service/tls.h"
 
 namespace sonic::cli {
 namespace {
@@ -36,7 +39,7 @@ struct ServeOptions {
   std::string bind = "127.0.0.1";
   std::string tls_cert;
   std::string tls_key;
-  std::string token;
+  std::optional<std::string> token;  // absent: no authentication
   double drain_timeout_s = 30;
 };
 
@@ -80,6 +83,16 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
     Throw(ErrorKind::kInvalidArgument, "--threads {}: must be 0 (the backend's default) or more",
           options.threads);
   }
+  // An unset variable (--token "$TOKEN") would otherwise serve without authentication.
+  if (options.token.has_value() && options.token->empty()) {
+    Throw(ErrorKind::kInvalidArgument,
+          "--token is empty (an unset variable?): give the token clients must send, or leave "
+          "--token out to serve without authentication");
+  }
+  // Server::Start checks them too, but only after the models are read.
+  if (!options.tls_cert.empty() && !options.tls_key.empty()) {
+    service::LoadTlsKeyCertPair(options.tls_cert, options.tls_key);
+  }
   if (options.drain_timeout_s < 0) {
     Throw(ErrorKind::kInvalidArgument, "--drain-timeout-s {}: must not be negative",
           options.drain_timeout_s);
@@ -105,7 +118,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   server.port = options.port;
   server.tls_cert_file = options.tls_cert;
   server.tls_key_file = options.tls_key;
-  server.token = options.token;
+  server.token = options.token.value_or("");
   service::ServedModelOptions model;
   model.backend = options.backend;
   model.instances = options.instances;
@@ -149,7 +162,7 @@ void Run(const ServeOptions& options) {
   const auto server = service::Server::Start(std::move(server_options));
   fmt::print("sonicbench serve: listening on {} ({}{}); models:", server->address(),
              options.tls_cert.empty() ? "plaintext" : "TLS",
-             options.token.empty() ? "" : ", bearer token required");
+             options.token.has_value() ? ", bearer token required" : "");
   for (const auto& stats : server->Statistics()) fmt::print(" {}", stats.name);
   fmt::print("; backend {}, {} instance(s), batching {}\n", model_template.backend,
              model_template.instances, model_template.batching.ToString());
@@ -163,6 +176,10 @@ void Run(const ServeOptions& options) {
   server->Shutdown(
       std::chrono::milliseconds(static_cast<std::int64_t>(options.drain_timeout_s * 1e3)));
   for (const auto& stats : server->Statistics()) fmt::print("{}", stats.ToString());
+  for (const auto& [location, count] : service::SuppressedLibraryLogs()) {
+    fmt::print("sonicbench serve: {} more message(s) from {} counted, not logged\n", count,
+               location);
+  }
   fmt::print("sonicbench serve: stopped\n");
   std::fflush(stdout);
 }
@@ -205,8 +222,9 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--tls-cert", options->tls_cert, "PEM certificate chain: serve over TLS");
   cmd->add_option("--tls-key", options->tls_key, "PEM private key of --tls-cert");
-  cmd->add_option("--token", options->token,
-                  "Require 'authorization: Bearer TOKEN' metadata on every call");
+  cmd->add_option_function<std::string>(
+      "--token", [options](const std::string& token) { options->token = token; },
+      "Require 'authorization: Bearer TOKEN' metadata on every call (TOKEN not empty)");
   cmd->add_option("--drain-timeout-s", options->drain_timeout_s,
                   "On SIGTERM/SIGINT, how long in-flight requests may take to finish")
       ->capture_default_str();
