@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "backends/opencl/opencl_probe.h"
 #include "core/error.h"
 
 namespace sonic {
@@ -218,6 +219,9 @@ std::vector<Device> Devices() {
 }
 
 Device Select(std::string_view selector) {
+  if (const OpenClProbe& probe = ProcessProbe(); !probe.failure.empty()) {
+    Throw(ErrorKind::kUnavailable, "OpenCL: {}", probe.failure);
+  }
   std::vector<Device> devices = Devices();
   if (devices.empty()) {
     Throw(ErrorKind::kUnavailable,
@@ -308,12 +312,6 @@ Kernel CreateKernel(cl_program program, const char* name) {
 }
 
 }  // namespace cl
-
-std::vector<OpenClDeviceInfo> ListOpenClDevices() {
-  std::vector<OpenClDeviceInfo> infos;
-  for (const cl::Device& device : cl::Devices()) infos.push_back(device.info);
-  return infos;
-}
 
 OpenClDeviceInfo SelectOpenClDevice(std::string_view selector) { return cl::Select(selector).info; }
 

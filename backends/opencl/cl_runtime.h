@@ -77,8 +77,9 @@ struct Device {
   cl_device_id device = nullptr;
 };
 
+// Lists in this process: only after ProcessProbe() succeeded (Select checks it).
 std::vector<Device> Devices();
-// See SelectOpenClDevice.
+// See SelectOpenClDevice; throws Error(kUnavailable) with the probe's failure when it failed.
 Device Select(std::string_view selector);
 
 // The kernel sources, concatenated and embedded at build time (generated from kernels/*.cl).
