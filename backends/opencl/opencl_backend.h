@@ -83,4 +83,15 @@ std::string_view OpenClKernelSource();
 // binary for an FPGA must be compiled offline with the same ones (docs/FPGA.md).
 std::string OpenClBuildOptions();
 
+// The functions above that `sonicbench opencl-devices` and `opencl-compile` use, as a table the
+// registry hands out (FindOpenClTools in backends/registry.h): the CLI asks the registry whether
+// this build has them instead of seeing a build flag of its own.
+struct OpenClTools {
+  std::vector<OpenClDeviceInfo> (*list_devices)();
+  OpenClDeviceInfo (*select_device)(std::string_view selector);
+  std::vector<unsigned char> (*build_binary)(std::string_view selector);
+  std::string_view (*kernel_source)();
+  std::string (*build_options)();
+};
+
 }  // namespace sonic
