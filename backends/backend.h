@@ -51,7 +51,8 @@ class Executable {
 
   // Runs `batch` samples. Throws Error(kInvalidArgument) when the batch is outside
   // [1, max_batch] or a span's size is not batch × per-sample elements; Error(kBackend) when the
-  // device fails. `timing` may be null.
+  // device fails, Error(kResourceExhausted) when it runs out of memory (ThrowVendorError).
+  // `timing` may be null.
   void Run(std::span<const float> input, int batch, std::span<float> output,
            DeviceTiming* timing = nullptr);
 
@@ -89,5 +90,11 @@ class Backend {
 
   bool Supports(Precision precision) const;
 };
+
+// The one mapping of a failed vendor call (oneDNN, CUDA, cuDNN, cuBLAS, OpenCL) to an error, used
+// by every backend: Error(kResourceExhausted) when the call ran out of device or host memory (a
+// smaller batch, model or precision may fit), Error(kBackend) otherwise. `message` names the call
+// and the vendor's status.
+[[noreturn]] void ThrowVendorError(bool out_of_memory, std::string_view message);
 
 }  // namespace sonic

@@ -179,8 +179,7 @@ void Check(cl_int status, std::string_view call) {
   if (status == CL_SUCCESS) return;
   const bool memory = status == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
                       status == CL_OUT_OF_HOST_MEMORY || status == CL_INVALID_BUFFER_SIZE;
-  Throw(memory ? ErrorKind::kResourceExhausted : ErrorKind::kBackend, "{} failed: {}", call,
-        StatusName(status));
+  ThrowVendorError(memory, fmt::format("{} failed: {}", call, StatusName(status)));
 }
 
 std::vector<Device> Devices() {
