@@ -82,6 +82,12 @@ class Backend {
   virtual std::vector<Precision> precisions() const = 0;
   // Empty when usable here; otherwise why not (e.g. "no CUDA device").
   virtual std::string unavailable_reason() const { return {}; }
+  // The forms CompileOptions::device accepts, for `sonicbench backends`, e.g.
+  // "conv=winograd|direct, idle=default|passive|active|spin:<duration>"; empty: none.
+  virtual std::string device_options() const { return {}; }
+  // Process-wide settings in effect that change this backend's timings, in the device option's
+  // own syntax (e.g. "idle=spin:3ms"), for recording beside each measurement; empty: none.
+  virtual std::string settings() const { return {}; }
 
   // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
   // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options.

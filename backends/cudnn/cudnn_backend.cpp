@@ -700,6 +700,7 @@ class CudnnBackend final : public Backend {
   }
 
   std::string_view name() const override { return "cudnn"; }
+  std::string device_options() const override { return "N | cuda:N (GPU index, default 0)"; }
   DeviceKind device_kind() const override { return DeviceKind::kGpu; }
   std::string device_name() const override { return device_name_; }
   std::string library_version() const override {

@@ -20,6 +20,7 @@
 
 #include "backends/onednn/onednn_check.h"
 #include "backends/onednn/onednn_choices.h"
+#include "backends/onednn/onednn_idle.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "models/fusion.h"
@@ -90,7 +91,7 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
   return desc;
 }
 
-// How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device selector
+// How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device options
 // (CompileOptions::device): `conv=winograd` (the default) uses oneDNN's Winograd kernels where it
 // implements them for the shape (F(2,3) and F(4,3) on AVX-512: 2.25-4x fewer multiplications, no
 // measurable loss of accuracy, docs/ARCHITECTURE.md) on layers whose input and output channels
@@ -98,12 +99,60 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
 // everywhere, as the other CPU runtimes do.
 enum class ConvAlgorithm { kWinograd, kDirect };
 
-ConvAlgorithm ParseConvAlgorithm(std::string_view device) {
-  if (device.empty() || device == "conv=winograd") return ConvAlgorithm::kWinograd;
-  if (device == "conv=direct") return ConvAlgorithm::kDirect;
+constexpr std::string_view kDeviceOptions =
+    "conv=winograd|direct, idle=default|passive|active|spin:<duration> (comma-separated)";
+
+// CompileOptions::device: comma-separated `conv=...` and `idle=...` items, each at most once.
+struct OneDnnOptions {
+  ConvAlgorithm conv = ConvAlgorithm::kWinograd;
+  std::optional<OmpIdlePolicy> idle;  // none: any policy the process has
+};
+
+OneDnnOptions ParseOneDnnOptions(std::string_view spec) {
+  OneDnnOptions options;
+  bool have_conv = false;
+  while (!spec.empty()) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    if (item.starts_with("conv=") && !have_conv) {
+      have_conv = true;
+      if (item == "conv=direct") {
+        options.conv = ConvAlgorithm::kDirect;
+        continue;
+      }
+      if (item == "conv=winograd") continue;
+    } else if (item.starts_with("idle=") && !options.idle) {
+      options.idle = ParseOmpIdlePolicy(item.substr(5));
+      continue;
+    }
+    Throw(ErrorKind::kInvalidArgument,
+          "onednn: device option '{}' is unknown or repeated: expected {}, e.g. "
+          "'conv=direct,idle=spin:20ms'",
+          item, kDeviceOptions);
+  }
+  return options;
+}
+
+// What libgomp took from the environment when it was loaded, before main (it reads it once):
+// read here at static initialisation, before any code of this process could change it.
+const OmpIdlePolicy kLoadedIdlePolicy =
+    OmpIdlePolicyFromEnvironment(std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
+
+// An `idle=` option states the policy a run needs; the process must have been started with it.
+void CheckIdlePolicy(const std::optional<OmpIdlePolicy>& wanted) {
+  if (!wanted || *wanted == kLoadedIdlePolicy) return;
+  const std::string environment = OmpIdleEnvironment(*wanted);
   Throw(ErrorKind::kInvalidArgument,
-        "onednn: unknown device selector '{}': expected '', 'conv=winograd' or 'conv=direct'",
-        device);
+        "onednn: idle={} needs the OpenMP runtime started with {}, but this process has "
+        "idle={} (libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it is loaded): "
+        "start it as `{}sonicbench ...`, or leave idle= out to run with idle={}",
+        OmpIdlePolicyName(*wanted),
+        environment.empty() ? "neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set" : environment,
+        OmpIdlePolicyName(kLoadedIdlePolicy),
+        environment.empty() ? "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "
+                            : "env " + environment + " ",
+        OmpIdlePolicyName(kLoadedIdlePolicy));
 }
 
 bool IsInt8(DataT type) { return type == DataT::s8 || type == DataT::u8; }
@@ -194,7 +243,7 @@ class OneDnnExecutable final : public Executable {
         graph_(graph),
         precision_(options.precision),
         threads_(options.threads > 0 ? options.threads : omp_get_num_procs()),
-        winograd_(ParseConvAlgorithm(options.device) == ConvAlgorithm::kWinograd),
+        winograd_(ParseOneDnnOptions(options.device).conv == ConvAlgorithm::kWinograd),
         record_(calibration_max_abs) {
     FoldBatchNorm(graph_);
     InferShapes(graph_);
@@ -927,6 +976,8 @@ class OneDnnBackend final : public Backend {
     const dnnl_version_t* v = dnnl_version();
     return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
   }
+  std::string device_options() const override { return std::string(kDeviceOptions); }
+  std::string settings() const override { return "idle=" + OmpIdlePolicyName(kLoadedIdlePolicy); }
   std::vector<Precision> precisions() const override {
     std::vector<Precision> supported{Precision::kFp32};
     if (HasBf16()) supported.push_back(Precision::kBf16);
@@ -951,7 +1002,7 @@ class OneDnnBackend final : public Backend {
       Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
             options.threads);
     }
-    ParseConvAlgorithm(options.device);
+    CheckIdlePolicy(ParseOneDnnOptions(options.device).idle);
     const auto per_sample = static_cast<std::size_t>(NumElements(graph.input_shape()));
     if (options.calibration.size() % per_sample != 0) {
       Throw(ErrorKind::kInvalidArgument,

@@ -221,6 +221,43 @@ TEST(OneDnnCheck, TheMacroNamesTheCallThatRanOutOfMemory) {
   }
 }
 
+// The idle policy the process was started with (Backend::settings) is the one Compile accepts;
+// any other is refused naming the environment it needs.
+TEST(OneDnnBackend, IdleOptionMustMatchThePolicyInEffect) {
+  const auto backend = MakeOneDnnBackend();
+  const std::string settings = backend->settings();
+  ASSERT_TRUE(settings.starts_with("idle=")) << settings;
+  CompileOptions options;
+  options.device = "conv=direct," + settings;
+  EXPECT_NO_THROW(backend->Compile(BuildJetCnn(), options));
+  options.device = settings == "idle=passive" ? "idle=active" : "idle=passive";
+  try {
+    backend->Compile(BuildJetCnn(), options);
+    FAIL() << "compiled with " << options.device << " while " << settings;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("OMP_WAIT_POLICY="), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("this process has " + settings), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(OneDnnBackend, RejectsBadAndRepeatedDeviceOptionsNamingTheForms) {
+  for (const char* bad : {"idle=sleep", "idle=spin:20", "conv=direct,conv=direct",
+                          "idle=passive,idle=passive", "threads=2"}) {
+    CompileOptions options;
+    options.device = bad;
+    try {
+      MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
+      ADD_FAILURE() << "compiled with " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("spin:<duration>"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NE(MakeOneDnnBackend()->device_options().find("idle="), std::string::npos);
+}
+
 TEST(OneDnnBackend, RejectsAnUnknownDeviceSelectorNamingTheChoices) {
   CompileOptions options;
   options.device = "conv=fft";

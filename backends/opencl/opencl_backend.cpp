@@ -516,6 +516,9 @@ class OpenClExecutable final : public Executable {
 class OpenClBackend final : public Backend {
  public:
   std::string_view name() const override { return "opencl"; }
+  std::string device_options() const override {
+    return "P:D | NAME | device=SEL, binary=PATH (comma-separated)";
+  }
 
   DeviceKind device_kind() const override {
     const auto& devices = cl::ProcessProbe().devices;
