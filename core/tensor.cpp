@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <array>
+#include <new>
 #include <utility>
 
 #include "core/error.h"
@@ -86,14 +87,54 @@ Precision ParsePrecision(std::string_view text) {
         JoinNames(kPrecisionNames));
 }
 
-std::int64_t NumElements(std::span<const std::int64_t> shape) {
+std::string ShapeToString(std::span<const std::int64_t> shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+std::int64_t NumElements(std::span<const std::int64_t> shape, std::string_view what) {
   std::int64_t count = 1;
-  for (std::int64_t dim : shape) count *= dim;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) {
+      Throw(ErrorKind::kInvalidArgument, "{} has shape {}: dimension {} is {}, expected 0 or more",
+            what, ShapeToString(shape), d, shape[d]);
+    }
+    if (__builtin_mul_overflow(count, shape[d], &count)) {
+      Throw(ErrorKind::kInvalidArgument,
+            "{} has shape {}: its element count does not fit in 64 bits", what,
+            ShapeToString(shape));
+    }
+  }
   return count;
 }
 
-std::string ShapeToString(std::span<const std::int64_t> shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
+std::int64_t CheckedMultiply(std::int64_t a, std::int64_t b, std::string_view what) {
+  std::int64_t product;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} x {} does not fit in 64 bits", what, a, b);
+  }
+  return product;
+}
+
+std::int64_t CheckedAdd(std::int64_t a, std::int64_t b, std::string_view what) {
+  std::int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} + {} does not fit in 64 bits", what, a, b);
+  }
+  return sum;
+}
+
+std::vector<float> AllocateFloats(std::span<const std::int64_t> sample_shape, std::int64_t batch,
+                                  std::string_view what) {
+  if (batch < 0) Throw(ErrorKind::kInvalidArgument, "{}: batch {} is negative", what, batch);
+  const std::int64_t count = CheckedMultiply(batch, NumElements(sample_shape, what), what);
+  const std::int64_t bytes = CheckedMultiply(count, sizeof(float), what);
+  try {
+    return std::vector<float>(static_cast<std::size_t>(count));
+  } catch (const std::bad_alloc&) {
+    Throw(ErrorKind::kResourceExhausted,
+          "out of memory allocating {}: {} x {} FP32 is {} bytes ({:.1f} GiB)", what, batch,
+          ShapeToString(sample_shape), bytes, static_cast<double>(bytes) / (1 << 30));
+  }
 }
 
 }  // namespace sonic

@@ -36,7 +36,24 @@ Precision ParsePrecision(std::string_view name);
 // seam and on the wire the batch dimension comes first.
 using Shape = std::vector<std::int64_t>;
 
-std::int64_t NumElements(std::span<const std::int64_t> shape);   // product; 1 for a scalar
 std::string ShapeToString(std::span<const std::int64_t> shape);  // "[3, 224, 224]"
+
+// Shape arithmetic is checked: a model file can declare any dimensions, and a product that
+// overflows int64 would be undefined behaviour followed by a wrong message. Each function names
+// `what` (e.g. "input 'x'") in its error.
+
+// The product of the dimensions; 1 for a scalar. Throws Error(kInvalidArgument) naming `what` and
+// the shape when a dimension is negative or the product does not fit in int64.
+std::int64_t NumElements(std::span<const std::int64_t> shape, std::string_view what = "a tensor");
+// a × b and a + b; throw Error(kInvalidArgument) naming `what` when the result does not fit in
+// int64.
+std::int64_t CheckedMultiply(std::int64_t a, std::int64_t b, std::string_view what);
+std::int64_t CheckedAdd(std::int64_t a, std::int64_t b, std::string_view what);
+
+// A zero-filled float32 buffer of `batch` samples of `sample_shape` for the tensor `what`. Throws
+// Error(kInvalidArgument) when its size overflows, and Error(kResourceExhausted) naming the tensor
+// and the bytes asked for when memory runs out (rather than a bare std::bad_alloc).
+std::vector<float> AllocateFloats(std::span<const std::int64_t> sample_shape, std::int64_t batch,
+                                  std::string_view what);
 
 }  // namespace sonic

@@ -8,8 +8,12 @@
 namespace sonic {
 namespace {
 
+std::string NodeLabel(const Node& node) {
+  return fmt::format("node '{}' ({})", node.name, OpKindName(node.op));
+}
+
 [[noreturn]] void NodeError(const Node& node, const std::string& message) {
-  Throw(ErrorKind::kInvalidArgument, "node '{}' ({}): {}", node.name, OpKindName(node.op), message);
+  Throw(ErrorKind::kInvalidArgument, "{}: {}", NodeLabel(node), message);
 }
 
 void ExpectInputs(const Node& node, std::size_t count) {
@@ -26,8 +30,9 @@ std::int64_t WindowOutput(const Node& node, std::int64_t size, std::int64_t kern
                                 "{}, {} non-negative",
                                 kernel, stride, dilation, pad_begin, pad_end));
   }
-  const std::int64_t extent = dilation * (kernel - 1) + 1;
-  const std::int64_t span = size + pad_begin + pad_end - extent;
+  const std::string what = NodeLabel(node) + " window";
+  const std::int64_t extent = CheckedAdd(CheckedMultiply(dilation, kernel - 1, what), 1, what);
+  const std::int64_t span = CheckedAdd(CheckedAdd(size, pad_begin, what), pad_end, what) - extent;
   if (span < 0) {
     NodeError(node, fmt::format("window of extent {} does not fit an input of size {} with pads "
                                 "{}+{}",
@@ -67,14 +72,17 @@ Shape InferConv(const Graph& graph, const Node& node) {
     NodeError(node, fmt::format("{} input and {} output channels are not divisible into {} groups",
                                 in[0], conv.out_channels, conv.groups));
   }
+  // The windows first: they check that the kernel sizes are positive.
+  Shape out{conv.out_channels,
+            WindowOutput(node, in[1], conv.kernel[0], conv.stride[0], conv.dilation[0],
+                         conv.pads[0], conv.pads[2]),
+            WindowOutput(node, in[2], conv.kernel[1], conv.stride[1], conv.dilation[1],
+                         conv.pads[1], conv.pads[3])};
+  const Shape weight_shape{conv.out_channels, in[0] / conv.groups, conv.kernel[0], conv.kernel[1]};
   ExpectSize(node, "weight", conv.weight.size(),
-             conv.out_channels * (in[0] / conv.groups) * conv.kernel[0] * conv.kernel[1]);
+             NumElements(weight_shape, NodeLabel(node) + " weight"));
   if (!conv.bias.empty()) ExpectSize(node, "bias", conv.bias.size(), conv.out_channels);
-  return {conv.out_channels,
-          WindowOutput(node, in[1], conv.kernel[0], conv.stride[0], conv.dilation[0], conv.pads[0],
-                       conv.pads[2]),
-          WindowOutput(node, in[2], conv.kernel[1], conv.stride[1], conv.dilation[1], conv.pads[1],
-                       conv.pads[3])};
+  return out;
 }
 
 Shape InferPool(const Graph& graph, const Node& node) {
@@ -134,14 +142,15 @@ Shape InferNode(const Graph& graph, const Node& node) {
     }
     case OpKind::kFlatten: {
       ExpectInputs(node, 1);
-      return {NumElements(graph.values[node.inputs[0]].shape)};
+      return {NumElements(graph.values[node.inputs[0]].shape, NodeLabel(node) + " input")};
     }
     case OpKind::kDense: {
       ExpectInputs(node, 1);
       const auto& dense = RequireAttrs<DenseAttrs>(node);
       const Shape& in = RequireRank(node, graph, node.inputs[0], 1);
       if (dense.out_features <= 0) NodeError(node, "out_features must be positive");
-      ExpectSize(node, "weight", dense.weight.size(), dense.out_features * in[0]);
+      ExpectSize(node, "weight", dense.weight.size(),
+                 CheckedMultiply(dense.out_features, in[0], NodeLabel(node) + " weight"));
       if (!dense.bias.empty()) ExpectSize(node, "bias", dense.bias.size(), dense.out_features);
       return {dense.out_features};
     }
@@ -193,13 +202,15 @@ ValueId Graph::AddNode(std::string node_name, OpKind op, std::vector<ValueId> no
 }
 
 std::int64_t Graph::MacsPerSample() const {
+  const std::string what = fmt::format("graph '{}' multiply-accumulates per sample", name);
   std::int64_t macs = 0;
   for (const Node& node : nodes) {
     if (const auto* conv = std::get_if<Conv2DAttrs>(&node.attrs)) {
       const Shape& out = values.at(node.output).shape;
-      macs += static_cast<std::int64_t>(conv->weight.size()) * out.at(1) * out.at(2);
+      const Shape per_conv{static_cast<std::int64_t>(conv->weight.size()), out.at(1), out.at(2)};
+      macs = CheckedAdd(macs, NumElements(per_conv, what), what);
     } else if (const auto* dense = std::get_if<DenseAttrs>(&node.attrs)) {
-      macs += static_cast<std::int64_t>(dense->weight.size());
+      macs = CheckedAdd(macs, static_cast<std::int64_t>(dense->weight.size()), what);
     }
   }
   return macs;
@@ -227,11 +238,12 @@ void InferShapes(Graph& graph) {
     Throw(ErrorKind::kInvalidArgument, "graph '{}' has no output value", graph.name);
   }
   const Shape& in = graph.values[graph.input].shape;
-  if (in.empty() || NumElements(in) <= 0) {
+  const std::string input_label =
+      fmt::format("graph '{}' input '{}'", graph.name, graph.values[graph.input].name);
+  if (in.empty() || NumElements(in, input_label) <= 0) {
     Throw(ErrorKind::kInvalidArgument,
-          "graph '{}' input '{}' has shape {}: expected a non-empty "
-          "per-sample shape such as [3, 224, 224]",
-          graph.name, graph.values[graph.input].name, ShapeToString(in));
+          "{} has shape {}: expected a non-empty per-sample shape such as [3, 224, 224]",
+          input_label, ShapeToString(in));
   }
   std::vector<bool> defined(graph.values.size(), false);
   defined[graph.input] = true;
@@ -247,6 +259,9 @@ void InferShapes(Graph& graph) {
       NodeError(node, "output value is missing or produced twice");
     }
     graph.values[node.output].shape = InferNode(graph, node);
+    // Every per-sample size in the graph is then a valid count that backends may multiply by a
+    // batch size with CheckedMultiply.
+    NumElements(graph.values[node.output].shape, NodeLabel(node) + " output");
     defined[node.output] = true;
   }
   if (!defined[graph.output]) {

@@ -103,13 +103,14 @@ struct Graph {
   const Shape& input_shape() const { return values.at(input).shape; }
   const Shape& output_shape() const { return values.at(output).shape; }
   // Multiply-accumulates per sample in Conv2D and Dense nodes (what FLOP/s figures use: 2 per MAC).
+  // Throws Error(kInvalidArgument) when the count does not fit in int64.
   std::int64_t MacsPerSample() const;
   std::int64_t ParameterCount() const;
 };
 
 // Computes every value's shape from the input's and checks every node (arity, attribute sizes,
-// parameter sizes, shape compatibility). Throws Error(kInvalidArgument) naming the node, its op
-// and what was expected.
+// parameter sizes, shape compatibility) and that every per-sample element count fits in int64.
+// Throws Error(kInvalidArgument) naming the node, its op and what was expected.
 void InferShapes(Graph& graph);
 
 // Folds each BatchNorm that directly follows a Conv2D (whose output has no other consumer) into

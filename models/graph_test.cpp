@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "core/error.h"
 #include "models/fusion.h"
 
@@ -65,6 +70,57 @@ TEST(InferShapes, ErrorNamesTheNodeAndWhatWasExpected) {
     EXPECT_NE(message.find("Conv2D"), std::string::npos) << message;
     EXPECT_NE(message.find("expected 54"), std::string::npos) << message;
   }
+}
+
+// Asserts that `call` throws Error(kInvalidArgument) whose message holds every fragment.
+template <typename Call>
+void ExpectInvalid(Call call, const std::vector<std::string>& fragments) {
+  try {
+    call();
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument) << message;
+    for (const auto& fragment : fragments) {
+      EXPECT_NE(message.find(fragment), std::string::npos) << "'" << fragment << "' in " << message;
+    }
+  }
+}
+
+// A 1x1 convolution with one output channel over `in`, padded by `pad` at the bottom and right.
+Graph PaddedConv(const Shape& in, std::int64_t pad) {
+  Graph g;
+  g.name = "padded";
+  g.input = g.AddValue("x", in);
+  Conv2DAttrs conv;
+  conv.out_channels = 1;
+  conv.pads = {0, 0, pad, pad};
+  conv.weight.assign(in[0], 1.0f);
+  g.output = g.AddNode("conv", OpKind::kConv2D, {g.input}, conv);
+  return g;
+}
+
+TEST(InferShapes, WindowArithmeticOverflowNamesTheNode) {
+  Graph g = PaddedConv({1, 4, 4}, std::numeric_limits<std::int64_t>::max());
+  ExpectInvalid([&] { InferShapes(g); }, {"node 'conv' (Conv2D) window", "64 bits"});
+}
+
+TEST(InferShapes, OutputElementCountOverflowNamesTheNode) {
+  // Each side fits, the plane (2^40 x 2^40) does not.
+  Graph g = PaddedConv({1, 1, 1}, std::int64_t{1} << 40);
+  ExpectInvalid([&] { InferShapes(g); }, {"node 'conv' (Conv2D) output", "64 bits"});
+}
+
+TEST(InferShapes, InputElementCountOverflowNamesTheInput) {
+  Graph g = PaddedConv({1, std::int64_t{1} << 40, std::int64_t{1} << 30}, 0);
+  ExpectInvalid([&] { InferShapes(g); }, {"graph 'padded' input 'x'", "64 bits"});
+}
+
+TEST(Graph, MacsPerSampleOverflowIsAnError) {
+  // 4 weights x 2^31 x 2^31 output pixels = 2^64 MACs; the output itself (2^62 values) fits.
+  Graph g = PaddedConv({4, 1, 1}, (std::int64_t{1} << 31) - 1);
+  InferShapes(g);
+  ExpectInvalid([&] { g.MacsPerSample(); }, {"graph 'padded' multiply-accumulates", "64 bits"});
 }
 
 TEST(InferShapes, RejectsMismatchedAdd) {

@@ -30,13 +30,18 @@ std::string DataTypeLabel(int data_type) {
   return fmt::format("unknown data type {}", data_type);
 }
 
-std::int64_t TensorElements(const onnx::TensorProto& tensor) {
-  std::int64_t count = 1;
-  for (std::int64_t d : tensor.dims()) count *= d;
-  return count;
+Shape Dims(const onnx::TensorProto& tensor) { return {tensor.dims().begin(), tensor.dims().end()}; }
+
+std::string TensorLabel(const onnx::TensorProto& tensor) {
+  return fmt::format("tensor '{}'", tensor.name());
 }
 
-Shape Dims(const onnx::TensorProto& tensor) { return {tensor.dims().begin(), tensor.dims().end()}; }
+std::int64_t TensorElements(const onnx::TensorProto& tensor) {
+  return NumElements(Dims(tensor), TensorLabel(tensor));
+}
+
+// A declared dimension that is symbolic (dim_param) or not given at all.
+constexpr std::int64_t kSymbolicDim = -1;
 
 void CheckEmbedded(const onnx::TensorProto& tensor) {
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -62,10 +67,11 @@ std::vector<float> FloatValues(const onnx::TensorProto& tensor) {
   const std::int64_t count = TensorElements(tensor);
   std::vector<float> values;
   if (tensor.has_raw_data()) {
-    if (static_cast<std::int64_t>(tensor.raw_data().size()) != count * 4) {
+    const std::int64_t bytes = CheckedMultiply(count, 4, TensorLabel(tensor) + " bytes");
+    if (static_cast<std::int64_t>(tensor.raw_data().size()) != bytes) {
       Throw(ErrorKind::kInvalidArgument,
             "tensor '{}' of shape {} has {} bytes of raw data: expected {}", tensor.name(),
-            ShapeToString(Dims(tensor)), tensor.raw_data().size(), count * 4);
+            ShapeToString(Dims(tensor)), tensor.raw_data().size(), bytes);
     }
     values.resize(count);
     std::memcpy(values.data(), tensor.raw_data().data(), count * 4);
@@ -90,9 +96,10 @@ std::vector<std::int64_t> Int64Values(const onnx::TensorProto& tensor) {
   const std::int64_t count = TensorElements(tensor);
   std::vector<std::int64_t> values;
   if (tensor.has_raw_data()) {
-    if (static_cast<std::int64_t>(tensor.raw_data().size()) != count * 8) {
+    const std::int64_t bytes = CheckedMultiply(count, 8, TensorLabel(tensor) + " bytes");
+    if (static_cast<std::int64_t>(tensor.raw_data().size()) != bytes) {
       Throw(ErrorKind::kInvalidArgument, "tensor '{}' has {} bytes of raw data: expected {}",
-            tensor.name(), tensor.raw_data().size(), count * 8);
+            tensor.name(), tensor.raw_data().size(), bytes);
     }
     values.resize(count);
     std::memcpy(values.data(), tensor.raw_data().data(), count * 8);
@@ -246,7 +253,7 @@ class Importer {
             input.name(), dims.size());
     }
     for (std::size_t d = 1; d < dims.size(); ++d) {
-      if (dims[d] <= 0) {
+      if (dims[d] == kSymbolicDim) {
         Throw(ErrorKind::kUnsupported,
               "input '{}' dimension {} is symbolic: only the first (batch) dimension may be; the "
               "per-sample shape must be fixed",
@@ -254,7 +261,9 @@ class Importer {
       }
     }
     declared_batch_ = dims[0];
-    graph_.input = graph_.AddValue(input.name(), Shape(dims.begin() + 1, dims.end()));
+    Shape per_sample(dims.begin() + 1, dims.end());
+    NumElements(per_sample, fmt::format("input '{}' (per sample)", input.name()));
+    graph_.input = graph_.AddValue(input.name(), std::move(per_sample));
     activations_[input.name()] = graph_.input;
   }
 
@@ -278,7 +287,7 @@ class Importer {
     const Shape& computed = graph_.output_shape();
     bool matches = dims.empty() || dims.size() == computed.size() + 1;
     for (std::size_t d = 1; matches && d < dims.size(); ++d) {
-      matches = dims[d] <= 0 || dims[d] == computed[d - 1];
+      matches = dims[d] == kSymbolicDim || dims[d] == computed[d - 1];
     }
     if (!matches) {
       Throw(ErrorKind::kInvalidArgument,
@@ -287,7 +296,8 @@ class Importer {
     }
   }
 
-  // A float tensor's dimensions; -1 for a symbolic or unknown one. Empty when no shape is given.
+  // A float tensor's dimensions; kSymbolicDim for a symbolic or unknown one. Empty when no shape is
+  // given. A declared size of 0 or less is a malformed model, not a symbolic dimension.
   static Shape TensorShape(const onnx::ValueInfoProto& info, std::string_view role) {
     if (!info.type().has_tensor_type()) {
       Throw(ErrorKind::kUnsupported, "{} '{}' is not a tensor: expected a FLOAT tensor", role,
@@ -300,7 +310,16 @@ class Importer {
     }
     Shape dims;
     for (const auto& dim : tensor_type.shape().dim()) {
-      dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+      if (!dim.has_dim_value()) {
+        dims.push_back(kSymbolicDim);
+      } else if (dim.dim_value() > 0) {
+        dims.push_back(dim.dim_value());
+      } else {
+        Throw(ErrorKind::kInvalidArgument,
+              "{} '{}' dimension {} is {}: expected a positive size or a symbolic name "
+              "(dim_param)",
+              role, info.name(), dims.size(), dim.dim_value());
+      }
     }
     return dims;
   }
@@ -487,12 +506,19 @@ class Importer {
     }
     // SAME: output = ceil(input / stride); the odd padding element goes to the end (UPPER) or
     // the beginning (LOWER).
+    const std::string what = node.Label() + " auto_pad";
     for (int axis = 0; axis < 2; ++axis) {
       const std::int64_t size = in[axis + 1], stride = w.stride[axis];
       if (stride <= 0) node.Fail(ErrorKind::kInvalidArgument, "strides must be positive");
-      const std::int64_t out = (size + stride - 1) / stride;
-      const std::int64_t extent = w.dilation[axis] * (w.kernel[axis] - 1) + 1;
-      const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * stride + extent - size);
+      if (w.kernel[axis] <= 0 || w.dilation[axis] <= 0) {
+        node.Fail(ErrorKind::kInvalidArgument, "kernel_shape {} and dilations {} must be positive",
+                  ShapeToString(w.kernel), ShapeToString(w.dilation));
+      }
+      const std::int64_t out = (size - 1) / stride + 1;  // ceil(size / stride), size > 0
+      const std::int64_t extent =
+          CheckedAdd(CheckedMultiply(w.dilation[axis], w.kernel[axis] - 1, what), 1, what);
+      const std::int64_t covered = CheckedAdd(CheckedMultiply(out - 1, stride, what), extent, what);
+      const std::int64_t total = std::max<std::int64_t>(0, covered - size);
       const std::int64_t small = total / 2, large = total - small;
       w.pads[axis] = auto_pad == "SAME_UPPER" ? small : large;
       w.pads[axis + 2] = auto_pad == "SAME_UPPER" ? large : small;

@@ -12,7 +12,9 @@ namespace sonic {
 //
 // The model must have exactly one real input (graph inputs that are initializers are skipped, as
 // older exporters list them) and one output, both float32. The input's first dimension is the
-// batch dimension, symbolic or not; the per-sample shape is the rest and must be fixed.
+// batch dimension, symbolic or not; the per-sample shape is the rest and must be fixed. A declared
+// dimension (dim_value) of 0 or less is malformed, never symbolic; shape arithmetic is checked, so
+// an element count that overflows int64 is an error naming the tensor.
 //
 // Supported ops (default domain): Conv (2-D; strides, pads, dilations, group, auto_pad, bias),
 // BatchNormalization (inference), Relu, MaxPool and AveragePool (2-D; count_include_pad,

@@ -249,7 +249,8 @@ class ModelBuilder {
     model_.mutable_graph()->set_name("handmade");
   }
 
-  // dims: -1 is a symbolic dimension.
+  // dims: -1 is a symbolic dimension (dim_param); any other value is written as dim_value, even
+  // 0 or a negative one (a malformed model).
   ModelBuilder& Input(const std::string& name, const std::vector<std::int64_t>& dims) {
     Describe(model_.mutable_graph()->add_input(), name, dims);
     return *this;
@@ -289,7 +290,7 @@ class ModelBuilder {
     type->set_elem_type(onnx::TensorProto::FLOAT);
     for (auto d : dims) {
       auto* dim = type->mutable_shape()->add_dim();
-      if (d < 0) {
+      if (d == -1) {
         dim->set_dim_param("batch");
       } else {
         dim->set_dim_value(d);
@@ -512,6 +513,66 @@ TEST(OnnxImport, RequiresAFixedPerSampleShape) {
   m.Input("x", {-1, -1, 4, 4}).Output("y", {-1, -1, 4, 4});
   m.Node("Relu", {"x"}, "y");
   ExpectImportError(m, ErrorKind::kUnsupported, {"input 'x' dimension 1 is symbolic"});
+}
+
+TEST(OnnxImport, RejectsZeroAndNegativeDimensionsNamingTheValue) {
+  ModelBuilder zero;
+  zero.Input("x", {-1, 0, 4, 4}).Output("y", {-1, 0, 4, 4});
+  zero.Node("Relu", {"x"}, "y");
+  ExpectImportError(zero, ErrorKind::kInvalidArgument, {"input 'x' dimension 1 is 0", "positive"});
+
+  ModelBuilder negative;
+  negative.Input("x", {-1, 3, -5, 4}).Output("y", {-1, 3, 4, 4});
+  negative.Node("Relu", {"x"}, "y");
+  ExpectImportError(negative, ErrorKind::kInvalidArgument, {"input 'x' dimension 2 is -5"});
+
+  ModelBuilder output;
+  output.Input("x", {-1, 3, 4, 4}).Output("y", {-1, 3, 0, 4});
+  output.Node("Relu", {"x"}, "y");
+  ExpectImportError(output, ErrorKind::kInvalidArgument, {"output 'y' dimension 2 is 0"});
+}
+
+TEST(OnnxImport, RejectsAnInputWhoseElementCountOverflows) {
+  ModelBuilder m;
+  m.Input("x", {-1, std::int64_t{1} << 40, std::int64_t{1} << 30, 1}).Output("y", {});
+  m.Node("Relu", {"x"}, "y");
+  ExpectImportError(m, ErrorKind::kInvalidArgument,
+                    {"handmade.onnx", "input 'x'", "[1099511627776, 1073741824, 1]", "64 bits"});
+}
+
+TEST(OnnxImport, RejectsAParameterWhoseElementCountOverflowsNamingIt) {
+  ModelBuilder m;
+  m.Input("x", {-1, 1, 4, 4}).Output("y", {});
+  m.Initializer("w", {std::int64_t{1} << 40, std::int64_t{1} << 40, 1, 1}, {});
+  m.Node("Conv", {"x", "w"}, "y", "conv");
+  ExpectImportError(m, ErrorKind::kInvalidArgument, {"node 'conv'", "tensor 'w'", "64 bits"});
+
+  ModelBuilder negative;
+  negative.Input("x", {-1, 1, 4, 4}).Output("y", {});
+  negative.Initializer("w", {-2, 1, 1, 1}, {});
+  negative.Node("Conv", {"x", "w"}, "y", "conv");
+  ExpectImportError(negative, ErrorKind::kInvalidArgument, {"tensor 'w'", "dimension 0 is -2"});
+}
+
+TEST(OnnxImport, RejectsSamePaddingWhoseWindowOverflows) {
+  ModelBuilder m;
+  m.Input("x", {-1, 1, 4, 4}).Output("y", {});
+  onnx::NodeProto& pool = m.Node("MaxPool", {"x"}, "y", "pool");
+  auto* kernel = pool.add_attribute();
+  kernel->set_name("kernel_shape");
+  kernel->set_type(onnx::AttributeProto::INTS);
+  kernel->add_ints(3);
+  kernel->add_ints(3);
+  auto* dilations = pool.add_attribute();
+  dilations->set_name("dilations");
+  dilations->set_type(onnx::AttributeProto::INTS);
+  dilations->add_ints(std::int64_t{1} << 62);
+  dilations->add_ints(1);
+  auto* auto_pad = pool.add_attribute();
+  auto_pad->set_name("auto_pad");
+  auto_pad->set_type(onnx::AttributeProto::STRING);
+  auto_pad->set_s("SAME_UPPER");
+  ExpectImportError(m, ErrorKind::kInvalidArgument, {"node 'pool'", "auto_pad", "64 bits"});
 }
 
 TEST(OnnxImport, RejectsBytesThatAreNotAModel) {

@@ -370,8 +370,19 @@ struct Client::Impl {
       } else {
         const auto& tensor = response.outputs(0);
         reply.output_shape = {tensor.shape().data(), static_cast<std::size_t>(tensor.shape_size())};
-        const std::int64_t elements = NumElements(reply.output_shape);
-        if (tensor.datatype() != "FP32") {
+        // NumElements throws on a negative or overflowing shape: here that is the server's
+        // error, reported in the reply rather than thrown on the completion thread.
+        std::int64_t elements = 0;
+        std::string shape_error;
+        try {
+          elements =
+              NumElements(reply.output_shape, fmt::format("client: output '{}'", tensor.name()));
+        } catch (const Error& error) {
+          shape_error = error.what();
+        }
+        if (!shape_error.empty()) {
+          reply.status = {static_cast<int>(grpc::StatusCode::INTERNAL), shape_error};
+        } else if (tensor.datatype() != "FP32") {
           reply.status = {static_cast<int>(grpc::StatusCode::INTERNAL),
                           fmt::format("client: output '{}' is {}; expected FP32", tensor.name(),
                                       tensor.datatype())};

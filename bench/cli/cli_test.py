@@ -6,8 +6,10 @@ Usage: cli_test.py PATH/TO/sonicbench [unittest arguments, e.g. CliTest.test_mod
 """
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 SONICBENCH = None  # set from argv[1]
@@ -17,6 +19,34 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 def run(*args, timeout=240):
     return subprocess.run([SONICBENCH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field(number, payload):
+    """A protobuf field: an int is a varint, bytes are length-delimited."""
+    if isinstance(payload, int):
+        return varint(number << 3) + varint(payload)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def relu_model(per_sample_dims):
+    """A serialized onnx.ModelProto: y = Relu(x), x of FLOAT [batch, *per_sample_dims]. Written
+    by hand so that the test needs no onnx module."""
+    dims = field(1, field(2, b"batch")) + b"".join(field(1, field(1, d)) for d in per_sample_dims)
+    tensor_type = field(1, field(1, 1) + field(2, dims))  # elem_type FLOAT, shape
+    graph = (field(1, field(1, b"x") + field(2, b"y") + field(4, b"Relu")) + field(2, b"relu") +
+             field(11, field(1, b"x") + field(2, tensor_type)) +
+             field(12, field(1, b"y") + field(2, tensor_type)))
+    return field(1, 7) + field(7, graph) + field(8, field(2, 13))
 
 
 class CliTest(unittest.TestCase):
@@ -76,6 +106,18 @@ class CliTest(unittest.TestCase):
         result = run("infer", "--backend", "reference", "--model", "nosuchnet")
         self.assert_exit(result, EXIT_USAGE)
         self.assertIn("resnet50", result.stderr)  # names the known models
+
+    def test_infer_out_of_memory_names_the_tensor(self):
+        # 2^49 floats per sample (2 PiB): more than any address space holds.
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "huge.onnx")
+            with open(path, "wb") as out:
+                out.write(relu_model([1 << 24, 1 << 25]))
+            result = run("infer", "--backend", "reference", "--onnx", path, "--iterations", "1")
+        self.assert_exit(result, EXIT_FAILURE)
+        self.assertIn("out of memory allocating input 'x'", result.stderr)
+        self.assertIn("2251799813685248 bytes", result.stderr)
+        self.assertNotIn("internal error", result.stderr)
 
     def test_unsupported_precision_is_usage_error(self):
         result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--precision",

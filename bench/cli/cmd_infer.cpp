@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -163,6 +164,32 @@ CheckResult Compare(std::span<const float> output, std::span<const float> refere
   return check;
 }
 
+// Compiles `graph` on `backend`. A backend sizes its buffers by the graph's values, so running out
+// of memory becomes Error(kResourceExhausted) naming the largest of them and its bytes at the
+// batch size, rather than a bare std::bad_alloc.
+std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
+                                                const CompileOptions& options) {
+  try {
+    return backend.Compile(graph, options);
+  } catch (const std::bad_alloc&) {
+    ValueId largest = graph.input;
+    for (const Node& node : graph.nodes) {
+      if (NumElements(graph.values[node.output].shape) > NumElements(graph.values[largest].shape)) {
+        largest = node.output;
+      }
+    }
+    const Value& value = graph.values[largest];
+    const std::string what = fmt::format("value '{}'", value.name);
+    const std::int64_t bytes = CheckedMultiply(
+        CheckedMultiply(options.max_batch, NumElements(value.shape), what), sizeof(float), what);
+    Throw(ErrorKind::kResourceExhausted,
+          "out of memory compiling model '{}' on backend '{}' at batch {}: its largest value, "
+          "'{}' of {} x {} FP32, is {} bytes ({:.1f} GiB)",
+          graph.name, backend.name(), options.max_batch, value.name, options.max_batch,
+          ShapeToString(value.shape), bytes, static_cast<double>(bytes) / (1 << 30));
+  }
+}
+
 JsonArray ShapeJson(const Shape& shape) {
   JsonArray array;
   for (std::int64_t dim : shape) array.Append(dim);
@@ -178,12 +205,13 @@ void Run(const InferOptions& options) {
       options.onnx.empty()
           ? BuildModel(options.model, {.num_classes = options.classes, .seed = options.seed})
           : ImportOnnx(options.onnx);
-  const std::int64_t in_per_sample = NumElements(graph.input_shape());
-  const std::int64_t out_per_sample = NumElements(graph.output_shape());
-  std::vector<float> input(static_cast<std::size_t>(in_per_sample * options.batch));
+  const std::string output_name = fmt::format("output '{}'", graph.values[graph.output].name);
+  std::vector<float> input =
+      AllocateFloats(graph.input_shape(), options.batch,
+                     fmt::format("input '{}'", graph.values[graph.input].name));
   Random random(options.seed);
   for (float& x : input) x = static_cast<float>(random.Uniform());
-  std::vector<float> output(static_cast<std::size_t>(out_per_sample * options.batch));
+  std::vector<float> output = AllocateFloats(graph.output_shape(), options.batch, output_name);
 
   CompileOptions compile_options;
   compile_options.max_batch = options.batch;
@@ -191,7 +219,8 @@ void Run(const InferOptions& options) {
   compile_options.threads = options.threads;
   compile_options.device = options.device;
   const std::int64_t compile_start_ns = MonotonicNs();
-  const std::unique_ptr<Executable> executable = backend->Compile(graph, compile_options);
+  const std::unique_ptr<Executable> executable =
+      CompileNamingMemory(*backend, graph, compile_options);
   const double compile_s = static_cast<double>(MonotonicNs() - compile_start_ns) * 1e-9;
 
   for (int i = 0; i < options.warmup; ++i) executable->Run(input, options.batch, output);
@@ -210,9 +239,9 @@ void Run(const InferOptions& options) {
     CompileOptions reference_options;
     reference_options.max_batch = options.batch;
     reference_options.threads = options.threads;
-    std::vector<float> reference(output.size());
-    MakeBackend("reference")
-        ->Compile(graph, reference_options)
+    std::vector<float> reference =
+        AllocateFloats(graph.output_shape(), options.batch, "reference " + output_name);
+    CompileNamingMemory(*MakeBackend("reference"), graph, reference_options)
         ->Run(input, options.batch, reference);
     check = Compare(output, reference, options.batch, precision);
   }
