@@ -50,5 +50,25 @@ TEST(HostMetrics, SamplerReadsThisMachine) {
   EXPECT_TRUE(sample.gpus.empty());
 }
 
+// With NVIDIA's driver absent (CI), GPUs asked for are simply missing, and the reason said; with
+// it present, every GPU has Triton's uuid form and readings in their ranges.
+TEST(HostMetrics, GpusAskedForComeFromNvmlWhereItIsPresent) {
+  HostSampler sampler(/*gpus=*/true);
+  const HostSample sample = sampler.Sample();
+  if (sampler.gpu_status().rfind("NVML: ", 0) != 0) {
+    EXPECT_EQ(sampler.gpu_status().rfind("no NVML", 0), 0u) << sampler.gpu_status();
+    EXPECT_TRUE(sample.gpus.empty());
+    return;
+  }
+  for (const GpuSample& gpu : sample.gpus) {
+    EXPECT_EQ(gpu.uuid.rfind("GPU-", 0), 0u) << gpu.uuid;
+    EXPECT_GE(gpu.utilization, 0.0);
+    EXPECT_LE(gpu.utilization, 1.0);
+    EXPECT_GT(gpu.memory_total_bytes, 0u);
+    EXPECT_LE(gpu.memory_used_bytes, gpu.memory_total_bytes);
+    EXPECT_GE(gpu.power_w, 0.0);
+  }
+}
+
 }  // namespace
 }  // namespace sonic::service

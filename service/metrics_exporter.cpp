@@ -96,9 +96,8 @@ std::vector<MetricFamily> BuildMetricFamilies(const std::vector<ModelMetricsInpu
     out.Add("nv_inference_request_success",
             "Number of successful inference requests, all batch sizes", kCounter,
             static_cast<double>(s.success.count), labels);
-    out.Add("nv_inference_request_failure",
-            "Number of failed inference requests, all batch sizes", kCounter,
-            static_cast<double>(s.fail.count), labels);
+    out.Add("nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
+            kCounter, static_cast<double>(s.fail.count), labels);
     out.Add("nv_inference_count", "Number of inferences performed (samples, not requests)",
             kCounter, static_cast<double>(s.inference_count), labels);
     out.Add("nv_inference_exec_count", "Number of model executions performed", kCounter,
@@ -155,8 +154,8 @@ std::vector<MetricFamily> BuildMetricFamilies(const std::vector<ModelMetricsInpu
     out.Add("nv_gpu_memory_used_bytes", "GPU used memory, in bytes", kGauge,
             static_cast<double>(gpu.memory_used_bytes), labels);
     out.Add("nv_gpu_power_usage", "GPU power usage in watts", kGauge, gpu.power_w, labels);
-    out.Add("nv_gpu_power_limit", "GPU power management limit in watts", kGauge,
-            gpu.power_limit_w, labels);
+    out.Add("nv_gpu_power_limit", "GPU power management limit in watts", kGauge, gpu.power_limit_w,
+            labels);
     out.Add("nv_energy_consumption", "GPU energy consumption in joules since the server started",
             kCounter, gpu.energy_j, labels);
   }
@@ -205,8 +204,8 @@ std::string_view Reason(int status) {
 std::string Response(int status, std::string_view content_type, std::string_view body) {
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}",
-      status, Reason(status), content_type, body.size(),
-      status == 405 ? "Allow: GET\r\n" : "", body);
+      status, Reason(status), content_type, body.size(), status == 405 ? "Allow: GET\r\n" : "",
+      body);
 }
 
 // Opens a listening TCP socket on host:port; throws Error(kUnavailable) saying why not.
@@ -291,10 +290,10 @@ struct MetricsExporter::Impl {
     } else {
       body = fmt::format("{} {}: this endpoint serves GET /metrics\n", status, Reason(status));
     }
-    return Response(status,
-                    status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-                                  : "text/plain; charset=utf-8",
-                    body);
+    return Response(
+        status,
+        status == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
+        body);
   }
 
   // Reads what `connection` has sent; false when it is finished with (closed, or gone).
@@ -341,9 +340,9 @@ struct MetricsExporter::Impl {
         next_deadline_ns = std::min(next_deadline_ns, connection.deadline_ns);
       }
       const std::int64_t wait_ms =
-          connections.empty() ? -1
-                              : std::max<std::int64_t>(
-                                    0, (next_deadline_ns - MonotonicNs()) / 1'000'000 + 1);
+          connections.empty()
+              ? -1
+              : std::max<std::int64_t>(0, (next_deadline_ns - MonotonicNs()) / 1'000'000 + 1);
       if (poll(pollers.data(), pollers.size(), static_cast<int>(wait_ms)) < 0 && errno != EINTR) {
         continue;
       }
@@ -389,16 +388,15 @@ MetricsExporter::MetricsExporter(const MetricsExporterOptions& options, ModelsFn
   impl_->host = bind_address.find(':') != std::string::npos && bind_address.front() != '['
                     ? fmt::format("[{}]", bind_address)
                     : bind_address;
-  const std::string bare = bind_address.front() == '['
-                               ? bind_address.substr(1, bind_address.size() - 2)
-                               : bind_address;
+  const std::string bare =
+      bind_address.front() == '[' ? bind_address.substr(1, bind_address.size() - 2) : bind_address;
   impl_->listen_fd = Listen(bare, options.port);
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);
   getsockname(impl_->listen_fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  impl_->port = ntohs(bound.ss_family == AF_INET6
-                          ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
-                          : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  impl_->port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
   impl_->wake_fd = eventfd(0, EFD_CLOEXEC);
   if (impl_->wake_fd < 0) {
     close(impl_->listen_fd);

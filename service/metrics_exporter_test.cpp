@@ -31,7 +31,8 @@ ModelMetricsInput ExampleModel() {
 }
 
 ScrapedMetrics RoundTrip(const std::vector<ModelMetricsInput>& models, const HostSample& host) {
-  return ParseMetricsText(prometheus::TextSerializer().Serialize(BuildMetricFamilies(models, host)));
+  return ParseMetricsText(
+      prometheus::TextSerializer().Serialize(BuildMetricFamilies(models, host)));
 }
 
 TEST(MetricFamilies, TritonNamesAndValuesFromTheStatistics) {

@@ -84,7 +84,8 @@ class LineParser {
     if (lower == "+inf" || lower == "inf") return std::numeric_limits<double>::infinity();
     if (lower == "-inf") return -std::numeric_limits<double>::infinity();
     if (lower == "nan") return std::numeric_limits<double>::quiet_NaN();
-    const std::string_view digits = !token.empty() && token.front() == '+' ? token.substr(1) : token;
+    const std::string_view digits =
+        !token.empty() && token.front() == '+' ? token.substr(1) : token;
     double value = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
@@ -202,14 +203,13 @@ std::string Fetch(const MetricsUrl& url, std::chrono::milliseconds timeout) {
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
   std::string failure = "no address";
   for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    Socket socket(::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK |
-                                                   SOCK_CLOEXEC, address->ai_protocol));
+    Socket socket(::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                           address->ai_protocol));
     if (socket.fd() < 0) {
       failure = std::strerror(errno);
       continue;
     }
-    if (connect(socket.fd(), address->ai_addr, address->ai_addrlen) != 0 &&
-        errno != EINPROGRESS) {
+    if (connect(socket.fd(), address->ai_addr, address->ai_addrlen) != 0 && errno != EINPROGRESS) {
       failure = std::strerror(errno);
       continue;
     }
@@ -224,9 +224,8 @@ std::string Fetch(const MetricsUrl& url, std::chrono::milliseconds timeout) {
       failure = std::strerror(error);
       continue;
     }
-    const std::string host = url.host.find(':') != std::string::npos
-                                 ? fmt::format("[{}]", url.host)
-                                 : url.host;
+    const std::string host =
+        url.host.find(':') != std::string::npos ? fmt::format("[{}]", url.host) : url.host;
     const std::string request = fmt::format(
         "GET {} HTTP/1.1\r\nHost: {}:{}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
         url.path, host, url.port);
@@ -234,8 +233,8 @@ std::string Fetch(const MetricsUrl& url, std::chrono::milliseconds timeout) {
       if (!WaitFor(socket.fd(), POLLOUT, deadline_ns)) {
         Throw(ErrorKind::kUnavailable, "metrics {}: timed out sending the request", where);
       }
-      const ssize_t n = send(socket.fd(), request.data() + sent, request.size() - sent,
-                             MSG_NOSIGNAL);
+      const ssize_t n =
+          send(socket.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         Throw(ErrorKind::kUnavailable, "metrics {}: send: {}", where, std::strerror(errno));
       }
@@ -320,7 +319,8 @@ MetricsUrl ParseMetricsUrl(std::string_view url) {
           url, why);
   };
   if (url.substr(0, kScheme.size()) != kScheme) {
-    fail(url.substr(0, 8) == "https://" ? "https is not supported" : "it does not start with http://");
+    fail(url.substr(0, 8) == "https://" ? "https is not supported"
+                                        : "it does not start with http://");
   }
   std::string_view rest = url.substr(kScheme.size());
   const std::size_t slash = rest.find('/');
@@ -356,8 +356,7 @@ std::string HttpResponseBody(std::string_view response) {
   std::string_view body = response.substr(header_end + 4);
   const std::string_view status_line = head.substr(0, head.find("\r\n"));
   if (status_line.substr(0, 5) != "HTTP/" || status_line.size() < 12) {
-    Throw(ErrorKind::kInvalidArgument, "not an HTTP status line: '{}'",
-          status_line.substr(0, 100));
+    Throw(ErrorKind::kInvalidArgument, "not an HTTP status line: '{}'", status_line.substr(0, 100));
   }
   if (status_line.substr(9, 3) != "200") {
     Throw(ErrorKind::kUnavailable, "HTTP status '{}' (expected 200)", status_line.substr(9));

@@ -37,8 +37,8 @@ struct Nvml::Api {
   NvmlReturn (*uuid)(NvmlDevice, char*, unsigned int) = nullptr;
   NvmlReturn (*utilization)(NvmlDevice, NvmlUtilization*) = nullptr;
   NvmlReturn (*memory)(NvmlDevice, NvmlMemory*) = nullptr;
-  NvmlReturn (*power)(NvmlDevice, unsigned int*) = nullptr;        // milliwatts
-  NvmlReturn (*power_limit)(NvmlDevice, unsigned int*) = nullptr;  // milliwatts
+  NvmlReturn (*power)(NvmlDevice, unsigned int*) = nullptr;         // milliwatts
+  NvmlReturn (*power_limit)(NvmlDevice, unsigned int*) = nullptr;   // milliwatts
   NvmlReturn (*energy)(NvmlDevice, unsigned long long*) = nullptr;  // millijoules
   std::vector<NvmlDevice> devices;
   std::vector<unsigned long long> energy_at_load_mj;  // by device; 0 where unknown

@@ -9,13 +9,13 @@ namespace sonic::service {
 
 // One GPU at one moment, in the units Triton's GPU metrics use.
 struct GpuSample {
-  std::string uuid;              // "GPU-...": Triton's gpu_uuid label
-  double utilization = 0;        // [0, 1]: share of the last sample period a kernel ran
+  std::string uuid;        // "GPU-...": Triton's gpu_uuid label
+  double utilization = 0;  // [0, 1]: share of the last sample period a kernel ran
   std::uint64_t memory_total_bytes = 0;
   std::uint64_t memory_used_bytes = 0;
-  double power_w = 0;            // instantaneous draw
-  double power_limit_w = 0;      // enforced limit
-  double energy_j = 0;           // since Nvml::Load (0 where the GPU cannot say)
+  double power_w = 0;        // instantaneous draw
+  double power_limit_w = 0;  // enforced limit
+  double energy_j = 0;       // since Nvml::Load (0 where the GPU cannot say)
 };
 
 // NVIDIA's management library, opened at run time (libnvidia-ml.so.1 comes with the driver, so a
