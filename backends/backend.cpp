@@ -39,6 +39,11 @@ void Executable::Run(std::span<const float> input, int batch, std::span<float> o
   DoRun(input.data(), batch, output.data(), timing);
 }
 
+void ThrowVendorError(bool out_of_memory, std::string_view message) {
+  throw Error(out_of_memory ? ErrorKind::kResourceExhausted : ErrorKind::kBackend,
+              std::string(message));
+}
+
 bool Backend::Supports(Precision precision) const {
   const auto supported = precisions();
   return std::find(supported.begin(), supported.end(), precision) != supported.end();

@@ -51,7 +51,8 @@ class Executable {
 
   // Runs `batch` samples. Throws Error(kInvalidArgument) when the batch is outside
   // [1, max_batch] or a span's size is not batch × per-sample elements; Error(kBackend) when the
-  // device fails. `timing` may be null.
+  // device fails, Error(kResourceExhausted) when it runs out of memory (ThrowVendorError).
+  // `timing` may be null.
   void Run(std::span<const float> input, int batch, std::span<float> output,
            DeviceTiming* timing = nullptr);
 
@@ -81,6 +82,12 @@ class Backend {
   virtual std::vector<Precision> precisions() const = 0;
   // Empty when usable here; otherwise why not (e.g. "no CUDA device").
   virtual std::string unavailable_reason() const { return {}; }
+  // The forms CompileOptions::device accepts, for `sonicbench backends`, e.g.
+  // "conv=winograd|direct, idle=default|passive|active|spin:<duration>"; empty: none.
+  virtual std::string device_options() const { return {}; }
+  // Process-wide settings in effect that change this backend's timings, in the device option's
+  // own syntax (e.g. "idle=spin:3ms"), for recording beside each measurement; empty: none.
+  virtual std::string settings() const { return {}; }
 
   // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
   // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options.
@@ -89,5 +96,11 @@ class Backend {
 
   bool Supports(Precision precision) const;
 };
+
+// The one mapping of a failed vendor call (oneDNN, CUDA, cuDNN, cuBLAS, OpenCL) to an error, used
+// by every backend: Error(kResourceExhausted) when the call ran out of device or host memory (a
+// smaller batch, model or precision may fit), Error(kBackend) otherwise. `message` names the call
+// and the vendor's status.
+[[noreturn]] void ThrowVendorError(bool out_of_memory, std::string_view message);
 
 }  // namespace sonic

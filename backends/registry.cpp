@@ -56,4 +56,14 @@ std::unique_ptr<Backend> MakeBackend(std::string_view name) {
         fmt::join(CompiledBackendNames(), ", "));
 }
 
+const OpenClTools* FindOpenClTools() {
+#if SONIC_HAVE_OPENCL
+  static constexpr OpenClTools kTools{&ListOpenClDevices, &SelectOpenClDevice, &BuildOpenClBinary,
+                                      &OpenClKernelSource, &OpenClBuildOptions};
+  return &kTools;
+#else
+  return nullptr;
+#endif
+}
+
 }  // namespace sonic

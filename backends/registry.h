@@ -9,13 +9,19 @@
 
 namespace sonic {
 
-// The one place that knows which backends were compiled in. Backends are created on demand and
-// are cheap; each call returns a new instance.
+// The one place that knows which backends were compiled in (registry.cpp is the only file built
+// with the backends' build flags). Backends are created on demand and are cheap; each call returns
+// a new instance. Backend-specific tools are found here too, null when not built.
 
 // Names of the compiled-in backends, in a stable order ("reference" first).
 std::vector<std::string> CompiledBackendNames();
 
 // Creates a backend by name; throws Error(kNotFound) naming the compiled-in ones.
 std::unique_ptr<Backend> MakeBackend(std::string_view name);
+
+// The OpenCL backend's device and program tools (backends/opencl/opencl_backend.h), or null when
+// this build has no OpenCL backend. Static storage; thread-safe.
+struct OpenClTools;
+const OpenClTools* FindOpenClTools();
 
 }  // namespace sonic

@@ -24,6 +24,8 @@ enum class ErrorKind {
   kInternal,           // a broken invariant: a bug in sonicbench
 };
 
+inline constexpr int kErrorKinds = static_cast<int>(ErrorKind::kInternal) + 1;
+
 std::string_view ErrorKindName(ErrorKind kind);
 
 class Error : public std::runtime_error {

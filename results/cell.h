@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "results/histogram.h"
 
 namespace sonic {
@@ -67,6 +68,11 @@ struct RequestRecord {
 
   friend bool operator==(const RequestRecord&, const RequestRecord&) = default;
 };
+
+// RequestRecord::status of a request that ended with `error` (none: 0, success).
+constexpr std::int32_t RecordStatusOf(std::optional<ErrorKind> error) {
+  return error ? static_cast<std::int32_t>(*error) + 1 : 0;
+}
 
 // A suggested cap on raw records per cell: 100,000 records are 4.8 MB in the file.
 inline constexpr std::size_t kDefaultRawRecordCap = 100'000;

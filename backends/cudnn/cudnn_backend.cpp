@@ -1,8 +1,6 @@
 #include "backends/cudnn/cudnn_backend.h"
 
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <cudnn.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <bit>
@@ -13,35 +11,32 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cudnn/cudnn_check.h"
 #include "core/error.h"
 #include "models/fusion.h"
 
 namespace sonic {
-namespace {
 
 void CheckCuda(cudaError_t status, const char* call) {
-  if (status != cudaSuccess) {
-    Throw(ErrorKind::kBackend, "{} failed: {} ({})", call, cudaGetErrorName(status),
-          cudaGetErrorString(status));
-  }
+  if (status == cudaSuccess) return;
+  ThrowVendorError(status == cudaErrorMemoryAllocation,
+                   fmt::format("{} failed: {} ({})", call, cudaGetErrorName(status),
+                               cudaGetErrorString(status)));
 }
 
 void CheckCudnn(cudnnStatus_t status, const char* call) {
-  if (status != CUDNN_STATUS_SUCCESS) {
-    Throw(ErrorKind::kBackend, "{} failed: {}", call, cudnnGetErrorString(status));
-  }
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  ThrowVendorError(status == CUDNN_STATUS_ALLOC_FAILED,
+                   fmt::format("{} failed: {}", call, cudnnGetErrorString(status)));
 }
 
 void CheckCublas(cublasStatus_t status, const char* call) {
-  if (status != CUBLAS_STATUS_SUCCESS) {
-    Throw(ErrorKind::kBackend, "{} failed: {}", call, cublasGetStatusString(status));
-  }
+  if (status == CUBLAS_STATUS_SUCCESS) return;
+  ThrowVendorError(status == CUBLAS_STATUS_ALLOC_FAILED,
+                   fmt::format("{} failed: {}", call, cublasGetStatusString(status)));
 }
 
-// The vendor call is named in the error by its source text.
-#define SONIC_CUDA(call) CheckCuda((call), #call)
-#define SONIC_CUDNN(call) CheckCudnn((call), #call)
-#define SONIC_CUBLAS(call) CheckCublas((call), #call)
+namespace {
 
 // Owns one vendor object and destroys it with its vendor function.
 template <typename T, auto kDestroy>
@@ -705,6 +700,7 @@ class CudnnBackend final : public Backend {
   }
 
   std::string_view name() const override { return "cudnn"; }
+  std::string device_options() const override { return "N | cuda:N (GPU index, default 0)"; }
   DeviceKind device_kind() const override { return DeviceKind::kGpu; }
   std::string device_name() const override { return device_name_; }
   std::string library_version() const override {

@@ -18,7 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "backends/onednn/onednn_check.h"
 #include "backends/onednn/onednn_choices.h"
+#include "backends/onednn/onednn_idle.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "models/fusion.h"
@@ -89,7 +91,7 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
   return desc;
 }
 
-// How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device selector
+// How fp32 3x3 stride-1 convolutions are computed, chosen by the backend's device options
 // (CompileOptions::device): `conv=winograd` (the default) uses oneDNN's Winograd kernels where it
 // implements them for the shape (F(2,3) and F(4,3) on AVX-512: 2.25-4x fewer multiplications, no
 // measurable loss of accuracy, docs/ARCHITECTURE.md) on layers whose input and output channels
@@ -97,12 +99,60 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
 // everywhere, as the other CPU runtimes do.
 enum class ConvAlgorithm { kWinograd, kDirect };
 
-ConvAlgorithm ParseConvAlgorithm(std::string_view device) {
-  if (device.empty() || device == "conv=winograd") return ConvAlgorithm::kWinograd;
-  if (device == "conv=direct") return ConvAlgorithm::kDirect;
+constexpr std::string_view kDeviceOptions =
+    "conv=winograd|direct, idle=default|passive|active|spin:<duration> (comma-separated)";
+
+// CompileOptions::device: comma-separated `conv=...` and `idle=...` items, each at most once.
+struct OneDnnOptions {
+  ConvAlgorithm conv = ConvAlgorithm::kWinograd;
+  std::optional<OmpIdlePolicy> idle;  // none: any policy the process has
+};
+
+OneDnnOptions ParseOneDnnOptions(std::string_view spec) {
+  OneDnnOptions options;
+  bool have_conv = false;
+  while (!spec.empty()) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    if (item.starts_with("conv=") && !have_conv) {
+      have_conv = true;
+      if (item == "conv=direct") {
+        options.conv = ConvAlgorithm::kDirect;
+        continue;
+      }
+      if (item == "conv=winograd") continue;
+    } else if (item.starts_with("idle=") && !options.idle) {
+      options.idle = ParseOmpIdlePolicy(item.substr(5));
+      continue;
+    }
+    Throw(ErrorKind::kInvalidArgument,
+          "onednn: device option '{}' is unknown or repeated: expected {}, e.g. "
+          "'conv=direct,idle=spin:20ms'",
+          item, kDeviceOptions);
+  }
+  return options;
+}
+
+// What libgomp took from the environment when it was loaded, before main (it reads it once):
+// read here at static initialisation, before any code of this process could change it.
+const OmpIdlePolicy kLoadedIdlePolicy =
+    OmpIdlePolicyFromEnvironment(std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
+
+// An `idle=` option states the policy a run needs; the process must have been started with it.
+void CheckIdlePolicy(const std::optional<OmpIdlePolicy>& wanted) {
+  if (!wanted || *wanted == kLoadedIdlePolicy) return;
+  const std::string environment = OmpIdleEnvironment(*wanted);
   Throw(ErrorKind::kInvalidArgument,
-        "onednn: unknown device selector '{}': expected '', 'conv=winograd' or 'conv=direct'",
-        device);
+        "onednn: idle={} needs the OpenMP runtime started with {}, but this process has "
+        "idle={} (libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it is loaded): "
+        "start it as `{}sonicbench ...`, or leave idle= out to run with idle={}",
+        OmpIdlePolicyName(*wanted),
+        environment.empty() ? "neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set" : environment,
+        OmpIdlePolicyName(kLoadedIdlePolicy),
+        environment.empty() ? "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "
+                            : "env " + environment + " ",
+        OmpIdlePolicyName(kLoadedIdlePolicy));
 }
 
 bool IsInt8(DataT type) { return type == DataT::s8 || type == DataT::u8; }
@@ -126,9 +176,9 @@ using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
 
 // Buffers of a megabyte or more (ResNet-50's weights and activations) are aligned to 2 MiB and
 // advised as transparent huge pages: with the kernel's default `madvise` policy they would
-// otherwise sit on 4 KiB pages, and the TLB misses of streaming them cost ResNet-50 3-6% of its
-// fp32 throughput (docs/PERFORMANCE.md). The advice is a hint: where it is refused, 4 KiB pages
-// are used as before.
+// otherwise sit on 4 KiB pages, and the TLB misses of streaming them cost ResNet-50 measurable
+// fp32 throughput (the huge-page row of docs/PERFORMANCE.md, "oneDNN CPU backend"). The advice is
+// a hint: where it is refused, 4 KiB pages are used as before.
 AlignedBuffer AllocateAligned(std::size_t bytes) {
   constexpr std::size_t kHugePage = std::size_t{2} << 20;
   const bool huge = bytes >= (std::size_t{1} << 20);
@@ -179,10 +229,10 @@ struct BatchIo {
 // powers of two below max_batch and for max_batch itself, and a run of batch b executes them on
 // consecutive slices of b, the largest that fits first (11 = 8 + 2 + 1). This keeps Compile at
 // O(log max_batch) primitive sets and wastes no work. Running b on the smallest plan that holds
-// it instead would waste up to half of it: on ResNet-50 (2-core Xeon, docs/PERFORMANCE.md) the
-// per-image cost falls by at most 20% from batch 1 to 16, so 9 images as 8 + 1 take 40% less
-// time than padded to 16, and 15 as 8 + 4 + 2 + 1 the same as 16 (bf16: 3% more). Weights are
-// shared between batch sizes whenever the primitives chose the same format, and activation
+// it instead would waste up to half of it, while a network's per-image cost falls only a little
+// with the batch, so pieces are never much slower than the padded plan and often much faster
+// (measured on ResNet-50: docs/PERFORMANCE.md, "Service", the dynamic batching table). Weights
+// are shared between batch sizes whenever the primitives chose the same format, and activation
 // buffers and the scratchpad are shared by all of them (one run at a time).
 class OneDnnExecutable final : public Executable {
  public:
@@ -193,7 +243,7 @@ class OneDnnExecutable final : public Executable {
         graph_(graph),
         precision_(options.precision),
         threads_(options.threads > 0 ? options.threads : omp_get_num_procs()),
-        winograd_(ParseConvAlgorithm(options.device) == ConvAlgorithm::kWinograd),
+        winograd_(ParseOneDnnOptions(options.device).conv == ConvAlgorithm::kWinograd),
         record_(calibration_max_abs) {
     FoldBatchNorm(graph_);
     InferShapes(graph_);
@@ -201,30 +251,25 @@ class OneDnnExecutable final : public Executable {
     CheckSupported();
     // oneDNN's kernels pick their work split from the thread count at creation time.
     omp_set_num_threads(threads_);
-    try {
-      engine_ = dnnl::engine(dnnl::engine::kind::cpu, 0);
-      stream_ = dnnl::stream(engine_);
-      AssignTypes(options);
-      AssignBuffers();
-      std::vector<int> batches;
-      for (int b = 1; b < max_batch(); b *= 2) batches.push_back(b);
-      batches.push_back(max_batch());
-      for (int b : batches) {
-        BuildPlan(b);
-        BuildIo(b);
-      }
-      BindBuffers();
-      ReleaseParameters();
-      // The compiling thread keeps a pool of OpenMP workers (oneDNN reorders weights in parallel).
-      // libgomp counts the workers of every thread's pool, and while they outnumber the CPUs it
-      // makes all OpenMP threads sleep after ~100 spins instead of ~300,000, a futex wake-up
-      // per layer. An executable compiled on one thread and run on another (a server's
-      // instance thread) would pay that, so the pool is freed; Run makes a new one if needed.
-      omp_pause_resource_all(omp_pause_soft);
-    } catch (const dnnl::error& e) {
-      Throw(ErrorKind::kBackend, "onednn: {} failed: {} (status {})", context_, e.what(),
-            StatusName(e.status));
+    engine_ = SONIC_DNNL(dnnl::engine(dnnl::engine::kind::cpu, 0));
+    stream_ = SONIC_DNNL(dnnl::stream(engine_));
+    AssignTypes(options);
+    AssignBuffers();
+    std::vector<int> batches;
+    for (int b = 1; b < max_batch(); b *= 2) batches.push_back(b);
+    batches.push_back(max_batch());
+    for (int b : batches) {
+      BuildPlan(b);
+      Building(fmt::format("the input and output reorders for batch {}", b), [&] { BuildIo(b); });
     }
+    BindBuffers();
+    ReleaseParameters();
+    // The compiling thread keeps a pool of OpenMP workers (oneDNN reorders weights in parallel).
+    // libgomp counts the workers of every thread's pool, and while they outnumber the CPUs it
+    // makes all OpenMP threads sleep after ~100 spins instead of ~300,000, a futex wake-up
+    // per layer. An executable compiled on one thread and run on another (a server's
+    // instance thread) would pay that, so the pool is freed; Run makes a new one if needed.
+    omp_pause_resource_all(omp_pause_soft);
   }
 
  protected:
@@ -280,9 +325,20 @@ class OneDnnExecutable final : public Executable {
   void Execute(const Op& op) {
     const dnnl_status_t status = dnnl_primitive_execute(
         op.primitive.get(), stream_.get(), static_cast<int>(op.args.size()), op.args.data());
-    if (status != dnnl_success) {
-      Throw(ErrorKind::kBackend, "onednn: executing {} failed (status {})", op.what,
-            StatusName(status));
+    if (status != dnnl_success) CheckDnnl(status, fmt::format("executing {}", op.what));
+  }
+
+  // Runs `build`; a failed oneDNN call in it (Error kBackend or kResourceExhausted) gets
+  // "(building WHAT)" appended, so that the error names the node as well as the call.
+  template <typename Build>
+  static void Building(std::string_view what, Build&& build) {
+    try {
+      build();
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::kBackend && error.kind() != ErrorKind::kResourceExhausted) {
+        throw;
+      }
+      Throw(error.kind(), "{} (building {})", error.what(), what);
     }
   }
 
@@ -448,7 +504,7 @@ class OneDnnExecutable final : public Executable {
 
   // A memory object on one of the shared buffers; its handle is set once all are sized.
   memory Bind(const memory::desc& desc, int buffer) {
-    memory mem(desc, engine_, DNNL_MEMORY_NONE);
+    memory mem = SONIC_DNNL(memory(desc, engine_, DNNL_MEMORY_NONE));
     buffer_bytes_[buffer] = std::max(buffer_bytes_[buffer], desc.get_size());
     bindings_.emplace_back(mem, buffer);
     return mem;
@@ -477,7 +533,7 @@ class OneDnnExecutable final : public Executable {
   void AddOp(BatchPlan& plan, const typename Primitive::primitive_desc& pd,
              std::vector<std::pair<int, memory>> args, std::string what) {
     Op op;
-    op.primitive = Primitive(pd);
+    op.primitive = SONIC_DNNL(Primitive(pd));
     args.emplace_back(DNNL_ARG_SCRATCHPAD, Bind(pd.scratchpad_desc(), scratchpad_buffer_));
     for (auto& [arg, mem] : args) {
       op.args.push_back({arg, mem.get()});
@@ -490,9 +546,10 @@ class OneDnnExecutable final : public Executable {
   Op MakeReorder(const memory& from, const memory& to, float scale, std::string what) {
     dnnl::primitive_attr attr = BaseAttr();
     if (scale != 1.0f) attr.set_output_scales(0, {scale});
-    dnnl::reorder::primitive_desc pd(engine_, from.get_desc(), engine_, to.get_desc(), attr);
+    const auto pd = SONIC_DNNL(
+        dnnl::reorder::primitive_desc(engine_, from.get_desc(), engine_, to.get_desc(), attr));
     Op op;
-    op.primitive = dnnl::reorder(pd);
+    op.primitive = SONIC_DNNL(dnnl::reorder(pd));
     const memory scratch = Bind(pd.scratchpad_desc(), scratchpad_buffer_);
     op.args = {
         {DNNL_ARG_FROM, from.get()}, {DNNL_ARG_TO, to.get()}, {DNNL_ARG_SCRATCHPAD, scratch.get()}};
@@ -527,15 +584,16 @@ class OneDnnExecutable final : public Executable {
     for (const memory& mem : weights_[step]) {
       if (mem.get_desc() == wanted) return mem;
     }
-    memory user({dims, DataT::f32, PlainTag(dims.size())}, engine_,
-                const_cast<float*>(data.data()));
+    memory user = SONIC_DNNL(memory({dims, DataT::f32, PlainTag(dims.size())}, engine_,
+                                    const_cast<float*>(data.data())));
     weight_buffers_.push_back(AllocateAligned(wanted.get_size()));
-    memory mem(wanted, engine_, weight_buffers_.back().get());
+    memory mem = SONIC_DNNL(memory(wanted, engine_, weight_buffers_.back().get()));
     dnnl::primitive_attr attr;
     if (!scales.empty()) attr.set_output_scales(scale_mask, scales);
-    dnnl::reorder(dnnl::reorder::primitive_desc(engine_, user.get_desc(), engine_, wanted, attr))
-        .execute(stream_, user, mem);
-    stream_.wait();
+    const auto reorder = SONIC_DNNL(dnnl::reorder(
+        dnnl::reorder::primitive_desc(engine_, user.get_desc(), engine_, wanted, attr)));
+    SONIC_DNNL(reorder.execute(stream_, user, mem));
+    SONIC_DNNL(stream_.wait());
     weights_[step].push_back(mem);
     return mem;
   }
@@ -583,7 +641,8 @@ class OneDnnExecutable final : public Executable {
   // int8: the bias joins the int32 accumulator, so it is scaled like the products.
   memory Bias(const std::vector<float>& bias, const FusedStep& step,
               const std::vector<float>& weight_scales) {
-    memory mem({{static_cast<memory::dim>(bias.size())}, DataT::f32, Tag::a}, engine_);
+    memory mem =
+        SONIC_DNNL(memory({{static_cast<memory::dim>(bias.size())}, DataT::f32, Tag::a}, engine_));
     auto* data = static_cast<float*>(mem.get_data_handle());
     for (std::size_t c = 0; c < bias.size(); ++c) {
       data[c] =
@@ -628,203 +687,211 @@ class OneDnnExecutable final : public Executable {
       const DataT weight_type = int8                     ? DataT::s8
                                 : in_type == DataT::bf16 ? DataT::bf16
                                                          : DataT::f32;
-      switch (node.op) {
-        case OpKind::kConv2D: {
-          context_ = fmt::format("convolution_forward primitive for node '{}'", node.name);
-          const auto& conv = std::get<Conv2DAttrs>(node.attrs);
-          const std::int64_t groups = conv.groups, oc = conv.out_channels;
-          const std::int64_t ic = in_shape[0];
-          memory::dims weight_dims =
-              groups == 1
-                  ? memory::dims{oc, ic, conv.kernel[0], conv.kernel[1]}
-                  : memory::dims{groups, oc / groups, ic / groups, conv.kernel[0], conv.kernel[1]};
-          const std::vector<float> scales =
-              int8 ? ChannelScales(conv.weight, oc) : std::vector<float>{};
-          memory::desc dst(dst_dims, out_type, ActivationTag(oc));
-          if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
-          const memory::desc bias_desc({oc}, DataT::f32, Tag::a);
-          const memory::desc src_any(src_dims, in_type, ActivationTag(ic));
-          const memory::desc weight_any(weight_dims, weight_type, Tag::any);
-          const memory::dims strides{conv.stride[0], conv.stride[1]};
-          const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
-          const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
-          auto make_pd = [&](dnnl::algorithm algorithm) {
-            const auto desc = conv.bias.empty()
-                                  ? dnnl::convolution_forward::desc(
-                                        dnnl::prop_kind::forward_inference, algorithm, src_any,
-                                        weight_any, dst, strides, dilates, pad_l, pad_r)
-                                  : dnnl::convolution_forward::desc(
-                                        dnnl::prop_kind::forward_inference, algorithm, src_any,
-                                        weight_any, bias_desc, dst, strides, dilates, pad_l, pad_r);
-            return dnnl::convolution_forward::primitive_desc(desc, ComputeAttr(step, scales),
-                                                             engine_);
-          };
-          std::optional<dnnl::convolution_forward::primitive_desc> pd;
-          if (winograd_ && OneDnnTriesWinograd(precision_, conv, ic)) {
-            try {
-              pd = make_pd(dnnl::algorithm::convolution_winograd);
-            } catch (const dnnl::error& e) {
-              if (e.status != dnnl_unimplemented) throw;
-            }
-          }
-          if (!pd) pd = make_pd(dnnl::algorithm::convolution_direct);
-          const memory src = Operand(plan, mems, step.input, pd->src_desc(), node.name);
-          const int mask = groups == 1 ? 1 : 3;
-          std::vector<std::pair<int, memory>> args{
-              {DNNL_ARG_SRC, src},
-              {DNNL_ARG_WEIGHTS,
-               Weights(i, conv.weight, weight_dims, pd->weights_desc(), scales, mask)},
-              {DNNL_ARG_DST,
-               mems[step.output] = Bind(pd->dst_desc(), values_[step.output].buffer)}};
-          if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
-          AddOp<dnnl::convolution_forward>(plan, *pd, std::move(args),
-                                           fmt::format("convolution '{}'", node.name));
-          break;
-        }
-        case OpKind::kDense: {
-          context_ = fmt::format("inner_product_forward primitive for node '{}'", node.name);
-          const auto& dense = std::get<DenseAttrs>(node.attrs);
-          const std::int64_t oc = dense.out_features;
-          memory::dims weight_dims{oc};
-          weight_dims.insert(weight_dims.end(), in_shape.begin(), in_shape.end());
-          const std::vector<float> scales =
-              int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
-          memory::desc dst(dst_dims, out_type, Tag::any);
-          if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
-          // An inner product takes its input's layout as it is (the weights follow it), so a
-          // flattened blocked activation needs no reorder.
-          const memory::desc src_any = mems[step.input] ? mems[step.input].get_desc()
-                                                        : memory::desc(src_dims, in_type, Tag::any);
-          const memory::desc weight_any(weight_dims, weight_type, Tag::any);
-          const auto desc = dense.bias.empty()
-                                ? dnnl::inner_product_forward::desc(
-                                      dnnl::prop_kind::forward_inference, src_any, weight_any, dst)
-                                : dnnl::inner_product_forward::desc(
-                                      dnnl::prop_kind::forward_inference, src_any, weight_any,
-                                      memory::desc({oc}, DataT::f32, Tag::a), dst);
-          const dnnl::inner_product_forward::primitive_desc pd(desc, ComputeAttr(step, scales),
+      Building(fmt::format("node '{}' for batch {}", node.name, batch), [&] {
+        switch (node.op) {
+          case OpKind::kConv2D: {
+            const auto& conv = std::get<Conv2DAttrs>(node.attrs);
+            const std::int64_t groups = conv.groups, oc = conv.out_channels;
+            const std::int64_t ic = in_shape[0];
+            memory::dims weight_dims = groups == 1
+                                           ? memory::dims{oc, ic, conv.kernel[0], conv.kernel[1]}
+                                           : memory::dims{groups, oc / groups, ic / groups,
+                                                          conv.kernel[0], conv.kernel[1]};
+            const std::vector<float> scales =
+                int8 ? ChannelScales(conv.weight, oc) : std::vector<float>{};
+            memory::desc dst(dst_dims, out_type, ActivationTag(oc));
+            if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
+            const memory::desc bias_desc({oc}, DataT::f32, Tag::a);
+            const memory::desc src_any(src_dims, in_type, ActivationTag(ic));
+            const memory::desc weight_any(weight_dims, weight_type, Tag::any);
+            const memory::dims strides{conv.stride[0], conv.stride[1]};
+            const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
+            const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
+            // Creates the descriptors: oneDNN's dnnl::error passes through, for the Winograd retry.
+            auto make_pd = [&](dnnl::algorithm algorithm) {
+              const auto desc =
+                  conv.bias.empty()
+                      ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                        algorithm, src_any, weight_any, dst,
+                                                        strides, dilates, pad_l, pad_r)
+                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                        algorithm, src_any, weight_any, bias_desc,
+                                                        dst, strides, dilates, pad_l, pad_r);
+              return dnnl::convolution_forward::primitive_desc(desc, ComputeAttr(step, scales),
                                                                engine_);
-          const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
-          std::vector<std::pair<int, memory>> args{
-              {DNNL_ARG_SRC, src},
-              {DNNL_ARG_WEIGHTS,
-               Weights(i, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
-              {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
-          if (!dense.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
-          AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
-                                             fmt::format("inner product '{}'", node.name));
-          break;
-        }
-        case OpKind::kMaxPool:
-        case OpKind::kAveragePool:
-        case OpKind::kGlobalAveragePool: {
-          context_ = fmt::format("pooling_forward primitive for node '{}'", node.name);
-          PoolAttrs pool;
-          dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
-          if (node.op == OpKind::kGlobalAveragePool) {
-            pool.kernel = {in_shape[1], in_shape[2]};
-            algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
-          } else {
-            pool = std::get<PoolAttrs>(node.attrs);
-            if (node.op == OpKind::kAveragePool) {
-              algorithm = pool.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
-                                                 : dnnl::algorithm::pooling_avg_exclude_padding;
+            };
+            std::optional<dnnl::convolution_forward::primitive_desc> pd;
+            if (winograd_ && OneDnnTriesWinograd(precision_, conv, ic)) {
+              try {
+                pd = make_pd(dnnl::algorithm::convolution_winograd);
+              } catch (const dnnl::error& e) {
+                if (e.status != dnnl_unimplemented) {
+                  CheckDnnl(e.status, "make_pd(dnnl::algorithm::convolution_winograd)", e.what());
+                }
+              }
             }
+            if (!pd) pd = SONIC_DNNL(make_pd(dnnl::algorithm::convolution_direct));
+            const memory src = Operand(plan, mems, step.input, pd->src_desc(), node.name);
+            const int mask = groups == 1 ? 1 : 3;
+            std::vector<std::pair<int, memory>> args{
+                {DNNL_ARG_SRC, src},
+                {DNNL_ARG_WEIGHTS,
+                 Weights(i, conv.weight, weight_dims, pd->weights_desc(), scales, mask)},
+                {DNNL_ARG_DST,
+                 mems[step.output] = Bind(pd->dst_desc(), values_[step.output].buffer)}};
+            if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
+            AddOp<dnnl::convolution_forward>(plan, *pd, std::move(args),
+                                             fmt::format("convolution '{}'", node.name));
+            break;
           }
-          const memory src = ValueMemory(mems, step.input, plain_src);
-          const dnnl::pooling_forward::desc desc(
-              dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
-              memory::desc(dst_dims, out_type, Tag::any), {pool.stride[0], pool.stride[1]},
-              {pool.kernel[0], pool.kernel[1]}, {pool.pads[0], pool.pads[1]},
-              {pool.pads[2], pool.pads[3]});
-          const dnnl::pooling_forward::primitive_desc pd(desc, BaseAttr(), engine_);
-          AddOp<dnnl::pooling_forward>(
-              plan, pd,
-              {{DNNL_ARG_SRC, src},
-               {DNNL_ARG_DST,
-                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-              fmt::format("pooling '{}'", node.name));
-          break;
-        }
-        case OpKind::kSoftmax: {
-          context_ = fmt::format("softmax_forward primitive for node '{}'", node.name);
-          const memory src = ValueMemory(mems, step.input, plain_src);
-          const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, src.get_desc(),
-                                                 1);
-          const dnnl::softmax_forward::primitive_desc pd(desc, BaseAttr(), engine_);
-          AddOp<dnnl::softmax_forward>(
-              plan, pd,
-              {{DNNL_ARG_SRC, src},
-               {DNNL_ARG_DST,
-                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-              fmt::format("softmax '{}'", node.name));
-          break;
-        }
-        case OpKind::kRelu: {
-          context_ = fmt::format("eltwise_forward primitive for node '{}'", node.name);
-          const memory src = ValueMemory(mems, step.input, plain_src);
-          const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                                 dnnl::algorithm::eltwise_relu, src.get_desc(),
-                                                 0.0f, 0.0f);
-          const dnnl::eltwise_forward::primitive_desc pd(desc, BaseAttr(), engine_);
-          AddOp<dnnl::eltwise_forward>(
-              plan, pd,
-              {{DNNL_ARG_SRC, src},
-               {DNNL_ARG_DST,
-                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-              fmt::format("relu '{}'", node.name));
-          break;
-        }
-        case OpKind::kAdd: {
-          context_ = fmt::format("binary primitive for node '{}'", node.name);
-          const memory a = ValueMemory(mems, step.input, plain_src);
-          const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
-          dnnl::primitive_attr attr = BaseAttr();
-          if (step.relu) {
-            dnnl::post_ops ops;
-            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-            attr.set_post_ops(ops);
+          case OpKind::kDense: {
+            const auto& dense = std::get<DenseAttrs>(node.attrs);
+            const std::int64_t oc = dense.out_features;
+            memory::dims weight_dims{oc};
+            weight_dims.insert(weight_dims.end(), in_shape.begin(), in_shape.end());
+            const std::vector<float> scales =
+                int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
+            memory::desc dst(dst_dims, out_type, Tag::any);
+            if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
+            // An inner product takes its input's layout as it is (the weights follow it), so a
+            // flattened blocked activation needs no reorder.
+            const memory::desc src_any = mems[step.input]
+                                             ? mems[step.input].get_desc()
+                                             : memory::desc(src_dims, in_type, Tag::any);
+            const memory::desc weight_any(weight_dims, weight_type, Tag::any);
+            const auto desc =
+                SONIC_DNNL(dense.bias.empty()
+                               ? dnnl::inner_product_forward::desc(
+                                     dnnl::prop_kind::forward_inference, src_any, weight_any, dst)
+                               : dnnl::inner_product_forward::desc(
+                                     dnnl::prop_kind::forward_inference, src_any, weight_any,
+                                     memory::desc({oc}, DataT::f32, Tag::a), dst));
+            const auto pd = SONIC_DNNL(dnnl::inner_product_forward::primitive_desc(
+                desc, ComputeAttr(step, scales), engine_));
+            const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+            std::vector<std::pair<int, memory>> args{
+                {DNNL_ARG_SRC, src},
+                {DNNL_ARG_WEIGHTS,
+                 Weights(i, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
+                {DNNL_ARG_DST,
+                 mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+            if (!dense.bias.empty())
+              args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
+            AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
+                                               fmt::format("inner product '{}'", node.name));
+            break;
           }
-          const dnnl::binary::desc desc(dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(),
-                                        a.get_desc());
-          const dnnl::binary::primitive_desc pd(desc, attr, engine_);
-          AddOp<dnnl::binary>(plan, pd,
-                              {{DNNL_ARG_SRC_0, a},
-                               {DNNL_ARG_SRC_1, b},
-                               {DNNL_ARG_DST, mems[step.output] = Bind(
-                                                  pd.dst_desc(), values_[step.output].buffer)}},
-                              fmt::format("add '{}'", node.name));
-          break;
+          case OpKind::kMaxPool:
+          case OpKind::kAveragePool:
+          case OpKind::kGlobalAveragePool: {
+            PoolAttrs pool;
+            dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+            if (node.op == OpKind::kGlobalAveragePool) {
+              pool.kernel = {in_shape[1], in_shape[2]};
+              algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+            } else {
+              pool = std::get<PoolAttrs>(node.attrs);
+              if (node.op == OpKind::kAveragePool) {
+                algorithm = pool.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                                   : dnnl::algorithm::pooling_avg_exclude_padding;
+              }
+            }
+            const memory src = ValueMemory(mems, step.input, plain_src);
+            const auto desc = SONIC_DNNL(dnnl::pooling_forward::desc(
+                dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
+                memory::desc(dst_dims, out_type, Tag::any), {pool.stride[0], pool.stride[1]},
+                {pool.kernel[0], pool.kernel[1]}, {pool.pads[0], pool.pads[1]},
+                {pool.pads[2], pool.pads[3]}));
+            const auto pd =
+                SONIC_DNNL(dnnl::pooling_forward::primitive_desc(desc, BaseAttr(), engine_));
+            AddOp<dnnl::pooling_forward>(
+                plan, pd,
+                {{DNNL_ARG_SRC, src},
+                 {DNNL_ARG_DST,
+                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+                fmt::format("pooling '{}'", node.name));
+            break;
+          }
+          case OpKind::kSoftmax: {
+            const memory src = ValueMemory(mems, step.input, plain_src);
+            const auto desc = SONIC_DNNL(
+                dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), 1));
+            const auto pd =
+                SONIC_DNNL(dnnl::softmax_forward::primitive_desc(desc, BaseAttr(), engine_));
+            AddOp<dnnl::softmax_forward>(
+                plan, pd,
+                {{DNNL_ARG_SRC, src},
+                 {DNNL_ARG_DST,
+                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+                fmt::format("softmax '{}'", node.name));
+            break;
+          }
+          case OpKind::kRelu: {
+            const memory src = ValueMemory(mems, step.input, plain_src);
+            const auto desc = SONIC_DNNL(dnnl::eltwise_forward::desc(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu, src.get_desc(),
+                0.0f, 0.0f));
+            const auto pd =
+                SONIC_DNNL(dnnl::eltwise_forward::primitive_desc(desc, BaseAttr(), engine_));
+            AddOp<dnnl::eltwise_forward>(
+                plan, pd,
+                {{DNNL_ARG_SRC, src},
+                 {DNNL_ARG_DST,
+                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+                fmt::format("relu '{}'", node.name));
+            break;
+          }
+          case OpKind::kAdd: {
+            const memory a = ValueMemory(mems, step.input, plain_src);
+            const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
+            dnnl::primitive_attr attr = BaseAttr();
+            if (step.relu) {
+              dnnl::post_ops ops;
+              ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+              attr.set_post_ops(ops);
+            }
+            const auto desc = SONIC_DNNL(dnnl::binary::desc(
+                dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(), a.get_desc()));
+            const auto pd = SONIC_DNNL(dnnl::binary::primitive_desc(desc, attr, engine_));
+            AddOp<dnnl::binary>(plan, pd,
+                                {{DNNL_ARG_SRC_0, a},
+                                 {DNNL_ARG_SRC_1, b},
+                                 {DNNL_ARG_DST, mems[step.output] = Bind(
+                                                    pd.dst_desc(), values_[step.output].buffer)}},
+                                fmt::format("add '{}'", node.name));
+            break;
+          }
+          case OpKind::kBatchNorm: {
+            const auto& bn = std::get<BatchNormAttrs>(node.attrs);
+            const memory src = ValueMemory(mems, step.input, plain_src);
+            const auto desc = SONIC_DNNL(dnnl::batch_normalization_forward::desc(
+                dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
+                dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                    dnnl::normalization_flags::use_shift));
+            const auto pd = SONIC_DNNL(
+                dnnl::batch_normalization_forward::primitive_desc(desc, BaseAttr(), engine_));
+            auto channel_memory = [&](const std::vector<float>& data) {
+              memory mem = SONIC_DNNL(
+                  memory({{static_cast<memory::dim>(data.size())}, DataT::f32, Tag::a}, engine_));
+              std::copy(data.begin(), data.end(), static_cast<float*>(mem.get_data_handle()));
+              return mem;
+            };
+            AddOp<dnnl::batch_normalization_forward>(
+                plan, pd,
+                {{DNNL_ARG_SRC, src},
+                 {DNNL_ARG_MEAN, channel_memory(bn.mean)},
+                 {DNNL_ARG_VARIANCE, channel_memory(bn.variance)},
+                 {DNNL_ARG_SCALE, channel_memory(bn.scale)},
+                 {DNNL_ARG_SHIFT, channel_memory(bn.shift)},
+                 {DNNL_ARG_DST,
+                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+                fmt::format("batch norm '{}'", node.name));
+            break;
+          }
+          case OpKind::kFlatten:
+            Throw(ErrorKind::kInternal, "onednn: flatten '{}' should be an alias", node.name);
         }
-        case OpKind::kBatchNorm: {
-          context_ = fmt::format("batch_normalization_forward primitive for node '{}'", node.name);
-          const auto& bn = std::get<BatchNormAttrs>(node.attrs);
-          const memory src = ValueMemory(mems, step.input, plain_src);
-          const dnnl::batch_normalization_forward::desc desc(
-              dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
-              dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-                  dnnl::normalization_flags::use_shift);
-          const dnnl::batch_normalization_forward::primitive_desc pd(desc, BaseAttr(), engine_);
-          auto channel_memory = [&](const std::vector<float>& data) {
-            memory mem({{static_cast<memory::dim>(data.size())}, DataT::f32, Tag::a}, engine_);
-            std::copy(data.begin(), data.end(), static_cast<float*>(mem.get_data_handle()));
-            return mem;
-          };
-          AddOp<dnnl::batch_normalization_forward>(
-              plan, pd,
-              {{DNNL_ARG_SRC, src},
-               {DNNL_ARG_MEAN, channel_memory(bn.mean)},
-               {DNNL_ARG_VARIANCE, channel_memory(bn.variance)},
-               {DNNL_ARG_SCALE, channel_memory(bn.scale)},
-               {DNNL_ARG_SHIFT, channel_memory(bn.shift)},
-               {DNNL_ARG_DST,
-                mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-              fmt::format("batch norm '{}'", node.name));
-          break;
-        }
-        case OpKind::kFlatten:
-          Throw(ErrorKind::kInternal, "onednn: flatten '{}' should be an alias", node.name);
-      }
+      });
       if (record_ != nullptr) {
         Op& op = plan.ops.back();
         op.record_value = step.output;
@@ -841,20 +908,18 @@ class OneDnnExecutable final : public Executable {
   void BuildIo(int batch) {
     BatchIo io;
     const std::vector<memory>& mems = plan_memories_.back();
-    context_ = fmt::format("input reorder for batch {}", batch);
     const memory::dims in_dims = BatchDims(graph_.input_shape(), batch);
-    io.user_input =
-        memory({in_dims, DataT::f32, PlainTag(in_dims.size())}, engine_, DNNL_MEMORY_NONE);
+    io.user_input = SONIC_DNNL(
+        memory({in_dims, DataT::f32, PlainTag(in_dims.size())}, engine_, DNNL_MEMORY_NONE));
     const memory& internal_in = mems[graph_.input];
     const memory rows_in = Bind(internal_in.get_desc(), values_[graph_.input].buffer);
     io.input = MakeReorder(io.user_input, rows_in, values_[graph_.input].scale,
                            fmt::format("input reorder (batch {})", batch));
-    context_ = fmt::format("output reorder for batch {}", batch);
     // The stored value may be the 4-D input of a Flatten that is the graph output: its plain
     // layout has the same bytes as the flattened rows.
     const memory::dims out_dims = BatchDims(graph_.values[output_value_].shape, batch);
-    io.user_output =
-        memory({out_dims, DataT::f32, PlainTag(out_dims.size())}, engine_, DNNL_MEMORY_NONE);
+    io.user_output = SONIC_DNNL(
+        memory({out_dims, DataT::f32, PlainTag(out_dims.size())}, engine_, DNNL_MEMORY_NONE));
     const memory& internal_out = mems[output_value_];
     const memory rows_out = Bind(internal_out.get_desc(), values_[output_value_].buffer);
     io.output = MakeReorder(rows_out, io.user_output, 1.0f / values_[output_value_].scale,
@@ -876,7 +941,6 @@ class OneDnnExecutable final : public Executable {
   std::vector<bool> in_place_;
   dnnl::engine engine_;
   dnnl::stream stream_;
-  std::string context_ = "engine creation";
   int scratchpad_buffer_ = -1;
   std::vector<std::size_t> buffer_bytes_;
   std::vector<std::pair<memory, int>> bindings_;
@@ -912,6 +976,8 @@ class OneDnnBackend final : public Backend {
     const dnnl_version_t* v = dnnl_version();
     return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
   }
+  std::string device_options() const override { return std::string(kDeviceOptions); }
+  std::string settings() const override { return "idle=" + OmpIdlePolicyName(kLoadedIdlePolicy); }
   std::vector<Precision> precisions() const override {
     std::vector<Precision> supported{Precision::kFp32};
     if (HasBf16()) supported.push_back(Precision::kBf16);
@@ -936,7 +1002,7 @@ class OneDnnBackend final : public Backend {
       Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
             options.threads);
     }
-    ParseConvAlgorithm(options.device);
+    CheckIdlePolicy(ParseOneDnnOptions(options.device).idle);
     const auto per_sample = static_cast<std::size_t>(NumElements(graph.input_shape()));
     if (options.calibration.size() % per_sample != 0) {
       Throw(ErrorKind::kInvalidArgument,
@@ -949,13 +1015,22 @@ class OneDnnBackend final : public Backend {
 
 }  // namespace
 
+void CheckDnnl(dnnl_status_t status, std::string_view call, std::string_view what) {
+  if (status == dnnl_success) return;
+  ThrowVendorError(
+      status == dnnl_out_of_memory,
+      what.empty()
+          ? fmt::format("onednn: {} failed (status {})", call, StatusName(status))
+          : fmt::format("onednn: {} failed: {} (status {})", call, what, StatusName(status)));
+}
+
 // Why these layouts: for fp32, and bf16 without AMX, nChw16c is the blocked layout of oneDNN's
-// direct AVX-512 kernels, which ran ResNet-50 at batch 16 5-7% faster on a Zen 4 CPU and 11%
-// faster on a Sapphire Rapids one than the nhwc layout that format_tag::any selects (brgconv).
-// For bf16 with AMX, and int8, any picks the AMX or VNNI brgconv kernels on nhwc (bf16 ran 8x
-// faster there than on nChw16c's avx512_core_bf16 kernel; for int8 on nChw16c oneDNN 2.6 falls
-// back to its reference convolution). Channel counts that are not a multiple of 16 (the
-// 3-channel stem input) leave the choice to the primitive.
+// direct AVX-512 kernels, which ran ResNet-50 faster on Zen 4 and Sapphire Rapids CPUs than the
+// nhwc layout that format_tag::any selects (brgconv). For bf16 with AMX, and int8, any picks the
+// AMX or VNNI brgconv kernels on nhwc (bf16 ran several times faster there than on nChw16c's
+// avx512_core_bf16 kernel; for int8 on nChw16c oneDNN 2.6 falls back to its reference
+// convolution). The measurements are in docs/PERFORMANCE.md, "oneDNN CPU backend". Channel counts
+// that are not a multiple of 16 (the 3-channel stem input) leave the choice to the primitive.
 Tag OneDnnActivationTag(Precision precision, std::int64_t channels) {
   const bool blocked =
       precision == Precision::kFp32 || (precision == Precision::kBf16 && !HasAmx());

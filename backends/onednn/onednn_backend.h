@@ -16,7 +16,10 @@ namespace sonic {
 // them. fp32 3x3 stride-1 convolutions use Winograd where oneDNN has it (CompileOptions::device
 // `conv=direct` turns it off); bf16 and int8 use the AMX kernels where the CPU has AMX. Buffers of
 // 1 MiB or more are advised as transparent huge pages. CompileOptions::threads sets the OpenMP
-// thread count used by Run (0: all cores).
+// thread count used by Run (0: all cores). `idle=POLICY` in CompileOptions::device states what
+// the OpenMP threads must do between requests (onednn_idle.h: default, passive, active or
+// spin:<duration>); the process must have been started with that policy's environment, and
+// Compile refuses otherwise, naming it. Backend::settings() is the policy in effect ("idle=...").
 std::unique_ptr<Backend> MakeOneDnnBackend();
 
 }  // namespace sonic

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backends/backend_testing.h"
+#include "backends/onednn/onednn_check.h"
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
 #include "core/random.h"
@@ -181,6 +182,84 @@ TEST(OneDnnBackend, WinogradAndDirectConvolutionMatchReference) {
   EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, "conv=winograd"), 1e-4);
   EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, "conv=direct"), 1e-4);
   EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32, 0, ""), 1e-4);
+}
+
+// One mapping for every backend (backends/backend.h): out of memory is kResourceExhausted.
+TEST(OneDnnCheck, OutOfMemoryIsResourceExhaustedOtherFailuresBackend) {
+  try {
+    CheckDnnl(dnnl_out_of_memory, "dnnl_memory_create");
+    FAIL() << "no Error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kResourceExhausted);
+    EXPECT_STREQ(error.what(), "onednn: dnnl_memory_create failed (status out_of_memory)");
+  }
+  try {
+    CheckDnnl(dnnl_runtime_error, "executing convolution 'conv1'", "oneDNN's words");
+    FAIL() << "no Error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kBackend);
+    EXPECT_STREQ(error.what(),
+                 "onednn: executing convolution 'conv1' failed: oneDNN's words (status "
+                 "runtime_error)");
+  }
+  EXPECT_NO_THROW(CheckDnnl(dnnl_success, "anything"));
+}
+
+// A real allocation oneDNN refuses: the macro names the call by its source text.
+TEST(OneDnnCheck, TheMacroNamesTheCallThatRanOutOfMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer aborts the process on an allocation this large instead of failing it.
+  GTEST_SKIP() << "AddressSanitizer aborts on the refused allocation";
+#endif
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const dnnl::memory::desc huge({dnnl::memory::dim{1} << 50}, dnnl::memory::data_type::f32,
+                                dnnl::memory::format_tag::a);
+  try {
+    SONIC_DNNL(dnnl::memory(huge, engine));
+    FAIL() << "a 4 PiB buffer was allocated";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kResourceExhausted) << error.what();
+    EXPECT_NE(std::string(error.what()).find("onednn: dnnl::memory(huge, engine) failed"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// The idle policy the process was started with (Backend::settings) is the one Compile accepts;
+// any other is refused naming the environment it needs.
+TEST(OneDnnBackend, IdleOptionMustMatchThePolicyInEffect) {
+  const auto backend = MakeOneDnnBackend();
+  const std::string settings = backend->settings();
+  ASSERT_TRUE(settings.starts_with("idle=")) << settings;
+  CompileOptions options;
+  options.device = "conv=direct," + settings;
+  EXPECT_NO_THROW(backend->Compile(BuildJetCnn(), options));
+  options.device = settings == "idle=passive" ? "idle=active" : "idle=passive";
+  try {
+    backend->Compile(BuildJetCnn(), options);
+    FAIL() << "compiled with " << options.device << " while " << settings;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("OMP_WAIT_POLICY="), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("this process has " + settings), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(OneDnnBackend, RejectsBadAndRepeatedDeviceOptionsNamingTheForms) {
+  for (const char* bad : {"idle=sleep", "idle=spin:20", "conv=direct,conv=direct",
+                          "idle=passive,idle=passive", "threads=2"}) {
+    CompileOptions options;
+    options.device = bad;
+    try {
+      MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
+      ADD_FAILURE() << "compiled with " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("spin:<duration>"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NE(MakeOneDnnBackend()->device_options().find("idle="), std::string::npos);
 }
 
 TEST(OneDnnBackend, RejectsAnUnknownDeviceSelectorNamingTheChoices) {

@@ -23,8 +23,8 @@ bool IsWinogradShape(const Conv2DAttrs& conv);
 
 // Whether the backend tries Winograd first (unless `conv=direct`): fp32 layers of Winograd shape
 // that run in the blocked layout. On a plain input with few channels (jet_cnn's 1-channel image)
-// the kernels pad the channels to a block of 16, and the layer ran 7x slower than direct
-// (docs/PERFORMANCE.md).
+// the kernels pad the channels to a block of 16, and the layer ran several times slower than
+// direct (docs/PERFORMANCE.md, "Winograd only on blocked layers").
 bool OneDnnTriesWinograd(Precision precision, const Conv2DAttrs& conv, std::int64_t in_channels);
 
 }  // namespace sonic

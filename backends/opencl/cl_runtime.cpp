@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "backends/opencl/opencl_probe.h"
 #include "core/error.h"
 
 namespace sonic {
@@ -178,8 +179,7 @@ void Check(cl_int status, std::string_view call) {
   if (status == CL_SUCCESS) return;
   const bool memory = status == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
                       status == CL_OUT_OF_HOST_MEMORY || status == CL_INVALID_BUFFER_SIZE;
-  Throw(memory ? ErrorKind::kResourceExhausted : ErrorKind::kBackend, "{} failed: {}", call,
-        StatusName(status));
+  ThrowVendorError(memory, fmt::format("{} failed: {}", call, StatusName(status)));
 }
 
 std::vector<Device> Devices() {
@@ -218,6 +218,9 @@ std::vector<Device> Devices() {
 }
 
 Device Select(std::string_view selector) {
+  if (const OpenClProbe& probe = ProcessProbe(); !probe.failure.empty()) {
+    Throw(ErrorKind::kUnavailable, "OpenCL: {}", probe.failure);
+  }
   std::vector<Device> devices = Devices();
   if (devices.empty()) {
     Throw(ErrorKind::kUnavailable,
@@ -308,12 +311,6 @@ Kernel CreateKernel(cl_program program, const char* name) {
 }
 
 }  // namespace cl
-
-std::vector<OpenClDeviceInfo> ListOpenClDevices() {
-  std::vector<OpenClDeviceInfo> infos;
-  for (const cl::Device& device : cl::Devices()) infos.push_back(device.info);
-  return infos;
-}
 
 OpenClDeviceInfo SelectOpenClDevice(std::string_view selector) { return cl::Select(selector).info; }
 

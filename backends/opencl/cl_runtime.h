@@ -29,7 +29,8 @@ inline constexpr int kIm2colGroup = 16;
 std::string StatusName(cl_int status);
 
 // Throws Error(kBackend) "CALL failed: CL_NAME" unless `status` is CL_SUCCESS (allocation
-// failures: Error(kResourceExhausted)). `call` names the OpenCL function and what it acted on.
+// failures: Error(kResourceExhausted), ThrowVendorError). `call` names the OpenCL function and
+// what it acted on.
 void Check(cl_int status, std::string_view call);
 
 // Owns one OpenCL object; releases it once. Move-only.
@@ -77,8 +78,9 @@ struct Device {
   cl_device_id device = nullptr;
 };
 
+// Lists in this process: only after ProcessProbe() succeeded (Select checks it).
 std::vector<Device> Devices();
-// See SelectOpenClDevice.
+// See SelectOpenClDevice; throws Error(kUnavailable) with the probe's failure when it failed.
 Device Select(std::string_view selector);
 
 // The kernel sources, concatenated and embedded at build time (generated from kernels/*.cl).

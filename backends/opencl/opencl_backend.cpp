@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "backends/opencl/cl_runtime.h"
+#include "backends/opencl/opencl_probe.h"
 #include "core/error.h"
 #include "models/fusion.h"
 
@@ -510,12 +511,17 @@ class OpenClExecutable final : public Executable {
   cl::Event upload_, first_, last_, download_;
 };
 
+// Describes the first device; lists nothing in this process (cl::ProcessProbe), so that a broken
+// platform makes this backend unavailable instead of aborting `sonicbench backends`.
 class OpenClBackend final : public Backend {
  public:
   std::string_view name() const override { return "opencl"; }
+  std::string device_options() const override {
+    return "P:D | NAME | device=SEL, binary=PATH (comma-separated)";
+  }
 
   DeviceKind device_kind() const override {
-    const auto devices = ListOpenClDevices();
+    const auto& devices = cl::ProcessProbe().devices;
     if (devices.empty()) return DeviceKind::kNone;
     const std::string& type = devices.front().device_type;
     if (type == "cpu") return DeviceKind::kCpu;
@@ -524,12 +530,14 @@ class OpenClBackend final : public Backend {
   }
 
   std::string device_name() const override {
-    const auto devices = ListOpenClDevices();
+    const auto& devices = cl::ProcessProbe().devices;
     return devices.empty() ? "none" : devices.front().device_name;
   }
 
   std::string library_version() const override {
-    const auto devices = ListOpenClDevices();
+    const OpenClProbe& probe = cl::ProcessProbe();
+    if (!probe.failure.empty()) return "OpenCL (platform failed)";
+    const auto& devices = probe.devices;
     if (devices.empty()) return "OpenCL (no platform)";
     // "OpenCL 3.0 PoCL 3.1+debian  Linux, ...": the first four words name the implementation.
     const std::string& version = devices.front().platform_version;
@@ -545,12 +553,10 @@ class OpenClBackend final : public Backend {
   }
 
   std::string unavailable_reason() const override {
-    try {
-      if (ListOpenClDevices().empty()) {
-        return "no OpenCL platform or device (install an ICD such as pocl-opencl-icd)";
-      }
-    } catch (const Error& error) {
-      return error.what();
+    const OpenClProbe& probe = cl::ProcessProbe();
+    if (!probe.failure.empty()) return probe.failure;
+    if (probe.devices.empty()) {
+      return "no OpenCL platform or device (install an ICD such as pocl-opencl-icd)";
     }
     return {};
   }

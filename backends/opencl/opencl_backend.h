@@ -36,7 +36,24 @@ struct OpenClDeviceInfo {
   std::string device_version;
 };
 
-// Every device of every platform, in ICD order; empty when no platform is installed.
+// What listing the OpenCL devices found. The listing runs in a child process (fork), because a
+// vendor runtime may abort or hang instead of failing: PoCL in a container without /sys prints
+// "Not enough memory to run on this device" and raises SIGABRT inside clGetPlatformIDs. There it
+// costs only the OpenCL backend, which reports `failure`, instead of the whole process.
+struct OpenClProbe {
+  std::vector<OpenClDeviceInfo> devices;  // every device of every platform, in ICD order
+  std::string failure;  // empty: the listing finished (devices may still be empty)
+};
+
+// Lists the devices in a child process, killed after 30 s. Each call forks anew; the backend
+// keeps the first result for the life of the process and lists in-process (to open a device)
+// only when it succeeded. In the child only the
+// OpenCL calls run, then _exit: safe while other threads run unless one of them holds a lock the
+// ICD loader needs (the timeout bounds that case too).
+OpenClProbe ProbeOpenClDevices();
+
+// The devices of this process's first probe (kept); throws Error(kUnavailable) with its failure
+// when the listing failed. Empty when no platform is installed.
 std::vector<OpenClDeviceInfo> ListOpenClDevices();
 
 // The backend's options, parsed from CompileOptions::device. Items are separated by commas:
@@ -65,5 +82,16 @@ std::string_view OpenClKernelSource();
 // The OpenCL build options the kernels are built with (tile sizes as -D defines); a device
 // binary for an FPGA must be compiled offline with the same ones (docs/FPGA.md).
 std::string OpenClBuildOptions();
+
+// The functions above that `sonicbench opencl-devices` and `opencl-compile` use, as a table the
+// registry hands out (FindOpenClTools in backends/registry.h): the CLI asks the registry whether
+// this build has them instead of seeing a build flag of its own.
+struct OpenClTools {
+  std::vector<OpenClDeviceInfo> (*list_devices)();
+  OpenClDeviceInfo (*select_device)(std::string_view selector);
+  std::vector<unsigned char> (*build_binary)(std::string_view selector);
+  std::string_view (*kernel_source)();
+  std::string (*build_options)();
+};
 
 }  // namespace sonic

@@ -13,6 +13,9 @@ void RegisterBackendsCommand(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print one JSON object instead of a table");
   cmd->footer(
+      "Under each backend: the forms its --device option (CompileOptions::device) takes, and\n"
+      "process-wide settings in effect that change its timings (onednn: the OpenMP idle policy,\n"
+      "docs/PERFORMANCE.md \"Latency after idle\").\n"
       "Examples:\n"
       "  sonicbench backends\n"
       "  sonicbench backends --json");
@@ -40,12 +43,20 @@ void RegisterBackendsCommand(CLI::App& app) {
                         .Add("library", backend->library_version())
                         .Add("precisions", precision_list)
                         .Add("available", reason.empty())
-                        .Add("unavailable_reason", reason));
+                        .Add("unavailable_reason", reason)
+                        .Add("device_options", backend->device_options())
+                        .Add("settings", backend->settings()));
       } else {
         fmt::print("{:<10} {:<5} {:<34} {:<32} {}{}\n", name,
                    DeviceKindName(backend->device_kind()), backend->device_name(),
                    backend->library_version(), precisions,
                    reason.empty() ? "" : "  (unavailable: " + reason + ")");
+        if (const std::string forms = backend->device_options(); !forms.empty()) {
+          fmt::print("{:<10} --device: {}\n", "", forms);
+        }
+        if (const std::string settings = backend->settings(); !settings.empty()) {
+          fmt::print("{:<10} in effect: {}\n", "", settings);
+        }
       }
     }
     if (*json) fmt::print("{}\n", JsonObject().Add("backends", list).str());

@@ -1,16 +1,16 @@
 // `sonicbench opencl-devices` and `sonicbench opencl-compile` (issue 5, docs/FPGA.md). Built in
-// every configuration: without the OpenCL backend the commands say so and exit 4 (unavailable).
+// every configuration: the registry says whether the OpenCL backend is (FindOpenClTools); without
+// it the commands say so and exit 4 (unavailable).
 #include <fmt/format.h>
 
 #include <fstream>
 #include <memory>
 #include <string>
 
+#include "backends/opencl/opencl_backend.h"
+#include "backends/registry.h"
 #include "bench/cli/commands.h"
 #include "core/error.h"
-#if SONIC_HAVE_OPENCL
-#include "backends/opencl/opencl_backend.h"
-#endif
 
 namespace sonic::cli {
 namespace {
@@ -28,9 +28,18 @@ void WriteFile(const std::string& path, const void* data, std::size_t size, cons
   if (!file) Throw(ErrorKind::kIo, "cannot write the {} to '{}'", what, path);
 }
 
-#if SONIC_HAVE_OPENCL
+const OpenClTools& Tools() {
+  const OpenClTools* tools = FindOpenClTools();
+  if (tools == nullptr) {
+    Throw(ErrorKind::kUnavailable,
+          "this sonicbench was built without the OpenCL backend (SONIC_BACKEND_OPENCL; needs "
+          "ocl-icd-opencl-dev)");
+  }
+  return *tools;
+}
+
 void ListDevices() {
-  const auto devices = ListOpenClDevices();
+  const auto devices = Tools().list_devices();
   if (devices.empty()) {
     Throw(ErrorKind::kUnavailable,
           "no OpenCL platform is installed (e.g. Debian's pocl-opencl-icd, or a board's ICD)");
@@ -42,34 +51,26 @@ void ListDevices() {
 }
 
 void Compile(const OpenClCompileOptions& options) {
+  const OpenClTools& tools = Tools();
   if (options.out.empty() == options.source.empty()) {
     Throw(ErrorKind::kInvalidArgument, "give exactly one of --out FILE or --source FILE");
   }
   if (!options.source.empty()) {
-    const std::string_view source = OpenClKernelSource();
+    const std::string_view source = tools.kernel_source();
     WriteFile(options.source, source.data(), source.size(), "OpenCL kernel source");
     fmt::print("wrote {} ({} bytes)\nbuild options: {}\n", options.source, source.size(),
-               OpenClBuildOptions());
+               tools.build_options());
     return;
   }
-  const OpenClDeviceInfo device = SelectOpenClDevice(options.device);
-  const std::vector<unsigned char> binary = BuildOpenClBinary(options.device);
+  const OpenClDeviceInfo device = tools.select_device(options.device);
+  const std::vector<unsigned char> binary = tools.build_binary(options.device);
   WriteFile(options.out, binary.data(), binary.size(), "OpenCL program binary");
   fmt::print("wrote {} ({} bytes) for {}:{} {} / {}\nbuild options: {}\n", options.out,
              binary.size(), device.platform_index, device.device_index, device.platform_name,
-             device.device_name, OpenClBuildOptions());
+             device.device_name, tools.build_options());
   fmt::print("use it with --device \"{}{}binary={}\"\n", options.device,
              options.device.empty() ? "" : ",", options.out);
 }
-#else
-[[noreturn]] void NotBuilt() {
-  Throw(ErrorKind::kUnavailable,
-        "this sonicbench was built without the OpenCL backend (SONIC_BACKEND_OPENCL; needs "
-        "ocl-icd-opencl-dev)");
-}
-void ListDevices() { NotBuilt(); }
-void Compile(const OpenClCompileOptions&) { NotBuilt(); }
-#endif
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <type_traits>
 
+#include "bench/loadgen/cell_accumulator.h"
 #include "bench/loadgen/convergence.h"
 #include "core/error.h"
 
@@ -232,18 +233,74 @@ RankResult DecodeRankResult(std::string_view bytes) {
   return rank;
 }
 
-CellResult MergeRankResults(std::span<const RankResult> ranks, std::span<const ClockOffset> offsets,
-                            const LoadSettings& load, int batch) {
-  CellResult merged;
-  FleetInfo& fleet = merged.fleet.emplace();
-  std::string failures;
-  std::vector<double> progress;
-  bool have_progress = false;
-  std::map<std::string, std::size_t> server_index;
-  const RankResult* first_loaded = nullptr;
+namespace {
+
+RankSummary SummaryOf(const RankResult& rank, const ClockOffset& offset) {
+  const CellResult& r = rank.result;
+  RankSummary summary;
+  summary.rank = rank.rank;
+  summary.host = rank.host;
+  summary.concurrency = rank.concurrency;
+  summary.completed_requests = r.completed_requests;
+  for (const auto& [kind, count] : r.errors) summary.error_count += count;
+  summary.duration_s = r.duration_s;
+  summary.throughput_requests_per_s = r.throughput_requests_per_s;
+  summary.latency_p50_ns = r.latency.Percentile(0.5);
+  summary.latency_p99_ns = r.latency.Percentile(0.99);
+  summary.client_cpu_user_s = r.client_cpu_user_s;
+  summary.client_cpu_sys_s = r.client_cpu_sys_s;
+  summary.clock_offset_ns = offset.offset_ns;
+  summary.clock_offset_uncertainty_ns = offset.uncertainty_ns;
+  return summary;
+}
+
+bool Loaded(const RankResult& rank) { return rank.concurrency > 0 && rank.barrier_exit_ns != 0; }
+
+// Each loaded rank's measured window in rank 0's clock, relative to the first loaded rank's
+// start, and the spreads and alignment error of the windows.
+void AlignWindows(std::span<const RankResult> ranks, std::span<const ClockOffset> offsets,
+                  FleetInfo& fleet) {
   std::int64_t start_min = std::numeric_limits<std::int64_t>::max(), start_max = 0;
   std::int64_t end_min = start_min, end_max = 0, uncertainty_max = 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> windows;  // rank 0's clock
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    if (!Loaded(ranks[i])) continue;
+    const ClockOffset offset = i < offsets.size() ? offsets[i] : ClockOffset{};
+    const CellResult& r = ranks[i].result;
+    const std::int64_t start =
+        ranks[i].barrier_exit_ns - offset.offset_ns + std::llround(r.warmup_duration_s * 1e9);
+    const std::int64_t end = start + std::llround(r.duration_s * 1e9);
+    windows.emplace_back(start, end);
+    start_min = std::min(start_min, start);
+    start_max = std::max(start_max, start);
+    end_min = std::min(end_min, end);
+    end_max = std::max(end_max, end);
+    uncertainty_max = std::max(uncertainty_max, offset.uncertainty_ns);
+  }
+  if (windows.empty()) return;
+  const std::int64_t origin = windows.front().first;
+  for (std::size_t i = 0, w = 0; i < ranks.size(); ++i) {
+    if (!Loaded(ranks[i])) continue;
+    fleet.ranks[i].window_start_ns = windows[w].first - origin;
+    fleet.ranks[i].window_end_ns = windows[w].second - origin;
+    ++w;
+  }
+  fleet.start_spread_ns = start_max - start_min;
+  fleet.end_spread_ns = end_max - end_min;
+  fleet.alignment_error_ns = std::max(fleet.start_spread_ns, fleet.end_spread_ns) + uncertainty_max;
+}
+
+}  // namespace
+
+CellResult MergeRankResults(std::span<const RankResult> ranks, std::span<const ClockOffset> offsets,
+                            const LoadSettings& load, int batch) {
+  CellAccumulator accumulator;
+  FleetInfo fleet;
+  std::string failures;
+  std::vector<double> progress;
+  bool have_progress = false;
+  const RankResult* first_loaded = nullptr;
+  double throughput_requests_per_s = 0;
   int worker_base = 0;
   for (std::size_t i = 0; i < ranks.size(); ++i) {
     const RankResult& rank = ranks[i];
@@ -253,67 +310,12 @@ CellResult MergeRankResults(std::span<const RankResult> ranks, std::span<const C
       failures += fmt::format("{}rank {} ({}): {}", failures.empty() ? "" : "; ", rank.rank,
                               rank.host, r.error_message);
     }
-    RankSummary& summary = fleet.ranks.emplace_back();
-    summary.rank = rank.rank;
-    summary.host = rank.host;
-    summary.concurrency = rank.concurrency;
-    summary.completed_requests = r.completed_requests;
-    for (const auto& [kind, count] : r.errors) summary.error_count += count;
-    summary.duration_s = r.duration_s;
-    summary.throughput_requests_per_s = r.throughput_requests_per_s;
-    summary.latency_p50_ns = r.latency.Percentile(0.5);
-    summary.latency_p99_ns = r.latency.Percentile(0.99);
-    summary.client_cpu_user_s = r.client_cpu_user_s;
-    summary.client_cpu_sys_s = r.client_cpu_sys_s;
-    summary.clock_offset_ns = offset.offset_ns;
-    summary.clock_offset_uncertainty_ns = offset.uncertainty_ns;
-
-    merged.latency.Merge(r.latency);
-    merged.send_lag.Merge(r.send_lag);
-    merged.completed_requests += r.completed_requests;
-    merged.warmup_requests += r.warmup_requests;
-    merged.throughput_requests_per_s += r.throughput_requests_per_s;
-    merged.client_cpu_user_s += r.client_cpu_user_s;
-    merged.client_cpu_sys_s += r.client_cpu_sys_s;
-    merged.bytes_sent += r.bytes_sent;
-    merged.bytes_received += r.bytes_received;
-    merged.generator_behind |= r.generator_behind;
-    merged.raw_records_truncated |= r.raw_records_truncated;
-    for (const auto& [kind, count] : r.errors) merged.errors[kind] += count;
-    for (const ServerShare& share : r.servers) {
-      const auto [it, added] = server_index.emplace(share.address, merged.servers.size());
-      if (added) {
-        merged.servers.push_back(share);
-        continue;
-      }
-      ServerShare& total = merged.servers[it->second];
-      total.requests += share.requests;
-      total.errors += share.errors;
-      total.bytes_sent += share.bytes_sent;
-      total.bytes_received += share.bytes_received;
-      total.latency.Merge(share.latency);
-    }
-    if (!merged.server && r.server) merged.server = r.server;
-    for (RequestRecord record : r.raw_records) {
-      record.scheduled_ns -= offset.offset_ns;
-      record.sent_ns -= offset.offset_ns;
-      record.received_ns -= offset.offset_ns;
-      record.worker += worker_base;
-      merged.raw_records.push_back(record);
-    }
+    fleet.ranks.push_back(SummaryOf(rank, offset));
+    accumulator.Add(r, offset.offset_ns, worker_base);
+    throughput_requests_per_s += r.throughput_requests_per_s;
     worker_base += static_cast<int>(rank.concurrency);
-
-    if (rank.concurrency == 0 || rank.barrier_exit_ns == 0) continue;
+    if (!Loaded(rank)) continue;
     if (first_loaded == nullptr) first_loaded = &rank;
-    const std::int64_t start =
-        rank.barrier_exit_ns - offset.offset_ns + std::llround(r.warmup_duration_s * 1e9);
-    const std::int64_t end = start + std::llround(r.duration_s * 1e9);
-    windows.emplace_back(start, end);
-    start_min = std::min(start_min, start);
-    start_max = std::max(start_max, start);
-    end_min = std::min(end_min, end);
-    end_max = std::max(end_max, end);
-    uncertainty_max = std::max(uncertainty_max, offset.uncertainty_ns);
     if (!have_progress) {
       progress = r.window_progress;
       have_progress = true;
@@ -322,25 +324,11 @@ CellResult MergeRankResults(std::span<const RankResult> ranks, std::span<const C
       for (std::size_t b = 0; b < progress.size(); ++b) progress[b] += r.window_progress[b];
     }
   }
-  std::sort(merged.raw_records.begin(), merged.raw_records.end(),
-            [](const RequestRecord& a, const RequestRecord& b) {
-              return a.scheduled_ns < b.scheduled_ns;
-            });
-  // Window positions relative to the first loaded rank's start, in rank 0's clock.
-  const std::int64_t origin = windows.empty() ? 0 : windows.front().first;
-  for (std::size_t i = 0, w = 0; i < ranks.size(); ++i) {
-    if (ranks[i].concurrency == 0 || ranks[i].barrier_exit_ns == 0) continue;
-    fleet.ranks[i].window_start_ns = windows[w].first - origin;
-    fleet.ranks[i].window_end_ns = windows[w].second - origin;
-    ++w;
-  }
-  if (!windows.empty()) {
-    fleet.start_spread_ns = start_max - start_min;
-    fleet.end_spread_ns = end_max - end_min;
-    fleet.alignment_error_ns =
-        std::max(fleet.start_spread_ns, fleet.end_spread_ns) + uncertainty_max;
-  }
+  AlignWindows(ranks, offsets, fleet);
 
+  CellResult merged = accumulator.Finish();
+  merged.fleet = std::move(fleet);
+  merged.throughput_requests_per_s = throughput_requests_per_s;
   merged.completed_inferences = merged.completed_requests * batch;
   merged.throughput_inferences_per_s = merged.throughput_requests_per_s * batch;
   if (first_loaded != nullptr) {
@@ -364,7 +352,7 @@ CellResult MergeRankResults(std::span<const RankResult> ranks, std::span<const C
     merged.throughput_inferences_per_s_ci95 = merged.throughput_requests_per_s_ci95 * batch;
   }
   merged.convergence_reason += fmt::format("; {} ranks, windows aligned within {:.3g} ms",
-                                           ranks.size(), fleet.alignment_error_ns * 1e-6);
+                                           ranks.size(), merged.fleet->alignment_error_ns * 1e-6);
   for (const RankResult& rank : ranks) {
     if (rank.result.generator_behind) {
       merged.convergence_reason +=

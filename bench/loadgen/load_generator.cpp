@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/loadgen/cell_accumulator.h"
 #include "bench/loadgen/convergence.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -116,7 +117,7 @@ class alignas(64) Worker final : public CompletionHandler {
         record_cap_(record_cap),
         open_loop_(settings.mode == LoadMode::kOpen),
         progress_(max_boundaries, 0.0) {
-    records_.reserve(record_cap);
+    tally_.raw_records.reserve(record_cap);
   }
 
   // The thread body: prepare (untimed), report ready, wait for go, run until the stop time.
@@ -155,10 +156,10 @@ class alignas(64) Worker final : public CompletionHandler {
   void OnDone(const Request& request, const Response& response) noexcept override {
     const std::int64_t now = MonotonicNs();
     received_ns_ = now;
-    if (response.status != 0) {
+    if (response.error) {
       phase_.failures_in_a_row.fetch_add(1, std::memory_order_relaxed);
-      if (first_failure_status_ == 0) {
-        first_failure_status_ = response.status;
+      if (!first_failure_) {
+        first_failure_ = response.error;
         first_failure_message_.assign(response.error_message);
       }
     } else if (phase_.failures_in_a_row.load(std::memory_order_relaxed) != 0) {
@@ -177,7 +178,7 @@ class alignas(64) Worker final : public CompletionHandler {
     if (now >= phase_.stop_ns.load(std::memory_order_relaxed)) {
       finished_ = true;
     } else if (now < window_start_ns_) {
-      ++warmup_completed_;
+      ++tally_.warmup_requests;
     } else {
       RecordInWindow(request, response, now);
     }
@@ -196,24 +197,29 @@ class alignas(64) Worker final : public CompletionHandler {
   // Valid for indices below boundaries_published().
   double progress(int boundary) const { return progress_[boundary]; }
 
-  // Read after the thread has been joined.
-  const LatencyHistogram& latency() const { return latency_; }
-  const LatencyHistogram& send_lag() const { return send_lag_; }
-  const std::vector<RequestRecord>& records() const { return records_; }
-  bool records_truncated() const { return records_truncated_; }
-  std::int64_t completed_ok() const { return completed_ok_; }
-  std::int64_t warmup_completed() const { return warmup_completed_; }
+  // Read after the thread has been joined. What this worker measured, as the accumulator adds
+  // it: histograms, counts, bytes, errors by kind and raw records.
+  CellResult Tally() const {
+    CellResult tally = tally_;
+    for (int kind = 0; kind < kErrorKinds; ++kind) {
+      if (error_counts_[kind] > 0) {
+        tally.errors[std::string(ErrorKindName(static_cast<ErrorKind>(kind)))] =
+            error_counts_[kind];
+      }
+    }
+    return tally;
+  }
   std::int64_t sent_in_window() const { return sent_in_window_; }
-  std::int64_t bytes_sent() const { return bytes_sent_; }
-  std::int64_t bytes_received() const { return bytes_received_; }
-  const std::int64_t* error_counts() const { return error_counts_; }
-  std::int32_t first_error_status() const { return first_error_status_; }
+  std::int64_t errors_in_window() const {
+    std::int64_t total = 0;
+    for (std::int64_t count : error_counts_) total += count;
+    return total;
+  }
+  std::optional<ErrorKind> first_error() const { return first_error_; }
   const std::string& first_error_message() const { return first_error_message_; }
   // The first failure at any time, warm-up included (first_error_*: in the window).
-  std::int32_t first_failure_status() const { return first_failure_status_; }
+  std::optional<ErrorKind> first_failure() const { return first_failure_; }
   const std::string& first_failure_message() const { return first_failure_message_; }
-
-  static constexpr int kStatusSlots = 16;
 
  private:
   static constexpr std::uint32_t kPending = 0, kWaiting = 1, kDone = 2;
@@ -316,25 +322,25 @@ class alignas(64) Worker final : public CompletionHandler {
 
   void RecordInWindow(const Request& request, const Response& response, std::int64_t now) {
     if (request.sent_ns >= window_start_ns_) ++sent_in_window_;
-    bytes_sent_ += response.bytes_sent;
-    bytes_received_ += response.bytes_received;
-    if (response.status == 0) {
-      latency_.Record(now - request.scheduled_ns);
-      if (open_loop_) send_lag_.Record(request.sent_ns - request.scheduled_ns);
-      ++completed_ok_;
+    tally_.bytes_sent += response.bytes_sent;
+    tally_.bytes_received += response.bytes_received;
+    if (!response.error) {
+      tally_.latency.Record(now - request.scheduled_ns);
+      if (open_loop_) tally_.send_lag.Record(request.sent_ns - request.scheduled_ns);
+      ++tally_.completed_requests;
     } else {
-      ++error_counts_[std::clamp(response.status, 0, kStatusSlots - 1)];
-      if (first_error_status_ == 0) {
-        first_error_status_ = response.status;
+      ++error_counts_[static_cast<int>(*response.error)];
+      if (!first_error_) {
+        first_error_ = response.error;
         first_error_message_.assign(response.error_message);
       }
     }
-    if (records_.size() < record_cap_) {
-      records_.push_back(RequestRecord{request.scheduled_ns, request.sent_ns, now, index_,
-                                       response.status, response.server_queue_ns,
-                                       response.server_compute_ns});
+    if (tally_.raw_records.size() < record_cap_) {
+      tally_.raw_records.push_back(RequestRecord{
+          request.scheduled_ns, request.sent_ns, now, index_, RecordStatusOf(response.error),
+          response.server_queue_ns, response.server_compute_ns});
     } else {
-      records_truncated_ = true;
+      tally_.raw_records_truncated = true;
     }
   }
 
@@ -356,20 +362,13 @@ class alignas(64) Worker final : public CompletionHandler {
   int boundaries_filled_ = 0;
   bool inline_done_ = false;
   bool finished_ = false;
-  std::int64_t warmup_completed_ = 0;
-  std::int64_t completed_ok_ = 0;
   std::int64_t sent_in_window_ = 0;
-  std::int64_t bytes_sent_ = 0;
-  std::int64_t bytes_received_ = 0;
-  std::int64_t error_counts_[kStatusSlots] = {};
-  std::int32_t first_error_status_ = 0;
+  CellResult tally_;  // latency, send lag, counts, bytes and records; errors in error_counts_
+  std::int64_t error_counts_[kErrorKinds] = {};
+  std::optional<ErrorKind> first_error_;
   std::string first_error_message_;
-  std::int32_t first_failure_status_ = 0;
+  std::optional<ErrorKind> first_failure_;
   std::string first_failure_message_;
-  LatencyHistogram latency_;
-  LatencyHistogram send_lag_;
-  std::vector<RequestRecord> records_;
-  bool records_truncated_ = false;
   std::vector<double> progress_;
 
   // Read by the controller; on their own line so that its reads do not slow the hot fields.
@@ -456,292 +455,335 @@ void ValidateLoadSettings(const LoadSettings& s) {
   if (!(s.max_send_lag_s > 0)) bad("max_send_lag_s", s.max_send_lag_s, "more than 0");
 }
 
-std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
-                                  const std::atomic<bool>* cancel,
-                                  const std::function<void(const LoadProgress&)>& on_progress) {
-  ValidateLoadSettings(settings);
-  const int workers = settings.concurrency;
-  const auto sub_window_ns =
-      std::max<std::int64_t>(1, std::llround(settings.min_duration_s / settings.sub_windows * 1e9));
+StopDecision DecideStop(const LoadSettings& settings, std::int64_t sub_window_ns,
+                        const WindowLook& look) {
+  using Outcome = StopDecision::Outcome;
+  const double window_s = std::max(0, look.windows) * sub_window_ns * 1e-9;
   const auto max_duration_ns = std::llround(settings.max_duration_s * 1e9);
-  const int max_windows = static_cast<int>((max_duration_ns + sub_window_ns - 1) / sub_window_ns);
-  // Boundaries 0..max_windows, plus room for the few a late stop can add.
-  const int max_boundaries = max_windows + 8;
-  auto cancelled = [&] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
-
-  target.Setup(workers);
-  Phase phase;
-  std::vector<std::unique_ptr<Worker>> pool;
-  for (int w = 0; w < workers; ++w) {
-    pool.push_back(std::make_unique<Worker>(w, settings, target, phase, sub_window_ns,
-                                            max_boundaries, settings.raw_record_cap / workers));
+  const std::int64_t max_windows = (max_duration_ns + sub_window_ns - 1) / sub_window_ns;
+  const double ci = look.estimate.relative_ci95;
+  if (look.failing) {
+    return {Outcome::kFailures, look.elapsed_ns,
+            fmt::format("stopped early: {} requests in a row failed (stop_after_failures)",
+                        settings.stop_after_failures)};
   }
-  std::unique_ptr<SharedSchedule> schedule;
-  std::int64_t start_ns = 0;
-  std::latch ready(workers);
-  std::vector<std::jthread> threads;
-  // Whatever ends this function early (a cancel, an exception) stops the workers before the
-  // threads are joined; declared after `threads`, so it runs first.
-  struct StopOnExit {
-    Phase& phase;
-    ~StopOnExit() {
-      phase.stop_ns.store(0, std::memory_order_relaxed);
-      if (phase.go.load() == 0) phase.go.store(2);
-      phase.go.notify_all();
-    }
-  } stop_on_exit{phase};
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] { pool[w]->Body(ready, schedule, start_ns); });
-  }
-  ready.wait();
-  auto release = [&](int go) {
-    phase.go.store(go, std::memory_order_release);
-    phase.go.notify_all();
-  };
-  for (const auto& worker : pool) {
-    if (worker->error()) {
-      release(2);
-      threads.clear();  // joins
-      std::rethrow_exception(worker->error());
-    }
-  }
-  auto stop_and_join = [&](std::int64_t stop_ns) {
-    phase.stop_ns.store(stop_ns, std::memory_order_relaxed);
-    threads.clear();
-  };
-
-  if (settings.start_barrier) settings.start_barrier();
-  start_ns = MonotonicNs();
-  if (settings.mode == LoadMode::kOpen) {
-    schedule = std::make_unique<SharedSchedule>(settings, start_ns);
-  }
-  release(1);  // the release store orders start_ns and schedule before the workers read them
-
-  auto total_completed = [&] {
-    std::int64_t total = 0;
-    for (const auto& worker : pool) total += worker->completed_published();
-    return total;
-  };
-  LoadProgress progress;
-  progress.relative_ci95 = std::numeric_limits<double>::infinity();
-  const bool stop_on_failures = settings.stop_after_failures > 0 && !settings.fixed_window;
-  auto failing = [&] {
-    return stop_on_failures &&
-           phase.failures_in_a_row.load(std::memory_order_relaxed) >= settings.stop_after_failures;
-  };
-
-  // Warm-up.
-  const std::int64_t warmup_end_ns = start_ns + std::llround(settings.warmup_s * 1e9);
-  std::int64_t last_progress_ns = start_ns;
-  for (;;) {
-    const std::int64_t now = MonotonicNs();
-    if (cancelled()) {
-      stop_and_join(now);
-      return std::nullopt;
-    }
-    if (failing()) {
-      stop_and_join(now);
-      const auto first = std::find_if(pool.begin(), pool.end(), [](const auto& worker) {
-        return worker->first_failure_status() != 0;
-      });
-      const std::int32_t status = (*first)->first_failure_status();
-      const std::string& message = (*first)->first_failure_message();
-      throw Error(static_cast<ErrorKind>(status - 1),
-                  fmt::format("warm-up stopped: {} requests in a row failed; the first: {}",
-                              settings.stop_after_failures, message));
-    }
-    if (now >= warmup_end_ns && total_completed() >= settings.warmup_requests) break;
-    if (on_progress && now - last_progress_ns >= kProgressIntervalNs) {
-      last_progress_ns = now;
-      progress.elapsed_s = (now - start_ns) * 1e-9;
-      on_progress(progress);
-    }
-    const std::int64_t poll_ns = settings.warmup_requests > 0 ? 1'000'000 : kMaxSleepNs;
-    SleepUntil(now >= warmup_end_ns ? now + poll_ns : std::min(warmup_end_ns, now + poll_ns));
-  }
-
-  // Measured window: boundaries b_i = measure_start + i * sub_window.
-  const std::int64_t measure_start_ns = MonotonicNs() + kPublishMarginNs;
-  phase.measure_start_ns.store(measure_start_ns, std::memory_order_relaxed);
-  SleepUntil(measure_start_ns);
-  const CpuTimes cpu_start = ProcessCpuTimes();
-  progress.measuring = true;
-
-  std::vector<double> sums;
-  auto summed_progress = [&] {
-    int filled = max_boundaries;
-    for (const auto& worker : pool) filled = std::min(filled, worker->boundaries_published());
-    sums.assign(filled, 0.0);
-    for (const auto& worker : pool) {
-      for (int b = 0; b < filled; ++b) sums[b] += worker->progress(b);
-    }
-    return std::span<const double>(sums);
-  };
-
-  bool converged = false;
-  int reported_windows = -1;
-  std::string reason;
-  std::int64_t stop_ns = kNever;
-  while (stop_ns == kNever) {
-    const std::span<const double> sum = summed_progress();
-    const int windows = static_cast<int>(sum.size()) - 1;
-    const ThroughputEstimate estimate =
-        EstimateThroughput(sum, sub_window_ns * 1e-9, settings.sub_windows);
-    const double window_s = std::max(0, windows) * sub_window_ns * 1e-9;
-    const double requests = windows > 0 ? sum.back() - sum.front() : 0;
-    const std::int64_t now = MonotonicNs();
-    if (cancelled()) {
-      stop_and_join(now);
-      return std::nullopt;
-    }
-    // The first boundary at or after `t` that workers will certainly see in time.
-    auto boundary_after = [&](std::int64_t t) {
-      const std::int64_t earliest = std::max(t, now + kPublishMarginNs);
-      const std::int64_t k = (earliest - measure_start_ns + sub_window_ns - 1) / sub_window_ns;
-      return measure_start_ns + std::min<std::int64_t>(k, max_windows + 4) * sub_window_ns;
-    };
-    if (failing()) {
-      reason = fmt::format("stopped early: {} requests in a row failed (stop_after_failures)",
-                           settings.stop_after_failures);
-      stop_ns = boundary_after(now);
-    } else if (settings.fixed_window) {
-      if (now + sub_window_ns >= measure_start_ns + settings.sub_windows * sub_window_ns) {
-        stop_ns = boundary_after(measure_start_ns + settings.sub_windows * sub_window_ns);
-      }
-    } else if (windows >= settings.sub_windows && window_s >= settings.min_duration_s - 1e-9 &&
-               requests >= settings.min_requests &&
-               estimate.relative_ci95 <= settings.ci_fraction) {
-      converged = true;
-      reason =
-          fmt::format("ci ±{:.2f}% <= ±{:.2f}% after {:.1f} s and {:.0f} requests",
-                      100 * estimate.relative_ci95, 100 * settings.ci_fraction, window_s, requests);
-      stop_ns = boundary_after(now);
-    } else if (now + sub_window_ns >= measure_start_ns + max_duration_ns) {
-      if (requests < settings.min_requests) {
-        reason = fmt::format("max duration {} s reached with {:.0f} requests < min {}",
-                             settings.max_duration_s, requests, settings.min_requests);
-      } else if (windows < settings.sub_windows) {
-        reason = fmt::format("max duration {} s reached with {} sub-windows < {}",
-                             settings.max_duration_s, windows, settings.sub_windows);
-      } else {
-        reason = fmt::format("max duration {} s reached: ci ±{:.2f}% > ±{:.2f}%",
-                             settings.max_duration_s, 100 * estimate.relative_ci95,
-                             100 * settings.ci_fraction);
-      }
-      stop_ns = boundary_after(measure_start_ns + max_windows * sub_window_ns);
-    }
-    if (stop_ns != kNever) phase.stop_ns.store(stop_ns, std::memory_order_relaxed);
-    // Report each new boundary, and at least every kProgressIntervalNs while waiting for one.
-    if (on_progress && (windows != reported_windows || stop_ns != kNever ||
-                        now - last_progress_ns >= kProgressIntervalNs)) {
-      reported_windows = windows;
-      last_progress_ns = now;
-      progress.elapsed_s = (now - start_ns) * 1e-9;
-      progress.window_s = window_s;
-      progress.requests = requests;
-      progress.requests_per_s = estimate.rate_per_s;
-      progress.relative_ci95 = estimate.relative_ci95;
-      on_progress(progress);
-    }
-    if (stop_ns == kNever) {
-      const std::int64_t next_boundary = measure_start_ns + (windows + 1) * sub_window_ns;
-      // A worker still in a request that spans the boundary reports it when that request ends.
-      SleepUntil(std::clamp(next_boundary + 1'000'000, now + 2'000'000, now + kProgressIntervalNs));
-    }
-  }
-  SleepUntil(stop_ns);
-  const CpuTimes cpu_end = ProcessCpuTimes();
-  threads.clear();  // the workers finish their in-flight requests and exit
-
-  CellResult result;
-  result.converged = converged;
-  result.status = converged ? CellStatus::kOk : CellStatus::kNotConverged;
-  result.convergence_reason = reason;
-  result.warmup_duration_s = (measure_start_ns - start_ns) * 1e-9;
-  result.duration_s = (stop_ns - measure_start_ns) * 1e-9;
-  result.client_cpu_user_s = cpu_end.user_s - cpu_start.user_s;
-  result.client_cpu_sys_s = cpu_end.sys_s - cpu_start.sys_s;
-
-  std::int64_t errors_total = 0, sent_in_window = 0;
-  std::int32_t first_status = 0;
-  std::string first_message;
-  std::int64_t error_counts[Worker::kStatusSlots] = {};
-  for (const auto& worker : pool) {
-    result.latency.Merge(worker->latency());
-    result.send_lag.Merge(worker->send_lag());
-    result.completed_requests += worker->completed_ok();
-    result.warmup_requests += worker->warmup_completed();
-    result.bytes_sent += worker->bytes_sent();
-    result.bytes_received += worker->bytes_received();
-    sent_in_window += worker->sent_in_window();
-    for (int s = 1; s < Worker::kStatusSlots; ++s) {
-      error_counts[s] += worker->error_counts()[s];
-      errors_total += worker->error_counts()[s];
-    }
-    if (first_status == 0 && worker->first_error_status() != 0) {
-      first_status = worker->first_error_status();
-      first_message = worker->first_error_message();
-    }
-    result.raw_records.insert(result.raw_records.end(), worker->records().begin(),
-                              worker->records().end());
-    result.raw_records_truncated |= worker->records_truncated();
-  }
-  for (int s = 1; s < Worker::kStatusSlots; ++s) {
-    if (error_counts[s] > 0) {
-      result.errors[std::string(ErrorKindName(static_cast<ErrorKind>(s - 1)))] = error_counts[s];
-    }
-  }
-  if (result.completed_requests == 0 && errors_total > 0) {
-    throw Error(static_cast<ErrorKind>(first_status - 1),
-                fmt::format("every request failed ({} of them); the first: {}", errors_total,
-                            first_message));
-  }
-  std::sort(result.raw_records.begin(), result.raw_records.end(),
-            [](const RequestRecord& a, const RequestRecord& b) {
-              return a.scheduled_ns < b.scheduled_ns;
-            });
-
-  const int batch = target.batch();
-  result.completed_inferences = result.completed_requests * batch;
-  result.throughput_requests_per_s = result.completed_requests / result.duration_s;
-  result.throughput_inferences_per_s = result.throughput_requests_per_s * batch;
-  const auto stop_boundary = static_cast<std::size_t>((stop_ns - measure_start_ns) / sub_window_ns);
-  const ThroughputEstimate final_estimate =
-      EstimateThroughput(summed_progress().first(std::min(stop_boundary + 1, sums.size())),
-                         sub_window_ns * 1e-9, settings.sub_windows);
-  if (std::isfinite(final_estimate.relative_ci95)) {
-    result.throughput_requests_per_s_ci95 =
-        final_estimate.relative_ci95 * result.throughput_requests_per_s;
-    result.throughput_inferences_per_s_ci95 = result.throughput_requests_per_s_ci95 * batch;
-  }
-  result.window_progress.assign(sums.begin(),
-                                sums.begin() + std::min(stop_boundary + 1, sums.size()));
-  result.sub_window_s = sub_window_ns * 1e-9;
   if (settings.fixed_window) {
-    JudgeFixedWindow(settings, result);
+    const std::int64_t end_ns = settings.sub_windows * sub_window_ns;
+    if (look.elapsed_ns + sub_window_ns >= end_ns) return {Outcome::kFixedWindow, end_ns, ""};
+    return {};
+  }
+  if (look.windows >= settings.sub_windows && window_s >= settings.min_duration_s - 1e-9 &&
+      look.requests >= static_cast<double>(settings.min_requests) && ci <= settings.ci_fraction) {
+    return {Outcome::kConverged, look.elapsed_ns,
+            fmt::format("ci ±{:.2f}% <= ±{:.2f}% after {:.1f} s and {:.0f} requests", 100 * ci,
+                        100 * settings.ci_fraction, window_s, look.requests)};
+  }
+  if (look.elapsed_ns + sub_window_ns < max_duration_ns) return {};
+  std::string reason;
+  if (look.requests < static_cast<double>(settings.min_requests)) {
+    reason = fmt::format("max duration {} s reached with {:.0f} requests < min {}",
+                         settings.max_duration_s, look.requests, settings.min_requests);
+  } else if (look.windows < settings.sub_windows) {
+    reason = fmt::format("max duration {} s reached with {} sub-windows < {}",
+                         settings.max_duration_s, look.windows, settings.sub_windows);
+  } else {
+    reason = fmt::format("max duration {} s reached: ci ±{:.2f}% > ±{:.2f}%",
+                         settings.max_duration_s, 100 * ci, 100 * settings.ci_fraction);
+  }
+  return {Outcome::kMaxDuration, max_windows * sub_window_ns, reason};
+}
+
+namespace {
+
+// One cell's run, in phases: Start (setup, worker threads, prepare, start barrier), WarmUp,
+// Measure (the stop rule at every sub-window boundary) and Collect (the workers' tallies summed by
+// the CellAccumulator). The controlling thread runs every phase; workers run Worker::Body.
+class LoadRunner {
+ public:
+  LoadRunner(Target& target, const LoadSettings& settings, const std::atomic<bool>* cancel,
+             const std::function<void(const LoadProgress&)>& on_progress)
+      : target_(target),
+        settings_(settings),
+        cancel_(cancel),
+        on_progress_(on_progress),
+        workers_(settings.concurrency),
+        sub_window_ns_(std::max<std::int64_t>(
+            1, std::llround(settings.min_duration_s / settings.sub_windows * 1e9))),
+        max_duration_ns_(std::llround(settings.max_duration_s * 1e9)),
+        max_windows_(static_cast<int>((max_duration_ns_ + sub_window_ns_ - 1) / sub_window_ns_)),
+        // Boundaries 0..max_windows, plus room for the few a late stop can add.
+        max_boundaries_(max_windows_ + 8),
+        ready_(workers_) {
+    progress_.relative_ci95 = std::numeric_limits<double>::infinity();
   }
 
-  if (settings.mode == LoadMode::kOpen) {
-    // Replaying the seeded schedule gives exactly how many sends the window asked for. Past
-    // 2 x workers + sent untaken arrivals the generator is certainly behind (see allowed_short),
-    // so the count stops there.
-    const SharedSchedule::WindowCount window = schedule->CountInWindow(
-        measure_start_ns, stop_ns, 2 * static_cast<std::int64_t>(workers) + sent_in_window);
+  // Whatever ends the run early (a cancel, an exception) stops the workers before the threads
+  // are joined.
+  ~LoadRunner() {
+    phase_.stop_ns.store(0, std::memory_order_relaxed);
+    if (phase_.go.load() == 0) phase_.go.store(2);
+    phase_.go.notify_all();
+    threads_.clear();
+  }
+
+  std::optional<CellResult> Run() {
+    Start();
+    if (!WarmUp() || !Measure()) return std::nullopt;
+    return Collect();
+  }
+
+ private:
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
+
+  void Release(int go) {
+    phase_.go.store(go, std::memory_order_release);
+    phase_.go.notify_all();
+  }
+
+  void StopAndJoin(std::int64_t stop_ns) {
+    phase_.stop_ns.store(stop_ns, std::memory_order_relaxed);
+    threads_.clear();
+  }
+
+  std::int64_t TotalCompleted() const {
+    std::int64_t total = 0;
+    for (const auto& worker : pool_) total += worker->completed_published();
+    return total;
+  }
+
+  bool Failing() const {
+    return settings_.stop_after_failures > 0 && !settings_.fixed_window &&
+           phase_.failures_in_a_row.load(std::memory_order_relaxed) >=
+               settings_.stop_after_failures;
+  }
+
+  void Report(std::int64_t now) {
+    last_progress_ns_ = now;
+    progress_.elapsed_s = (now - start_ns_) * 1e-9;
+    on_progress_(progress_);
+  }
+
+  void Start() {
+    target_.Setup(workers_);
+    for (int w = 0; w < workers_; ++w) {
+      pool_.push_back(std::make_unique<Worker>(w, settings_, target_, phase_, sub_window_ns_,
+                                               max_boundaries_,
+                                               settings_.raw_record_cap / workers_));
+    }
+    for (int w = 0; w < workers_; ++w) {
+      threads_.emplace_back([this, w] { pool_[w]->Body(ready_, schedule_, start_ns_); });
+    }
+    ready_.wait();
+    for (const auto& worker : pool_) {
+      if (worker->error()) {
+        Release(2);
+        threads_.clear();  // joins
+        std::rethrow_exception(worker->error());
+      }
+    }
+    if (settings_.start_barrier) settings_.start_barrier();
+    start_ns_ = MonotonicNs();
+    if (settings_.mode == LoadMode::kOpen) {
+      schedule_ = std::make_unique<SharedSchedule>(settings_, start_ns_);
+    }
+    Release(1);  // the release store orders start_ns_ and schedule_ before the workers read them
+    last_progress_ns_ = start_ns_;
+  }
+
+  // False when cancelled. Throws when stop_after_failures requests in a row failed.
+  bool WarmUp() {
+    const std::int64_t warmup_end_ns = start_ns_ + std::llround(settings_.warmup_s * 1e9);
+    for (;;) {
+      const std::int64_t now = MonotonicNs();
+      if (cancelled()) {
+        StopAndJoin(now);
+        return false;
+      }
+      if (Failing()) {
+        StopAndJoin(now);
+        const auto first = std::find_if(pool_.begin(), pool_.end(), [](const auto& worker) {
+          return worker->first_failure().has_value();
+        });
+        throw Error(*(*first)->first_failure(),
+                    fmt::format("warm-up stopped: {} requests in a row failed; the first: {}",
+                                settings_.stop_after_failures, (*first)->first_failure_message()));
+      }
+      if (now >= warmup_end_ns && TotalCompleted() >= settings_.warmup_requests) return true;
+      if (on_progress_ && now - last_progress_ns_ >= kProgressIntervalNs) Report(now);
+      const std::int64_t poll_ns = settings_.warmup_requests > 0 ? 1'000'000 : kMaxSleepNs;
+      SleepUntil(now >= warmup_end_ns ? now + poll_ns : std::min(warmup_end_ns, now + poll_ns));
+    }
+  }
+
+  std::span<const double> SummedProgress() {
+    int filled = max_boundaries_;
+    for (const auto& worker : pool_) filled = std::min(filled, worker->boundaries_published());
+    sums_.assign(filled, 0.0);
+    for (const auto& worker : pool_) {
+      for (int b = 0; b < filled; ++b) sums_[b] += worker->progress(b);
+    }
+    return std::span<const double>(sums_);
+  }
+
+  // Measured window: boundaries b_i = measure_start + i * sub_window. False when cancelled.
+  bool Measure() {
+    measure_start_ns_ = MonotonicNs() + kPublishMarginNs;
+    phase_.measure_start_ns.store(measure_start_ns_, std::memory_order_relaxed);
+    SleepUntil(measure_start_ns_);
+    cpu_start_ = ProcessCpuTimes();
+    progress_.measuring = true;
+    int reported_windows = -1;
+    while (stop_ns_ == kNever) {
+      const std::span<const double> sum = SummedProgress();
+      WindowLook look;
+      look.windows = static_cast<int>(sum.size()) - 1;
+      look.estimate = EstimateThroughput(sum, sub_window_ns_ * 1e-9, settings_.sub_windows);
+      look.requests = look.windows > 0 ? sum.back() - sum.front() : 0;
+      const std::int64_t now = MonotonicNs();
+      look.elapsed_ns = now - measure_start_ns_;
+      look.failing = Failing();
+      if (cancelled()) {
+        StopAndJoin(now);
+        return false;
+      }
+      const StopDecision decision = DecideStop(settings_, sub_window_ns_, look);
+      if (decision.outcome != StopDecision::Outcome::kContinue) {
+        converged_ = decision.outcome == StopDecision::Outcome::kConverged;
+        reason_ = decision.reason;
+        // The first boundary at or after the decision's time that workers will certainly see.
+        const std::int64_t earliest =
+            std::max(measure_start_ns_ + decision.stop_at_ns, now + kPublishMarginNs);
+        const std::int64_t k = (earliest - measure_start_ns_ + sub_window_ns_ - 1) / sub_window_ns_;
+        stop_ns_ = measure_start_ns_ + std::min<std::int64_t>(k, max_windows_ + 4) * sub_window_ns_;
+        phase_.stop_ns.store(stop_ns_, std::memory_order_relaxed);
+      }
+      // Report each new boundary, and at least every kProgressIntervalNs while waiting for one.
+      if (on_progress_ && (look.windows != reported_windows || stop_ns_ != kNever ||
+                           now - last_progress_ns_ >= kProgressIntervalNs)) {
+        reported_windows = look.windows;
+        progress_.window_s = std::max(0, look.windows) * sub_window_ns_ * 1e-9;
+        progress_.requests = look.requests;
+        progress_.requests_per_s = look.estimate.rate_per_s;
+        progress_.relative_ci95 = look.estimate.relative_ci95;
+        Report(now);
+      }
+      if (stop_ns_ == kNever) {
+        const std::int64_t next_boundary = measure_start_ns_ + (look.windows + 1) * sub_window_ns_;
+        // A worker still in a request that spans the boundary reports it when that request ends.
+        SleepUntil(
+            std::clamp(next_boundary + 1'000'000, now + 2'000'000, now + kProgressIntervalNs));
+      }
+    }
+    SleepUntil(stop_ns_);
+    cpu_end_ = ProcessCpuTimes();
+    threads_.clear();  // the workers finish their in-flight requests and exit
+    return true;
+  }
+
+  CellResult Collect() {
+    CellAccumulator accumulator;
+    std::int64_t errors_total = 0, sent_in_window = 0;
+    std::optional<ErrorKind> first_error;
+    std::string first_message;
+    for (const auto& worker : pool_) {
+      accumulator.Add(worker->Tally());
+      sent_in_window += worker->sent_in_window();
+      errors_total += worker->errors_in_window();
+      if (!first_error && worker->first_error()) {
+        first_error = worker->first_error();
+        first_message = worker->first_error_message();
+      }
+    }
+    CellResult result = accumulator.Finish();
+    if (result.completed_requests == 0 && errors_total > 0) {
+      throw Error(*first_error, fmt::format("every request failed ({} of them); the first: {}",
+                                            errors_total, first_message));
+    }
+    result.converged = converged_;
+    result.status = converged_ ? CellStatus::kOk : CellStatus::kNotConverged;
+    result.convergence_reason = reason_;
+    result.warmup_duration_s = (measure_start_ns_ - start_ns_) * 1e-9;
+    result.duration_s = (stop_ns_ - measure_start_ns_) * 1e-9;
+    result.client_cpu_user_s = cpu_end_.user_s - cpu_start_.user_s;
+    result.client_cpu_sys_s = cpu_end_.sys_s - cpu_start_.sys_s;
+
+    const int batch = target_.batch();
+    result.completed_inferences = result.completed_requests * batch;
+    result.throughput_requests_per_s = result.completed_requests / result.duration_s;
+    result.throughput_inferences_per_s = result.throughput_requests_per_s * batch;
+    const auto stop_boundary =
+        static_cast<std::size_t>((stop_ns_ - measure_start_ns_) / sub_window_ns_);
+    const ThroughputEstimate estimate =
+        EstimateThroughput(SummedProgress().first(std::min(stop_boundary + 1, sums_.size())),
+                           sub_window_ns_ * 1e-9, settings_.sub_windows);
+    if (std::isfinite(estimate.relative_ci95)) {
+      result.throughput_requests_per_s_ci95 =
+          estimate.relative_ci95 * result.throughput_requests_per_s;
+      result.throughput_inferences_per_s_ci95 = result.throughput_requests_per_s_ci95 * batch;
+    }
+    result.window_progress.assign(sums_.begin(),
+                                  sums_.begin() + std::min(stop_boundary + 1, sums_.size()));
+    result.sub_window_s = sub_window_ns_ * 1e-9;
+    if (settings_.fixed_window) JudgeFixedWindow(settings_, result);
+    if (settings_.mode == LoadMode::kOpen) JudgeSchedule(sent_in_window, result);
+    return result;
+  }
+
+  // Open loop: whether the generator kept its schedule. Replaying the seeded schedule gives
+  // exactly how many sends the window asked for. Past 2 x workers + sent untaken arrivals the
+  // generator is certainly behind (see allowed_short), so the count stops there.
+  void JudgeSchedule(std::int64_t sent_in_window, CellResult& result) {
+    const SharedSchedule::WindowCount window = schedule_->CountInWindow(
+        measure_start_ns_, stop_ns_, 2 * static_cast<std::int64_t>(workers_) + sent_in_window);
     // Requests still in flight at the stop are not counted as sent: allow one per worker.
     const auto allowed_short = std::max<std::int64_t>(
-        workers, static_cast<std::int64_t>(0.01 * static_cast<double>(window.scheduled)));
+        workers_, static_cast<std::int64_t>(0.01 * static_cast<double>(window.scheduled)));
     const double p99_lag_s = result.send_lag.Percentile(0.99) * 1e-9;
     if (window.truncated || window.scheduled - sent_in_window > allowed_short ||
-        p99_lag_s > settings.max_send_lag_s) {
+        p99_lag_s > settings_.max_send_lag_s) {
       result.generator_behind = true;
       result.convergence_reason += fmt::format(
           "; generator behind: sent {} of {}{} scheduled, p99 send lag {:.1f} us (limit {:.1f} "
           "us)",
           sent_in_window, window.truncated ? "more than " : "", window.scheduled, p99_lag_s * 1e6,
-          settings.max_send_lag_s * 1e6);
+          settings_.max_send_lag_s * 1e6);
     }
   }
-  return result;
+
+  Target& target_;
+  const LoadSettings& settings_;
+  const std::atomic<bool>* cancel_;
+  const std::function<void(const LoadProgress&)>& on_progress_;
+  const int workers_;
+  const std::int64_t sub_window_ns_;
+  const std::int64_t max_duration_ns_;
+  const int max_windows_;
+  const int max_boundaries_;
+
+  Phase phase_;
+  std::vector<std::unique_ptr<Worker>> pool_;
+  std::unique_ptr<SharedSchedule> schedule_;
+  std::int64_t start_ns_ = 0;
+  std::latch ready_;
+  std::vector<std::jthread> threads_;
+
+  LoadProgress progress_;
+  std::int64_t last_progress_ns_ = 0;
+  std::int64_t measure_start_ns_ = 0;
+  std::int64_t stop_ns_ = kNever;
+  bool converged_ = false;
+  std::string reason_;
+  std::vector<double> sums_;
+  CpuTimes cpu_start_, cpu_end_;
+};
+
+}  // namespace
+
+std::optional<CellResult> RunLoad(Target& target, const LoadSettings& settings,
+                                  const std::atomic<bool>* cancel,
+                                  const std::function<void(const LoadProgress&)>& on_progress) {
+  ValidateLoadSettings(settings);
+  return LoadRunner(target, settings, cancel, on_progress).Run();
 }
 
 }  // namespace sonic

@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "bench/loadgen/arrival.h"
+#include "bench/loadgen/convergence.h"
 #include "bench/loadgen/cpu_set.h"
 #include "bench/loadgen/target.h"
 #include "results/cell.h"
@@ -92,6 +94,35 @@ struct LoadProgress {
   double requests_per_s = 0;  // throughput estimate
   double relative_ci95 = 0;   // its CI half-width / estimate; infinite until known
 };
+
+// What the controller sees of the measured window at one look, for the stop rule.
+struct WindowLook {
+  int windows = 0;      // complete sub-windows
+  double requests = 0;  // completions in them
+  ThroughputEstimate estimate;
+  std::int64_t elapsed_ns = 0;  // since the window started
+  bool failing = false;         // stop_after_failures requests in a row failed
+};
+
+// The stop rule's verdict. `stop_at_ns` (since the window started) is the earliest time the window
+// may end; the controller ends it at the first sub-window boundary it can still publish after that.
+struct StopDecision {
+  enum class Outcome {
+    kContinue,
+    kConverged,    // min duration, min requests and CI met
+    kMaxDuration,  // not converged
+    kFailures,     // stop_after_failures in a row
+    kFixedWindow,  // a fleet's fixed window is over (judged afterwards by JudgeFixedWindow)
+  };
+  Outcome outcome = Outcome::kContinue;
+  std::int64_t stop_at_ns = 0;
+  std::string reason;
+};
+
+// The stop rule (docs/SWEEP.md) as a pure function of the settings, the sub-window length and one
+// look at the window.
+StopDecision DecideStop(const LoadSettings& settings, std::int64_t sub_window_ns,
+                        const WindowLook& look);
 
 // Runs one cell against `target`: Setup, one thread per worker (pinned, PrepareWorker), warm-up,
 // measured window, then the per-worker histograms and records merged exactly. Blocks the calling

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backends/registry.h"
+#include "bench/loadgen/local_target.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "models/zoo.h"
@@ -287,7 +288,7 @@ class FailingTarget : public BusyTarget {
   }
   void Submit(const Request& request, CompletionHandler& on_done) override {
     Response response;
-    response.status = static_cast<int>(ErrorKind::kBackend) + 1;
+    response.error = ErrorKind::kBackend;
     response.error_message = "device lost";
     on_done.OnDone(request, response);
   }
@@ -327,7 +328,7 @@ class DyingTarget : public BusyTarget {
     if (n < healthy_ || (alternate_ && n % 2 == 0)) return BusyTarget::Submit(request, on_done);
     ++failed_;
     Response response;
-    response.status = static_cast<int>(ErrorKind::kUnavailable) + 1;
+    response.error = ErrorKind::kUnavailable;
     response.error_message = "connection refused";
     on_done.OnDone(request, response);
   }

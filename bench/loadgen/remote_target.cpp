@@ -201,7 +201,7 @@ void RemoteTarget::Submit(const Request& request, CompletionHandler& on_done) {
       ++server.share.requests;
       server.share.bytes_sent += response.bytes_sent;
       server.share.bytes_received += response.bytes_received;
-      if (response.status == 0) {
+      if (!response.error) {
         server.share.latency.Record(now_ns - request.sent_ns);
       } else {
         ++server.share.errors;
@@ -212,7 +212,7 @@ void RemoteTarget::Submit(const Request& request, CompletionHandler& on_done) {
   auto complete = [this, finish](const service::InferReply& reply) {
     Response response;
     if (!reply.status.ok()) {
-      response.status = static_cast<std::int32_t>(KindForRpcCode(reply.status.code)) + 1;
+      response.error = KindForRpcCode(reply.status.code);
       response.error_message = reply.status.message;
       std::lock_guard lock(error_mutex_);
       if (first_error_.empty()) {
@@ -234,7 +234,7 @@ void RemoteTarget::Submit(const Request& request, CompletionHandler& on_done) {
     }
   } catch (const Error& error) {
     Response response;
-    response.status = static_cast<std::int32_t>(error.kind()) + 1;
+    response.error = error.kind();
     response.error_message = error.what();
     finish(response);
   }

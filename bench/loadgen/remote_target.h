@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "bench/loadgen/target.h"
+#include "core/input_source.h"
+#include "core/tensor.h"
 #include "results/cell.h"
 #include "service/client.h"
 #include "service/statistics.h"

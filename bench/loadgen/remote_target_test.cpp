@@ -86,14 +86,13 @@ TEST(RemoteTarget, RequestsToAStoppedServerFailWithUnavailable) {
   target.PrepareWorker(0);
   server->Shutdown(std::chrono::milliseconds(100));
   struct Handler final : CompletionHandler {
-    std::promise<std::int32_t> status;
+    std::promise<std::optional<ErrorKind>> error;
     void OnDone(const Request&, const Response& response) noexcept override {
-      status.set_value(response.status);
+      error.set_value(response.error);
     }
   } handler;
   target.Submit({0, 0, 0, 0}, handler);
-  EXPECT_EQ(handler.status.get_future().get(),
-            static_cast<std::int32_t>(ErrorKind::kUnavailable) + 1);
+  EXPECT_EQ(handler.error.get_future().get(), ErrorKind::kUnavailable);
   EXPECT_EQ(target.client_counters().ErrorsByKind().at("UNAVAILABLE"), 1u);
 }
 

@@ -10,8 +10,8 @@
 #include <set>
 
 #include "backends/registry.h"
+#include "bench/loadgen/local_target.h"
 #include "bench/loadgen/remote_target.h"
-#include "bench/loadgen/target.h"
 #include "core/error.h"
 #include "core/sysinfo.h"
 #include "datasets/sample_source.h"

@@ -1,16 +1,11 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <span>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "backends/backend.h"
-#include "core/input_source.h"
-#include "core/tensor.h"
-#include "models/graph.h"
+#include "core/error.h"
 
 namespace sonic {
 
@@ -22,10 +17,10 @@ struct Request {
   std::int64_t sent_ns = 0;       // when it was handed to the target
 };
 
-// What came back. `status` is 0 for success, otherwise the ErrorKind value + 1 (as in
-// RequestRecord); `error_message` is only valid during the completion callback.
+// What came back: `error` is empty for success, else what went wrong; `error_message` is only
+// valid during the completion callback.
 struct Response {
-  std::int32_t status = 0;
+  std::optional<ErrorKind> error;
   std::string_view error_message;
   std::int64_t server_queue_ns = -1;    // -1: unknown (local target)
   std::int64_t server_compute_ns = -1;  // -1: unknown (local target)
@@ -62,43 +57,6 @@ class Target {
   virtual void PrepareWorker(int worker) = 0;
   virtual void Submit(const Request& request, CompletionHandler& on_done) = 0;
   virtual int batch() const = 0;  // samples per request
-};
-
-struct LocalTargetOptions {
-  int batch = 1;
-  Precision precision = Precision::kFp32;
-  int threads = 0;     // backend threads per Executable (CompileOptions::threads)
-  std::string device;  // backend device selector (CompileOptions::device); empty: the default
-  // Distinct input batches staged per target before timing; request i uses batch i mod this, so
-  // the timed region never copies or generates inputs.
-  int staged_batches = 4;
-};
-
-// The backend in the client's own process: one Executable per client worker, compiled on that
-// worker's thread in PrepareWorker; Submit runs it synchronously and completes inline. Inputs are
-// staged from `inputs` in Setup, shared read-only by all workers; each worker owns its outputs.
-class LocalTarget final : public Target {
- public:
-  LocalTarget(std::shared_ptr<const Backend> backend, Graph graph, LocalTargetOptions options,
-              std::shared_ptr<const InputSource> inputs);
-  ~LocalTarget() override;
-
-  void Setup(int workers) override;
-  void PrepareWorker(int worker) override;
-  void Submit(const Request& request, CompletionHandler& on_done) override;
-  int batch() const override { return options_.batch; }
-
- private:
-  struct Worker;
-
-  std::shared_ptr<const Backend> backend_;
-  Graph graph_;
-  LocalTargetOptions options_;
-  std::shared_ptr<const InputSource> inputs_;
-  std::size_t input_floats_ = 0;  // per request: batch x per-sample elements
-  std::size_t output_floats_ = 0;
-  std::vector<std::vector<float>> staged_;  // staged_batches input buffers
-  std::vector<std::unique_ptr<Worker>> workers_;
 };
 
 }  // namespace sonic

@@ -9,7 +9,7 @@
 
 #include "backends/registry.h"
 #include "bench/loadgen/load_generator.h"
-#include "bench/loadgen/target.h"
+#include "bench/loadgen/local_target.h"
 #include "core/clock.h"
 #include "models/zoo.h"
 
@@ -60,7 +60,7 @@ void Report(benchmark::State& state, const CellResult& r, int concurrency) {
 void BM_NullSubmitOnly(benchmark::State& state) {
   struct Sink final : CompletionHandler {
     void OnDone(const Request&, const Response& response) noexcept override {
-      status += response.status;
+      status += RecordStatusOf(response.error);
     }
     int status = 0;
   } sink;

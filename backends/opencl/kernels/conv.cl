@@ -16,8 +16,9 @@
 // The GEMM is a single-work-item kernel per TM x TN output tile: a loop nest over local-memory
 // buffers, the style Intel's and Xilinx's FPGA guides recommend (the compiler pipelines the
 // loops; the innermost WM x 16 multiply-adds unroll into parallel DSPs), and the one PoCL turns
-// into straight AVX-512 code. Cooperative work-groups with barriers were 5x slower on PoCL: it
-// keeps every value live across a barrier in per-work-item memory.
+// into straight AVX-512 code. Cooperative work-groups with barriers were much slower on PoCL: it
+// keeps every value live across a barrier in per-work-item memory (docs/PERFORMANCE.md, "OpenCL
+// backend", has the measurements).
 //
 // Build options (all required):
 //   TM  output channels per tile      TN  pixels per tile (a multiple of 16)

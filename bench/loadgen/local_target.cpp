@@ -1,4 +1,4 @@
-#include "bench/loadgen/target.h"
+#include "bench/loadgen/local_target.h"
 
 #include <new>
 
@@ -67,11 +67,11 @@ void LocalTarget::Submit(const Request& request, CompletionHandler& on_done) {
     state.executable->Run(input, options_.batch, state.output);
   } catch (const Error& error) {
     state.error_message = error.what();
-    response.status = static_cast<std::int32_t>(error.kind()) + 1;
+    response.error = error.kind();
     response.error_message = state.error_message;
   } catch (const std::bad_alloc&) {
     // A literal: building a string here could throw again.
-    response.status = static_cast<std::int32_t>(ErrorKind::kResourceExhausted) + 1;
+    response.error = ErrorKind::kResourceExhausted;
     response.error_message = "out of memory in Executable::Run";
   }
   on_done.OnDone(request, response);
