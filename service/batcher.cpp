@@ -62,6 +62,11 @@ bool DynamicBatcher::Enqueue(BatchItem* item) {
   return true;
 }
 
+std::size_t DynamicBatcher::QueuedItems() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 void DynamicBatcher::Stop() {
   {
     std::lock_guard lock(mutex_);

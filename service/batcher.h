@@ -55,6 +55,8 @@ class DynamicBatcher {
   // Queues an item whose batch is in [1, max_batch] (Error(kInternal) otherwise: the caller
   // validates). Returns false, without queueing, once Stop() has begun.
   bool Enqueue(BatchItem* item);
+  // Items queued and not yet handed to an instance. Thread-safe.
+  std::size_t QueuedItems() const;
   // Executes everything still queued (without waiting for delays), then joins the threads.
   void Stop();
 
@@ -66,7 +68,7 @@ class DynamicBatcher {
   const BatcherOptions options_;
   const std::int64_t max_queue_delay_ns_;
   const ExecuteFn execute_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<BatchItem*> queue_;
   bool stopping_ = false;

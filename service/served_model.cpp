@@ -39,7 +39,7 @@ char* OutputDestination(InferCall& call) {
 ServedModel::ServedModel(ServedModelOptions options)
     : options_(std::move(options)),
       stats_(options_.name.empty() ? options_.graph.name : options_.name,
-             std::string(kModelVersion)) {
+             std::string(kModelVersion), options_.instances) {
   if (options_.name.empty()) options_.name = options_.graph.name;
   if (options_.instances < 1) {
     Throw(ErrorKind::kInvalidArgument, "model '{}': instances {} must be at least 1", options_.name,
@@ -149,6 +149,7 @@ void ServedModel::Execute(int instance_index, std::span<BatchItem* const> items,
       stats_.RecordFailure(MonotonicNs() - call_at(i)->arrival_ns);
       call_at(i)->Complete(status);
     }
+    stats_.RecordInstanceBusy(instance_index, MonotonicNs() - start_ns);
   };
   try {
     instance.executable->Run({input, static_cast<std::size_t>(samples) * input_floats_}, samples,
@@ -179,6 +180,9 @@ void ServedModel::Execute(int instance_index, std::span<BatchItem* const> items,
     stats_.RecordSuccess(call->batch, output_done_ns - call->arrival_ns);
     call->Complete(grpc::Status::OK);
   }
+  stats_.RecordInstanceBusy(instance_index, MonotonicNs() - start_ns);
 }
+
+std::size_t ServedModel::PendingRequests() const { return batcher_->QueuedItems(); }
 
 }  // namespace sonic::service

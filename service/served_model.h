@@ -68,6 +68,8 @@ class ServedModel {
   void Stop();
 
   ModelStatsSnapshot Statistics() const { return stats_.Snapshot(); }
+  // Requests queued and not yet taken by an instance (Triton's pending request count).
+  std::size_t PendingRequests() const;
 
  private:
   struct Instance {

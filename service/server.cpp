@@ -91,6 +91,16 @@ struct Server::Impl final : public ServiceBase {
   std::atomic<bool> shutting_down{false};
   std::mutex shutdown_mutex;
   bool shut_down = false;
+  std::unique_ptr<MetricsExporter> metrics;  // after `models`, whose statistics it reads
+
+  // What a scrape reports: called on the exporter's threads.
+  std::vector<ModelMetricsInput> MetricsInputs() const {
+    std::vector<ModelMetricsInput> inputs;
+    for (const auto& model : models) {
+      inputs.push_back({model->Statistics(), model->spec().max_batch, model->PendingRequests()});
+    }
+    return inputs;
+  }
 
   // One ModelInfer call: the reactor gRPC drives and the InferCall the model completes.
   class InferReactor final : public grpc::ServerUnaryReactor, public InferCall {
@@ -352,6 +362,10 @@ std::unique_ptr<Server> Server::Start(ServerOptions options) {
   if (options.port < 0 || options.port > 65535) {
     Throw(ErrorKind::kInvalidArgument, "serve: port {} outside [0, 65535]", options.port);
   }
+  if (options.metrics_port < -1 || options.metrics_port > 65535) {
+    Throw(ErrorKind::kInvalidArgument, "serve: metrics port {} outside [0, 65535] (-1: off)",
+          options.metrics_port);
+  }
   // Checked before the models compile: gRPC would report a bad certificate or key only as a port
   // it cannot listen on.
   std::optional<TlsKeyCertPair> tls;
@@ -375,6 +389,19 @@ std::unique_ptr<Server> Server::Start(ServerOptions options) {
   }
   options.models.clear();
   if (!options.token.empty()) impl->expected_authorization = "Bearer " + options.token;
+
+  if (options.metrics_port >= 0) {
+    bool gpus = false;
+    for (const auto& model : impl->models) gpus = gpus || model->options().backend == "cudnn";
+    try {
+      impl->metrics = std::make_unique<MetricsExporter>(
+          MetricsExporterOptions{options.bind_address, options.metrics_port, gpus},
+          [served = impl.get()] { return served->MetricsInputs(); });
+    } catch (const Error&) {
+      for (auto& model : impl->models) model->Stop();
+      throw;
+    }
+  }
 
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (tls.has_value()) {
@@ -415,6 +442,8 @@ std::string Server::address() const {
 }
 
 void Server::Shutdown(std::chrono::milliseconds drain_timeout) { impl_->Shutdown(drain_timeout); }
+
+const MetricsExporter* Server::metrics() const { return impl_->metrics.get(); }
 
 std::vector<ModelStatsSnapshot> Server::Statistics() const {
   std::vector<ModelStatsSnapshot> all;

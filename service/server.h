@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "service/metrics_exporter.h"
 #include "service/served_model.h"
 #include "service/statistics.h"
 
@@ -19,6 +20,9 @@ struct ServerOptions {
   // Non-empty: every call must carry exactly one metadata entry "authorization: Bearer <token>",
   // else it is answered UNAUTHENTICATED.
   std::string token;
+  // -1: no metrics endpoint; else the TCP port (0: a free one) of GET /metrics, on bind_address,
+  // in Prometheus's text format (MetricsExporter), without TLS or token, as Triton's.
+  int metrics_port = -1;
   std::vector<ServedModelOptions> models;  // at least one; names unique
 };
 
@@ -35,7 +39,7 @@ class Server {
   // Compiles the models and starts serving. Throws sonic::Error: kInvalidArgument for bad
   // options (a TLS certificate or key that does not parse or does not match among them, checked
   // before the models compile), kNotFound for an unknown backend or a TLS file that cannot be
-  // opened, kUnavailable when the address cannot be bound.
+  // opened, kUnavailable when the address (or the metrics port) cannot be bound.
   static std::unique_ptr<Server> Start(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
@@ -45,6 +49,8 @@ class Server {
   std::string address() const;  // "host:port", for a client
   void Shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
   std::vector<ModelStatsSnapshot> Statistics() const;
+  // The metrics endpoint, serving until destruction (drain included); nullptr when it is off.
+  const MetricsExporter* metrics() const;
 
  private:
   struct Impl;

@@ -31,6 +31,8 @@
 #include "core/subprocess_testing.h"
 #include "models/zoo.h"
 #include "service/client.h"
+#include "service/http_testing.h"
+#include "service/metrics_scrape.h"
 #include "service/proto/grpc_service.grpc.pb.h"
 #include "service/tls_testing.h"
 
@@ -38,6 +40,7 @@ namespace sonic::service {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 constexpr int kMaxBatch = 4;
 
 Graph JetCnn() {
@@ -724,6 +727,198 @@ TEST(ServeCommand, FailedTlsHandshakesCannotFillTheLog) {
   EXPECT_LE(lines.size(), 2u) << ReadText(errors);  // one per place in gRPC's code
   EXPECT_GT(HeldBack(serve.output(), "grpc"), 0u) << serve.output();
   std::filesystem::remove_all(dir);
+}
+
+// --- The metrics endpoint -----------------------------------------------------------------
+
+TEST_F(ServerTest, MetricsAreOffUnlessAskedFor) { EXPECT_EQ(server_->metrics(), nullptr); }
+
+std::unique_ptr<Server> StartWithMetrics() {
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.metrics_port = 0;
+  return Server::Start(std::move(options));
+}
+
+// Runs `count` requests of batch 1 + i % kMaxBatch, `in_flight` at a time, each output checked
+// against the local one; returns how many failed or were wrong.
+int InferAndCheck(Client& client, int count, int in_flight) {
+  std::vector<std::vector<float>> inputs, expected;
+  for (int batch = 1; batch <= kMaxBatch; ++batch) {
+    inputs.push_back(RandomInput(batch, 500 + batch));
+    expected.push_back(LocalOutput(inputs.back(), batch));
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  int started = 0, done = 0, bad = 0;
+  std::unique_lock lock(mutex);
+  for (int i = 0; i < count; ++i) {
+    if (!changed.wait_for(lock, 60s, [&] { return started - done < in_flight; })) break;
+    ++started;
+    const int batch = 1 + i % kMaxBatch;
+    lock.unlock();
+    client.AsyncInfer(JetInput(inputs[batch - 1], batch), [&, batch](const InferReply& reply) {
+      bool right = reply.status.ok() && reply.output.size() == expected[batch - 1].size();
+      for (std::size_t j = 0; right && j < reply.output.size(); ++j) {
+        right = std::abs(reply.output[j] - expected[batch - 1][j]) < 1e-6;
+      }
+      std::lock_guard done_lock(mutex);
+      bad += right ? 0 : 1;
+      ++done;
+      changed.notify_all();
+    });
+    lock.lock();
+  }
+  changed.wait_for(lock, 60s, [&] { return done == started; });
+  return bad + (count - done);
+}
+
+// The counters behind the endpoint are the statistics RPC's: with no traffic in between, every
+// value agrees exactly (durations: the RPC's ns = the metric's us x 1000).
+TEST(ServerMetrics, EqualTheStatisticsRpcExactly) {
+  const auto server = StartWithMetrics();
+  ASSERT_NE(server->metrics(), nullptr);
+  EXPECT_EQ(server->metrics()->url(),
+            fmt::format("http://127.0.0.1:{}/metrics", server->metrics()->port()));
+  Client client(At(server->address(), [](ClientOptions& o) { o.channels = 2; }));
+  client.WaitForReady(10'000);
+  EXPECT_EQ(InferAndCheck(client, 40, 8), 0);
+  inference::ModelInferRequest wrong_shape = GoodRequest();
+  wrong_shape.mutable_inputs(0)->set_shape(1, 2);
+  const auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    inference::ModelInferResponse response;
+    EXPECT_FALSE(stub->ModelInfer(&context, wrong_shape, &response).ok());
+  }
+
+  const ModelStatsSnapshot rpc = client.ModelStatistics("jet_cnn");
+  const ScrapedMetrics scraped = ScrapeMetrics(ParseMetricsUrl(server->metrics()->url()), 10s);
+  const std::map<std::string, std::string> model = {{"model", "jet_cnn"}, {"version", "1"}};
+  auto value = [&](const char* name) {
+    const std::optional<double> found = scraped.Find(name, model);
+    EXPECT_TRUE(found.has_value()) << name;
+    return found.value_or(-1);
+  };
+  auto ns = [&](const char* name) {
+    return static_cast<std::uint64_t>(std::llround(value(name) * 1e3));
+  };
+  EXPECT_EQ(rpc.success.count, 40u);
+  EXPECT_EQ(rpc.fail.count, 3u);
+  EXPECT_EQ(value("nv_inference_request_success"), static_cast<double>(rpc.success.count));
+  EXPECT_EQ(value("nv_inference_request_failure"), static_cast<double>(rpc.fail.count));
+  EXPECT_EQ(value("nv_inference_count"), static_cast<double>(rpc.inference_count));
+  EXPECT_EQ(value("nv_inference_exec_count"), static_cast<double>(rpc.execution_count));
+  EXPECT_EQ(ns("nv_inference_request_duration_us"), rpc.success.ns);
+  EXPECT_EQ(ns("nv_inference_queue_duration_us"), rpc.queue.ns);
+  EXPECT_EQ(ns("nv_inference_compute_input_duration_us"), rpc.compute_input.ns);
+  EXPECT_EQ(ns("nv_inference_compute_infer_duration_us"), rpc.compute_infer.ns);
+  EXPECT_EQ(ns("nv_inference_compute_output_duration_us"), rpc.compute_output.ns);
+  EXPECT_EQ(value("nv_inference_pending_request_count"), 0.0);
+  std::uint64_t executions = 0, samples = 0;
+  for (const auto& [batch, stats] : rpc.batch_stats) {
+    executions += stats.compute_infer.count;
+    samples += batch * stats.compute_infer.count;
+  }
+  EXPECT_EQ(value("sonic_inference_exec_batch_size_count"), static_cast<double>(executions));
+  EXPECT_EQ(value("sonic_inference_exec_batch_size_sum"), static_cast<double>(samples));
+  // Two instances, which between them ran every execution.
+  const double on_0 = *scraped.Find("sonic_inference_instance_exec_count", {{"instance", "0"}});
+  const double on_1 = *scraped.Find("sonic_inference_instance_exec_count", {{"instance", "1"}});
+  EXPECT_EQ(on_0 + on_1, static_cast<double>(rpc.execution_count));
+  EXPECT_GT(*scraped.Find("sonic_inference_instance_busy_duration_us", {{"instance", "0"}}) +
+                *scraped.Find("sonic_inference_instance_busy_duration_us", {{"instance", "1"}}),
+            0.0);
+  EXPECT_TRUE(scraped.Find("nv_cpu_utilization").has_value());
+  EXPECT_FALSE(scraped.Find("nv_gpu_utilization").has_value());  // no model on cudnn
+}
+
+TEST(ServerMetrics, ABusyMetricsPortIsAnError) {
+  const auto first = StartWithMetrics();
+  ServerOptions options;
+  options.models.push_back(JetCnnOptions());
+  options.metrics_port = first->metrics()->port();
+  try {
+    Server::Start(std::move(options));
+    ADD_FAILURE() << "a second server bound the same metrics port";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUnavailable) << error.what();
+    EXPECT_NE(std::string(error.what()).find("metrics"), std::string::npos) << error.what();
+  }
+}
+
+// Scrapers hammering the endpoint (bounded: a few threads, a few hundred scrapes), clients sending
+// it garbage and idle connections do not disturb inference: every request succeeds with the right
+// output, none fails, and afterwards the endpoint still agrees with the statistics RPC.
+TEST(ServerMetrics, ScrapeStormAndMalformedRequestsLeaveInferenceAlone) {
+  const auto server = StartWithMetrics();
+  const int metrics_port = server->metrics()->port();
+  const MetricsUrl url = ParseMetricsUrl(server->metrics()->url());
+  Client client(At(server->address(), [](ClientOptions& o) { o.channels = 2; }));
+  client.WaitForReady(10'000);
+
+  std::vector<int> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(ConnectLoopback(metrics_port));
+  std::atomic<bool> inferring{true};
+  std::atomic<int> scrape_errors{0}, scrapes{0}, wrong_answers{0};
+  std::vector<std::thread> storm;
+  for (int t = 0; t < 4; ++t) {
+    storm.emplace_back([&] {
+      for (int i = 0; i < 150 && inferring.load(); ++i) {
+        try {
+          ScrapeMetrics(url, 10s);
+          ++scrapes;
+        } catch (const Error&) {
+          ++scrape_errors;
+        }
+      }
+    });
+  }
+  storm.emplace_back([&] {
+    const std::vector<std::pair<std::string, std::string>> garbage = {
+        {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"s, "HTTP/1.1 400 Bad Request"},
+        {"GET /metrics HTTP/9\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+        {"DELETE /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"},
+        {"GET /metrics HTTP/1.1\r\nX: " + std::string(100'000, 'x') + "\r\n\r\n",
+         "HTTP/1.1 431 Request Header Fields Too Large"},
+        {"GET /metr", ""}};
+    for (int i = 0; i < 40 && inferring.load(); ++i) {
+      for (const auto& [request, status] : garbage) {
+        if (StatusLine(RawHttpExchange(metrics_port, request)) != status) ++wrong_answers;
+      }
+    }
+  });
+  const int bad = InferAndCheck(client, 400, 16);
+  inferring = false;
+  for (std::thread& thread : storm) thread.join();
+  for (const int fd : idle) close(fd);
+
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(scrape_errors.load(), 0);
+  EXPECT_EQ(wrong_answers.load(), 0);
+  EXPECT_GT(scrapes.load(), 0);
+  const ModelStatsSnapshot rpc = client.ModelStatistics("jet_cnn");
+  EXPECT_EQ(rpc.success.count, 400u);
+  EXPECT_EQ(rpc.fail.count, 0u);
+  const ScrapedMetrics after = ScrapeMetrics(url, 10s);
+  EXPECT_EQ(after.Find("nv_inference_request_success"), 400.0);
+  EXPECT_EQ(std::llround(*after.Find("nv_inference_request_duration_us") * 1e3),
+            static_cast<long long>(rpc.success.ns));
+}
+
+// `sonicbench serve --metrics-port 0` says where its metrics are, and serves them there.
+TEST(ServeCommand, MetricsPortIsAnnouncedAndServed) {
+  Subprocess serve({SONICBENCH_BIN, "serve", "--model", "jet_cnn", "--backend", "reference",
+                    "--port", "0", "--metrics-port", "0"});
+  const std::regex announced("metrics on (http://127\\.0\\.0\\.1:[0-9]+/metrics)");
+  const std::string banner = serve.ReadUntil(announced, 60s);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(banner, match, announced)) << banner;
+  const ScrapedMetrics scraped = ScrapeMetrics(ParseMetricsUrl(match[1].str()), 10s);
+  EXPECT_EQ(scraped.Find("nv_inference_request_success", {{"model", "jet_cnn"}}), 0.0);
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
 }
 
 }  // namespace

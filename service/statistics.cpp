@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+
+#include "core/error.h"
 
 namespace sonic::service {
 namespace {
@@ -25,6 +28,10 @@ std::string ModelStatsSnapshot::ToString() const {
   for (const auto& [batch, stats] : batch_stats) {
     text += fmt::format("  batch {:>4}: {:>10} executions, infer {:.1f} us each\n", batch,
                         stats.compute_infer.count, stats.compute_infer.mean_us());
+  }
+  for (std::size_t i = 0; i < instance_busy.size(); ++i) {
+    text += fmt::format("  instance {}: {} executions, busy {:.3f} s\n", i, instance_busy[i].count,
+                        static_cast<double>(instance_busy[i].ns) / 1e9);
   }
   return text;
 }
@@ -50,12 +57,18 @@ ModelStatsSnapshot Delta(const ModelStatsSnapshot& before, const ModelStatsSnaps
                               Minus(stats.compute_output, base.compute_output)};
     if (diff.compute_infer.count > 0) delta.batch_stats[batch] = diff;
   }
+  for (std::size_t i = 0; i < delta.instance_busy.size(); ++i) {
+    if (i < before.instance_busy.size()) {
+      delta.instance_busy[i] = Minus(after.instance_busy[i], before.instance_busy[i]);
+    }
+  }
   return delta;
 }
 
-ModelStatsRecorder::ModelStatsRecorder(std::string name, std::string version) {
+ModelStatsRecorder::ModelStatsRecorder(std::string name, std::string version, int instances) {
   stats_.name = std::move(name);
   stats_.version = std::move(version);
+  stats_.instance_busy.resize(static_cast<std::size_t>(std::max(instances, 1)));
 }
 
 void ModelStatsRecorder::RecordExecution(int samples, int requests, std::int64_t queue_ns,
@@ -91,6 +104,15 @@ void ModelStatsRecorder::RecordSuccess(int samples, std::int64_t request_ns) {
 void ModelStatsRecorder::RecordFailure(std::int64_t request_ns) {
   std::lock_guard lock(mutex_);
   stats_.fail.Add(request_ns);
+}
+
+void ModelStatsRecorder::RecordInstanceBusy(int instance, std::int64_t busy_ns) {
+  std::lock_guard lock(mutex_);
+  if (instance < 0 || static_cast<std::size_t>(instance) >= stats_.instance_busy.size()) {
+    Throw(ErrorKind::kInternal, "statistics of model '{}': instance {} outside [0, {})",
+          stats_.name, instance, stats_.instance_busy.size());
+  }
+  stats_.instance_busy[static_cast<std::size_t>(instance)].Add(busy_ns);
 }
 
 ModelStatsSnapshot ModelStatsRecorder::Snapshot() const {

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace sonic::service {
 
@@ -26,7 +27,9 @@ struct BatchSizeStats {
 // Everything the server knows about one model, with Triton's meanings: success and fail cover a
 // request from its arrival to its response; queue and compute_* are counted per request (a
 // request executed in a batch of several is charged the whole batch's compute times);
-// batch_stats are per execution, by executed batch size (samples).
+// batch_stats are per execution, by executed batch size (samples). instance_busy (which Triton
+// does not report, nor does the statistics RPC) counts each instance's executions and the time its
+// thread spent in them, sending the responses included: busy ns over wall time is its duty cycle.
 struct ModelStatsSnapshot {
   std::string name;
   std::string version;
@@ -35,6 +38,7 @@ struct ModelStatsSnapshot {
   std::uint64_t execution_count = 0;    // model executions
   DurationStat success, fail, queue, compute_input, compute_infer, compute_output;
   std::map<std::uint64_t, BatchSizeStats> batch_stats;
+  std::vector<DurationStat> instance_busy;  // by instance index
 
   // Multi-line report printed at server shutdown: counts, mean µs per stage, batch histogram.
   std::string ToString() const;
@@ -46,7 +50,7 @@ ModelStatsSnapshot Delta(const ModelStatsSnapshot& before, const ModelStatsSnaps
 // Accumulates one model's statistics. Thread-safe; each Record call takes one short lock.
 class ModelStatsRecorder {
  public:
-  ModelStatsRecorder(std::string name, std::string version);
+  ModelStatsRecorder(std::string name, std::string version, int instances = 1);
 
   // One execution of `requests` requests adding up to `samples`, with its three stage times;
   // `queue_ns` is the total time those requests spent queued.
@@ -54,6 +58,8 @@ class ModelStatsRecorder {
                        std::int64_t infer_ns, std::int64_t output_ns);
   void RecordSuccess(int samples, std::int64_t request_ns);
   void RecordFailure(std::int64_t request_ns);
+  // One execution on instance `instance` (in [0, instances)) kept its thread busy for `busy_ns`.
+  void RecordInstanceBusy(int instance, std::int64_t busy_ns);
 
   ModelStatsSnapshot Snapshot() const;
 

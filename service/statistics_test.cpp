@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error.h"
+
 namespace sonic::service {
 namespace {
 
@@ -47,6 +49,25 @@ TEST(ModelStatsRecorder, DeltaIsPerCell) {
   EXPECT_EQ(delta.queue.ns, 20u);
   ASSERT_EQ(delta.batch_stats.size(), 1u);
   EXPECT_EQ(delta.batch_stats.begin()->first, 2u);
+}
+
+TEST(ModelStatsRecorder, InstanceBusyTimeIsPerInstance) {
+  ModelStatsRecorder recorder("m", "1", 3);
+  recorder.RecordInstanceBusy(0, 100);
+  recorder.RecordInstanceBusy(2, 50);
+  recorder.RecordInstanceBusy(2, 70);
+  const ModelStatsSnapshot before = recorder.Snapshot();
+  ASSERT_EQ(before.instance_busy.size(), 3u);  // an idle instance is listed too
+  EXPECT_EQ(before.instance_busy[0].count, 1u);
+  EXPECT_EQ(before.instance_busy[1].ns, 0u);
+  EXPECT_EQ(before.instance_busy[2].ns, 120u);
+  EXPECT_EQ(before.instance_busy[2].count, 2u);
+  recorder.RecordInstanceBusy(2, 30);
+  const ModelStatsSnapshot delta = Delta(before, recorder.Snapshot());
+  EXPECT_EQ(delta.instance_busy[0].ns, 0u);
+  EXPECT_EQ(delta.instance_busy[2].ns, 30u);
+  EXPECT_EQ(delta.instance_busy[2].count, 1u);
+  EXPECT_THROW(recorder.RecordInstanceBusy(3, 1), Error);
 }
 
 }  // namespace

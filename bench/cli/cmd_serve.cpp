@@ -40,6 +40,7 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   std::optional<std::string> token;  // absent: no authentication
+  std::optional<int> metrics_port;   // absent: no metrics endpoint
   double drain_timeout_s = 30;
 };
 
@@ -93,6 +94,11 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   if (!options.tls_cert.empty() && !options.tls_key.empty()) {
     service::LoadTlsKeyCertPair(options.tls_cert, options.tls_key);
   }
+  if (options.metrics_port.has_value() &&
+      (*options.metrics_port < 0 || *options.metrics_port > 65535)) {
+    Throw(ErrorKind::kInvalidArgument, "--metrics-port {}: expected a TCP port in [0, 65535]",
+          *options.metrics_port);
+  }
   if (options.drain_timeout_s < 0) {
     Throw(ErrorKind::kInvalidArgument, "--drain-timeout-s {}: must not be negative",
           options.drain_timeout_s);
@@ -119,6 +125,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   server.tls_cert_file = options.tls_cert;
   server.tls_key_file = options.tls_key;
   server.token = options.token.value_or("");
+  server.metrics_port = options.metrics_port.value_or(-1);
   service::ServedModelOptions model;
   model.backend = options.backend;
   model.instances = options.instances;
@@ -166,6 +173,10 @@ void Run(const ServeOptions& options) {
   for (const auto& stats : server->Statistics()) fmt::print(" {}", stats.name);
   fmt::print("; backend {}, {} instance(s), batching {}\n", model_template.backend,
              model_template.instances, model_template.batching.ToString());
+  if (const service::MetricsExporter* metrics = server->metrics(); metrics != nullptr) {
+    fmt::print("sonicbench serve: metrics on {} (GPU metrics: {})\n", metrics->url(),
+               metrics->gpu_status());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -225,6 +236,10 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option_function<std::string>(
       "--token", [options](const std::string& token) { options->token = token; },
       "Require 'authorization: Bearer TOKEN' metadata on every call (TOKEN not empty)");
+  cmd->add_option_function<int>(
+      "--metrics-port", [options](int port) { options->metrics_port = port; },
+      "Serve Prometheus metrics (Triton's names) at http://BIND:PORT/metrics (0: any free port; "
+      "off unless given)");
   cmd->add_option("--drain-timeout-s", options->drain_timeout_s,
                   "On SIGTERM/SIGINT, how long in-flight requests may take to finish")
       ->capture_default_str();
@@ -232,6 +247,7 @@ void RegisterServeCommand(CLI::App& app) {
       "Examples:\n"
       "  sonicbench serve --model resnet50 --backend onednn --instances 2 --max-batch 8\n"
       "  sonicbench serve --model jet_cnn --model resnet50 --backend null --port 0\n"
+      "  sonicbench serve --model resnet50 --backend cudnn --metrics-port 8002\n"
       "  sonicbench serve --model resnet50 --dynamic-batching off --tls-cert c.pem --tls-key "
       "k.pem\n"
       "Tensors: input 'input' FP32 [-1, C, H, W], output 'output' FP32 [-1, classes]; "
