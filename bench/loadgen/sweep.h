@@ -83,7 +83,9 @@ struct SweepSummary {
   std::string run_id;
 };
 
-// The configuration stored in the last run of a results file, for --resume.
+// The configuration stored in the last run of a results file, for --resume. The whole file is
+// validated first (ValidateResultsFile): a damaged one is refused, naming what is wrong, before
+// its configuration is read or anything is measured.
 std::string StoredConfigText(const std::string& path);
 
 // The results file of a sweep, as RunSweep opens it: nullptr without out_path; with `resume`, the
