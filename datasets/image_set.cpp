@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/hdf5.h"
 #include "core/version.h"
-#include "datasets/hdf5_util.h"
 
 namespace sonic {
 
@@ -23,7 +23,6 @@ void WriteImageSet(const std::string& path, const ImageSet& set) {
     Throw(ErrorKind::kInternal, "image set holds {} floats for {} labels of shape {}",
           set.images.size(), set.labels.size(), ShapeToString(set.sample_shape));
   }
-  h5::ScopedQuietErrors quiet;
   h5::Handle file = h5::CreateFile(path);
   const hid_t root = file.get();
   h5::WriteStringAttribute(root, "sonic_dataset", "images");
@@ -59,7 +58,6 @@ void WriteImageSet(const std::string& path, const ImageSet& set) {
 }
 
 ImageSet ReadImageSet(const std::string& path, std::int64_t max_images) {
-  h5::ScopedQuietErrors quiet;
   h5::Handle file = h5::OpenFileForReading(path);
   const hid_t root = file.get();
   if (h5::ReadStringAttribute(root, "sonic_dataset").value_or("") != "images" ||

@@ -5,7 +5,7 @@
 #include <numbers>
 
 #include "core/error.h"
-#include "datasets/hdf5_util.h"
+#include "core/hdf5.h"
 #include "datasets/image_ops.h"
 
 namespace sonic {
@@ -198,7 +198,6 @@ std::vector<NovaEvent> GenerateNovaEvents(std::int64_t events, std::uint64_t see
 }
 
 void WriteNovaFile(const std::string& path, std::span<const NovaEvent> events) {
-  h5::ScopedQuietErrors quiet;
   h5::Handle file = h5::CreateFile(path);
   const hid_t root = file.get();
   h5::WriteStringAttribute(root, "sonic_dataset", "nova");
@@ -232,7 +231,6 @@ void WriteNovaFile(const std::string& path, std::span<const NovaEvent> events) {
 
 std::vector<NovaEvent> ReadNovaFile(const std::string& path, std::int64_t first,
                                     std::int64_t max_events) {
-  h5::ScopedQuietErrors quiet;
   h5::Handle file = h5::OpenFileForReading(path);
   const hid_t root = file.get();
   if (h5::ReadStringAttribute(root, "sonic_dataset").value_or("") != "nova") {

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "datasets/hdf5_util.h"
+#include "core/hdf5.h"
 #include "datasets/pickle.h"
 
 namespace sonic {
@@ -64,7 +64,6 @@ struct PandasTableReader::State {
 
 PandasTableReader::PandasTableReader(const std::string& path, const std::string& key)
     : state_(std::make_unique<State>()) {
-  h5::ScopedQuietErrors quiet;
   State& s = *state_;
   s.path = path;
   s.file = h5::OpenFileForReading(path);
@@ -234,7 +233,6 @@ void PandasTableReader::Read(std::int64_t first_row, std::int64_t count,
           out.size(), count * s.columns.size());
   }
   if (count == 0) return;
-  h5::ScopedQuietErrors quiet;
   std::vector<double> buffer(static_cast<std::size_t>(count) * s.row_doubles);
   h5::Handle file_space = h5::Check(H5Dget_space(s.dataset.get()), "H5Dget_space");
   const hsize_t start = first_row;
@@ -273,7 +271,6 @@ PandasTableWriter::PandasTableWriter(const std::string& path, const std::string&
   if (key.empty() || key.find('/') != std::string::npos) {
     Throw(ErrorKind::kInvalidArgument, "{}: key '{}' must be one plain name", path, key);
   }
-  h5::ScopedQuietErrors quiet;
   State& s = *state_;
   s.path = path;
   s.columns = std::move(columns);
@@ -371,7 +368,6 @@ void PandasTableWriter::Append(std::span<const double> values) {
   }
   const hsize_t count = values.size() / width;
   if (count == 0) return;
-  h5::ScopedQuietErrors quiet;
   std::vector<unsigned char> buffer(count * s.row_bytes);
   for (hsize_t row = 0; row < count; ++row) {
     unsigned char* out = buffer.data() + row * s.row_bytes;
@@ -399,7 +395,6 @@ void PandasTableWriter::Close() {
   State& s = *state_;
   if (s.closed) return;
   s.closed = true;
-  h5::ScopedQuietErrors quiet;
   h5::WriteInt64Attribute(s.dataset.get(), "NROWS", s.rows);
   s.dataset = h5::Handle();
   s.type = h5::Handle();

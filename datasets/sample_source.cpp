@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "datasets/hdf5_util.h"
+#include "core/hdf5.h"
 #include "datasets/image_ops.h"
 #include "datasets/nova.h"
 #include "datasets/top_tagging.h"
@@ -13,7 +13,6 @@
 namespace sonic {
 
 std::string DetectDatasetKind(const std::string& path) {
-  h5::ScopedQuietErrors quiet;
   const h5::Handle file = h5::OpenFileForReading(path);
   const std::string tag = h5::ReadStringAttribute(file.get(), "sonic_dataset").value_or("");
   if (tag == "nova" || tag == "images") return tag;

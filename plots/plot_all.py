@@ -26,8 +26,15 @@ def main():
                         help="also draw the nightly trend across the file's runs")
     args = parser.parse_args()
     paths = []
-    for module in FIGURES + ((fig_trend,) if args.trend else ()):
-        paths += module.draw(args.results, args.out)
+    try:
+        for module in FIGURES + ((fig_trend,) if args.trend else ()):
+            paths += module.draw(args.results, args.out)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        # h5py's errors for a missing, damaged or foreign file: one line, as sonicbench prints
+        # them (docs/CLI.md: exit 2, the input file cannot be read).
+        print(f"plot_all.py: error: {args.results}: not a readable sonicbench results file: "
+              f"{error}", file=sys.stderr)
+        return 2
     for path in paths:
         print(path)
     print(report.write(args.results, args.out, paths))

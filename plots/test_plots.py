@@ -66,6 +66,18 @@ class Figures(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("does not exist", result.stderr)
 
+    def test_an_unreadable_file_is_one_line_and_exit_two(self):
+        os.makedirs(OUT, exist_ok=True)
+        not_results = os.path.join(OUT, "not_results.h5")
+        with open(not_results, "w") as handle:
+            handle.write("not HDF5")
+        result = run("/usr/bin/python3", os.path.join(HERE, "plot_all.py"), not_results,
+                     "--out", OUT)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        self.assertIn(not_results, result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 SCHEMA_VERSION = 2
-KNOWN_VERSIONS = {1, 2}
+KNOWN_VERSIONS = {1, 2, 3}
 
 RUN_ATTRS = {
     "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
@@ -144,6 +144,13 @@ class Checker:
             return
         if table.maxshape != (None,) or table.chunks is None:
             self.fail(f"{where}/cells", "not chunked and extensible")
+        if int(run.attrs.get("schema_version", 0)) >= 3:
+            # Schema 3 keeps no variable-length string (HDF5's global heap has no checksum).
+            variable = [name for name in table.dtype.names
+                        if h5py.check_string_dtype(table.dtype[name]) is not None
+                        and h5py.check_string_dtype(table.dtype[name]).length is None]
+            if variable:
+                self.fail(f"{where}/cells", f"variable-length string columns {variable}")
         rows = table[:]
         groups = run.get("cell")
         if not isinstance(groups, h5py.Group):

@@ -112,7 +112,7 @@ TEST(CheckSchemaTest, TheHostRecordIsReadByH5pyAndOptionalForOlderFiles) {
   EXPECT_EQ(
       WithH5py(path, fmt::format("    s = f['runs/run/system'].attrs\n"
                                  "    assert s['cpu_cores'] == {}, s['cpu_cores']\n"
-                                 "    assert s['isa'] == '{}', s['isa']\n"
+                                 "    assert s['isa'].decode() == '{}', s['isa']\n"
                                  "    assert s['int8_peak_gops'] == {}\n"
                                  "    assert s['bf16_peak_gflops'] == {}\n"
                                  "    assert s['stream_triad_gbs'] == {}",

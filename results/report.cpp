@@ -230,6 +230,7 @@ Comparison Compare(const std::vector<CellRecord>& base, const std::vector<CellRe
     const auto found = next_by_key.find(key);
     if (found == next_by_key.end()) {
       change.kind = CellChange::Kind::kMissing;
+      ++comparison.missing;
     } else if (b.result.status == CellStatus::kFailed) {
       change.kind = CellChange::Kind::kNotComparable;
     } else if (found->second->result.status == CellStatus::kFailed) {
@@ -274,7 +275,11 @@ Comparison Compare(const std::vector<CellRecord>& base, const std::vector<CellRe
   return comparison;
 }
 
-std::string FormatComparison(const Comparison& comparison, double threshold) {
+bool GateFails(const Comparison& comparison, bool allow_missing) {
+  return comparison.regression || (comparison.missing > 0 && !allow_missing);
+}
+
+std::string FormatComparison(const Comparison& comparison, double threshold, bool allow_missing) {
   std::string out =
       fmt::format("{:<48} {:>34} {:>36}  {}\n", "cell", "inferences/s base -> new (change ± noise)",
                   "p99 base -> new (change ± noise)", "verdict");
@@ -310,13 +315,24 @@ std::string FormatComparison(const Comparison& comparison, double threshold) {
     out += fmt::format("{:<48} {:>34} {:>36}  {}\n", CellLabel(c.settings), throughput, latency,
                        verdict);
   }
-  out +=
+  const std::size_t cells = comparison.changes.size();
+  std::string verdict =
       comparison.regression
-          ? fmt::format("REGRESSION: {} of {} cells worse by more than {:.3g}% and beyond noise\n",
-                        regressions, comparison.changes.size(), 100 * threshold)
-          : fmt::format("no regression beyond {:.3g}% and noise in {} cells\n", 100 * threshold,
-                        comparison.changes.size());
-  return out;
+          ? fmt::format("REGRESSION: {} of {} cells worse by more than {:.3g}% and beyond noise",
+                        regressions, cells, 100 * threshold)
+          : fmt::format("no regression beyond {:.3g}% and noise in {} cells", 100 * threshold,
+                        cells);
+  if (comparison.missing > 0) {
+    const std::string missing =
+        fmt::format("{} of {} cells missing in new", comparison.missing, cells);
+    verdict = allow_missing           ? fmt::format("{}; {} (allowed)", verdict, missing)
+              : comparison.regression ? fmt::format("{}; MISSING: {}", verdict, missing)
+                                      : fmt::format(
+                                            "MISSING: {} (--allow-missing accepts "
+                                            "that); {}",
+                                            missing, verdict);
+  }
+  return out + verdict + "\n";
 }
 
 }  // namespace sonic

@@ -22,7 +22,7 @@ struct CellChange {
   enum class Kind {
     kCompared,       // measured ok in both: see the numbers
     kNewFailure,     // ok (or not converged) in base, failed in new: a regression
-    kMissing,        // in base, not in new (reported, not a regression: the sweep may have changed)
+    kMissing,        // in base, not in new: fails the gate unless missing cells are allowed
     kAdded,          // in new, not in base
     kNotComparable,  // failed in base: nothing to compare against
   };
@@ -45,7 +45,12 @@ struct CellChange {
 struct Comparison {
   std::vector<CellChange> changes;  // base order, then cells only in new
   bool regression = false;          // any change is a regression
+  int missing = 0;                  // cells of base that new lacks (kMissing)
 };
+
+// The nightly gate (`sonicbench compare` exits 3): a regression, or a cell of base missing in new
+// (a run that silently lost cells) unless `allow_missing` (the sweep's grid changed on purpose).
+bool GateFails(const Comparison& comparison, bool allow_missing);
 
 // Matches cells by CellSettings::Key (the last cell of a key wins when a run has duplicates) and
 // flags a regression when throughput dropped by more than `threshold` (relative, 0.05 = 5%) AND by
@@ -56,7 +61,8 @@ struct Comparison {
 Comparison Compare(const std::vector<CellRecord>& base, const std::vector<CellRecord>& next,
                    double threshold);
 
-// A readable table of the changes and a one-line verdict.
-std::string FormatComparison(const Comparison& comparison, double threshold);
+// A readable table of the changes and a one-line verdict that counts regressions and missing cells.
+std::string FormatComparison(const Comparison& comparison, double threshold,
+                             bool allow_missing = false);
 
 }  // namespace sonic

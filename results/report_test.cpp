@@ -95,6 +95,24 @@ TEST(CompareTest, MatchesBySettingsAndReportsFailuresAndMissingCells) {
   EXPECT_EQ(c.changes[3].kind, CellChange::Kind::kAdded);
 }
 
+TEST(CompareTest, AMissingCellFailsTheGateUnlessAllowedAndTheVerdictCountsIt) {
+  const auto base = SampleRun(1, 1.0, 1.0);
+  auto next = SampleRun(100, 1.0, 1.0);
+  next.pop_back();  // base's last cell is missing in new
+  const Comparison c = Compare(base, next, 0.05);
+  EXPECT_FALSE(c.regression);
+  EXPECT_EQ(c.missing, 1);
+  EXPECT_TRUE(GateFails(c, /*allow_missing=*/false));
+  EXPECT_FALSE(GateFails(c, /*allow_missing=*/true));
+  const std::string text = FormatComparison(c, 0.05);
+  EXPECT_NE(text.find("MISSING: 1 of 3 cells missing in new"), std::string::npos) << text;
+  EXPECT_NE(FormatComparison(c, 0.05, /*allow_missing=*/true)
+                .find("no regression beyond 5% and noise in 3 cells; 1 of 3 cells missing in new "
+                      "(allowed)"),
+            std::string::npos);
+  EXPECT_FALSE(GateFails(Compare(base, SampleRun(100, 1.0, 1.0), 0.05), false));
+}
+
 TEST(ReportTest, TableHasOneLinePerCellWithStatus) {
   auto cells = SampleRun(1, 1.0, 1.0);
   cells[1].result.status = CellStatus::kFailed;

@@ -10,9 +10,10 @@
 
 namespace sonic {
 
-// The schema version written to every file (root attribute `schema_version`); results/SCHEMA.md
-// describes each version. Readers refuse files with a newer major version.
-inline constexpr std::int64_t kResultsSchemaVersion = 2;
+// The schema version written to every file (root attribute `schema_version`) and run;
+// results/SCHEMA.md describes each version. Readers refuse files with a newer version and read
+// every older one.
+inline constexpr std::int64_t kResultsSchemaVersion = 3;
 
 // What `sonicbench sysinfo` found on the host of a run, beside RunInfo::cpu_model and
 // cpu_peak_gflops (the fp32 peak). Measured figures are 0 when the sweep ran without measuring
@@ -52,25 +53,31 @@ struct RunInfo {
   friend bool operator==(const RunInfo&, const RunInfo&) = default;
 };
 
-// A RunInfo with what this process knows filled in: version, git commit, host name, CPU model
-// (/proc/cpuinfo), HDF5 library version and the current time. The caller adds the command line,
-// the configuration, seeds, the measured peaks and system, and the backends' versions and devices.
+// A RunInfo with what this build knows filled in: version, git commit, HDF5 library version and
+// the current time. The caller adds the host facts (host name, CPU model, system: from
+// `sysinfo`'s ProbeSystem), the command line, the configuration, seeds, and the backends'
+// versions and devices.
 RunInfo CurrentRunInfo();
 
 // Writes one run to a results file, one cell at a time. Each AppendCell writes the cell's row and
 // group and flushes the file (H5Fflush), so that a process killed between two AppendCell calls
 // leaves a valid file holding every finished cell (a kill *during* AppendCell may lose that cell
 // and, rarely, damage the file). Close marks the run complete. Not thread-safe: one writer per
-// file, used from one thread. Errors throw Error(kIo) naming the file and the HDF5 call.
+// file, used from one thread. Write errors throw Error(kIo) naming the file and the HDF5 call;
+// an existing file it is asked to extend is validated first (ValidateResultsFile), so that no
+// measurement is spent on a file that cannot take it.
 class ResultsWriter {
  public:
   // Creates `path` (replacing it) or, with `append`, opens it and adds a new run (creating the
-  // file when it does not exist). When info.run_id is empty or already taken, a unique one is
-  // derived from the start time. The run's id is run_id().
+  // file when it does not exist; a file of an older schema takes a run of this one and its
+  // schema_version is raised, so that older readers refuse it rather than misread it). When
+  // info.run_id is empty or already taken, a unique one is derived from the start time. The run's
+  // id is run_id().
   static std::unique_ptr<ResultsWriter> Open(const std::string& path, const RunInfo& info,
                                              bool append);
   // Opens an existing run to add the cells it is missing (sweep --resume). Find what it holds with
-  // ResultsReader::FinishedCells.
+  // ResultsReader::FinishedCells. Refuses (Error(kInvalidArgument)) a damaged file and a run
+  // written with an older schema.
   static std::unique_ptr<ResultsWriter> Resume(const std::string& path, const std::string& run_id);
 
   ~ResultsWriter();  // closes without marking the run complete when Close was not called
@@ -96,9 +103,13 @@ class ResultsWriter {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads a results file (opened read-only). Errors throw Error(kIo) naming the file and the HDF5
-// call, or Error(kInvalidArgument) when the file is not a sonicbench results file or has a newer
-// schema.
+// Reads a results file (opened read-only), of this schema or an older one. The file is untrusted
+// input: a file that is not a readable sonicbench results file (a directory, not HDF5, damaged,
+// truncated, missing attributes or datasets, a newer schema) throws Error(kInvalidArgument) with
+// a message naming the file and what is wrong; a missing file or run throws Error(kNotFound).
+// Schema 3 files checksum every byte they hold (results/SCHEMA.md), so damage is detected rather
+// than read as wrong numbers; files of schema 2 and older keep strings in HDF5's unchecksummed
+// global heap, which HDF5 itself may crash on when it is damaged.
 class ResultsReader {
  public:
   explicit ResultsReader(const std::string& path);
@@ -123,5 +134,9 @@ class ResultsReader {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// Reads every run of the file in full (provenance, cells, raw records) and throws what
+// ResultsReader would on the first problem; returns when all of it reads back.
+void ValidateResultsFile(const std::string& path);
 
 }  // namespace sonic

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.h"
 #include "results/test_cells.h"
@@ -229,7 +231,7 @@ TEST(ResultsFileTest, WriterThatAbortsLeavesAValidFile) {
   KilledWriterKeepsFinishedCells(/*abort_child=*/true);
 }
 
-TEST(ResultsFileTest, ErrorsNameTheFileAndTheCall) {
+TEST(ResultsFileTest, ErrorsNameTheFileAndWhatIsWrongWithIt) {
   EXPECT_THROW(ResultsReader(TempPath("does_not_exist.h5")), Error);
   const std::string not_hdf5 = TempPath("not_hdf5.h5");
   std::ofstream(not_hdf5) << "hello";
@@ -237,9 +239,11 @@ TEST(ResultsFileTest, ErrorsNameTheFileAndTheCall) {
     const ResultsReader reader(not_hdf5);
     FAIL() << "opened a text file";
   } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kIo);
+    // An unreadable input file is bad input (exit 2 in docs/CLI.md), not a failed run.
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(error.what()).find(not_hdf5), std::string::npos) << error.what();
-    EXPECT_NE(std::string(error.what()).find("H5Fopen"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("not an HDF5 file"), std::string::npos)
+        << error.what();
   }
   const std::string path = TempPath("one_run.h5");
   ResultsWriter::Open(path, SampleRunInfo("a"), false)->Close();
@@ -251,6 +255,140 @@ TEST(ResultsFileTest, ErrorsNameTheFileAndTheCall) {
     EXPECT_EQ(error.kind(), ErrorKind::kNotFound);
   }
   EXPECT_THROW(ResultsWriter::Open(path, SampleRunInfo("a/b"), true), Error);
+}
+
+// results/testdata/schema_v2.h5 was written by the schema 2 writer (variable-length strings, the
+// earliest HDF5 format) at commit 7373e2d, from these cells and this provenance.
+RunInfo SchemaTwoRunInfo() {
+  RunInfo info = SampleRunInfo("v2-run");
+  info.host = "oldhost";
+  info.cpu_model = "Old CPU @ 2.0GHz";
+  info.start_time_utc = "2026-01-02T03:04:05Z";
+  info.sonicbench_version = "0.1.0";
+  info.git_commit = "0123456789ab";
+  info.library_versions = {{"hdf5", "1.10.8"}, {"onednn", "2.6.3"}};
+  info.complete = true;
+  return info;
+}
+
+struct SchemaTwoCell {
+  CellSettings settings;
+  CellResult result;
+};
+
+std::vector<SchemaTwoCell> SchemaTwoCells() {
+  std::vector<SchemaTwoCell> cells;
+  cells.push_back({SampleSettings(1, 1), SampleResult(1, 40, 1e6, 1000)});
+  CellSettings remote = SampleSettings(2, 3);
+  remote.target = "remote";
+  remote.server_address = "10.0.0.1:8001";
+  CellResult fleet = SampleResult(2, 30, 2e6, 500);
+  testing::AddServersAndRanks(fleet, 3, 2);
+  fleet.server = ServerStats{30, 60, 20, 1000, 2000, 3000, 4000, {{1, 10}, {2, 10}}};
+  cells.push_back({remote, fleet});
+  CellResult failed;
+  failed.status = CellStatus::kFailed;
+  failed.error_message = "onednn: out of memory (ünïcode)";
+  cells.push_back({SampleSettings(4, 1), failed});
+  return cells;
+}
+
+TEST(ResultsFileTest, ReadsSchemaTwoFilesOfTheOldWriterAndAppendsToThem) {
+  const std::string old_file = std::string(SONIC_RESULTS_TESTDATA) + "/schema_v2.h5";
+  const auto expect_old_run = [](const ResultsReader& reader) {
+    EXPECT_EQ(reader.ReadRunInfo("v2-run"), SchemaTwoRunInfo());
+    const std::vector<CellRecord> cells = reader.ReadCells("v2-run");
+    const std::vector<SchemaTwoCell> expected = SchemaTwoCells();
+    ASSERT_EQ(cells.size(), expected.size());
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      ExpectSameCell(expected[i].settings, expected[i].result, cells[i]);
+    }
+    EXPECT_EQ(reader.FinishedCells("v2-run").at(expected[2].settings.Key()), CellStatus::kFailed);
+  };
+  {
+    const ResultsReader reader(old_file);
+    EXPECT_EQ(reader.schema_version(), 2);
+    EXPECT_EQ(reader.ListRuns(), std::vector<std::string>{"v2-run"});
+    expect_old_run(reader);
+  }
+  EXPECT_NO_THROW(ValidateResultsFile(old_file));
+
+  // A nightly history of schema 2 takes tonight's run; older readers are told it is newer.
+  const std::string history = TempPath("history_v2.h5");
+  std::filesystem::copy_file(old_file, history);
+  {
+    auto writer = ResultsWriter::Open(history, SampleRunInfo("tonight"), /*append=*/true);
+    writer->AppendCell(SampleSettings(1, 1), SampleResult(5, 100, 1e6, 1100));
+    writer->Close();
+  }
+  {
+    const ResultsReader reader(history);
+    EXPECT_EQ(reader.schema_version(), kResultsSchemaVersion);
+    EXPECT_EQ(reader.ListRuns(), (std::vector<std::string>{"v2-run", "tonight"}));
+    expect_old_run(reader);
+    ExpectSameCell(SampleSettings(1, 1), SampleResult(5, 100, 1e6, 1100),
+                   reader.ReadCells("tonight").at(0));
+  }
+  // A schema 2 run cannot be continued (its strings are variable-length).
+  try {
+    ResultsWriter::Resume(history, "v2-run");
+    FAIL() << "resumed a schema 2 run";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(error.what()).find("schema 2"), std::string::npos) << error.what();
+  }
+}
+
+TEST(ResultsFileTest, LongStringsWidenTheCellsTableWithoutLosingRows) {
+  const std::string path = TempPath("wide.h5");
+  CellSettings long_model = SampleSettings(2, 1);
+  long_model.model = std::string(300, 'm');
+  CellResult failed;
+  failed.status = CellStatus::kFailed;
+  failed.error_message = std::string(5000, 'e');
+  {
+    auto writer = ResultsWriter::Open(path, SampleRunInfo("r"), /*append=*/false);
+    writer->AppendCell(SampleSettings(1, 1), SampleResult(1, 100, 1e6, 50.0));
+    writer->AppendCell(long_model, SampleResult(2, 100, 1e6, 60.0));
+    writer->AppendCell(SampleSettings(4, 1), failed);
+    writer->Close();
+  }
+  {
+    auto writer = ResultsWriter::Resume(path, "r");
+    writer->AppendCell(SampleSettings(8, 1), SampleResult(3, 100, 1e6, 70.0));
+    writer->Close();
+  }
+  const std::vector<CellRecord> cells = ResultsReader(path).ReadCells("r");
+  ASSERT_EQ(cells.size(), 4u);
+  ExpectSameCell(SampleSettings(1, 1), SampleResult(1, 100, 1e6, 50.0), cells[0]);
+  ExpectSameCell(long_model, SampleResult(2, 100, 1e6, 60.0), cells[1]);
+  ExpectSameCell(SampleSettings(4, 1), failed, cells[2]);
+  ExpectSameCell(SampleSettings(8, 1), SampleResult(3, 100, 1e6, 70.0), cells[3]);
+}
+
+TEST(ResultsFileTest, ResumeAndAppendRefuseADamagedFileAndLeaveItAlone) {
+  const std::string path = TempPath("damaged.h5");
+  {
+    auto writer = ResultsWriter::Open(path, SampleRunInfo("r"), /*append=*/false);
+    writer->AppendCell(SampleSettings(1, 1), SampleResult(1, 100, 1e6, 50.0));
+  }
+  const std::string bytes = testing::DamageAHistogramHeader(path);
+  EXPECT_EQ(ResultsReader(path).FinishedCells("r").size(), 1u);
+
+  for (const bool resume : {true, false}) {
+    try {
+      if (resume) {
+        ResultsWriter::Resume(path, "r");
+      } else {
+        ResultsWriter::Open(path, SampleRunInfo("more"), /*append=*/true);
+      }
+      FAIL() << (resume ? "resumed" : "appended to") << " a damaged file";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_EQ(std::string(error.what()).rfind(path, 0), 0u) << error.what();
+    }
+    EXPECT_EQ(testing::FileBytes(path), bytes);
+  }
 }
 
 }  // namespace

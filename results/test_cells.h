@@ -16,6 +16,8 @@ namespace sonic::testing {
 inline RunInfo SampleRunInfo(const std::string& run_id) {
   RunInfo info = CurrentRunInfo();
   info.run_id = run_id;
+  info.host = "node0";
+  info.cpu_model = "Test CPU @ 2.0GHz";
   info.command_line = "sonicbench sweep --backend null --batch 1,2";
   info.config_text = "backend = null\nbatch = 1,2\n";
   info.seeds = {{"arrivals", 1}, {"inputs", 42}};

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace sonic::testing {
@@ -26,5 +28,22 @@ inline std::filesystem::path TempDir() {
 }
 
 inline std::string TempPath(const std::string& name) { return (TempDir() / name).string(); }
+
+inline std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Damages the results file at `path` where a latency histogram's header names its first field
+// (a byte under a checksum that only reading the cells, not the cells table, reaches); returns
+// the damaged file's bytes.
+inline std::string DamageAHistogramHeader(const std::string& path) {
+  std::string bytes = FileBytes(path);
+  const std::size_t at = bytes.find("lower_bound_ns");
+  EXPECT_NE(at, std::string::npos);
+  if (at != std::string::npos) bytes[at] ^= 0x20;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return bytes;
+}
 
 }  // namespace sonic::testing

@@ -10,6 +10,7 @@
 
 #include "bench/cli/commands.h"
 #include "core/error.h"
+#include "results/results_file.h"
 
 namespace sonic::cli {
 namespace {
@@ -28,6 +29,9 @@ int RunPlots(const std::string& results, const std::string& out_dir, bool trend)
   if (!std::filesystem::exists(results)) {
     Throw(ErrorKind::kInvalidArgument, "results file '{}' does not exist", results);
   }
+  // The figures' reader (h5py) trusts the file; ours checks every byte of it first, so that a
+  // damaged file gives one line and exit 2 like `report` rather than a Python traceback.
+  ValidateResultsFile(results);
   if (!std::filesystem::exists(script)) {
     Throw(ErrorKind::kNotFound,
           "plot script '{}' not found: set SONIC_PLOTS_DIR to the plots/ "

@@ -91,11 +91,13 @@ void RegisterCompareCommand(CLI::App& app) {
     std::string base_run;
     std::string new_run;
     std::string threshold = "5%";
+    bool allow_missing = false;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "compare",
-      "Compare two runs cell by cell; exit 3 when a cell regressed beyond the threshold and noise");
+      "Compare two runs cell by cell; exit 3 when a cell regressed beyond the threshold and noise "
+      "or is missing in NEW");
   cmd->add_option("base", options->base_path, "Results file of the base run")->required();
   cmd->add_option("new", options->new_path, "Results file of the new run")->required();
   cmd->add_option("--base-run", options->base_run, "Run id in BASE (default: its latest run)");
@@ -103,10 +105,13 @@ void RegisterCompareCommand(CLI::App& app) {
   cmd->add_option("--threshold", options->threshold,
                   "Smallest relative change that counts, e.g. 5% or 0.05")
       ->capture_default_str();
+  cmd->add_flag("--allow-missing", options->allow_missing,
+                "Pass even when cells of BASE are missing in NEW (the grid changed on purpose)");
   cmd->footer(
       "A cell regressed when its throughput fell, or its p99 latency rose, by more than the\n"
       "threshold AND by more than the combined 95% confidence intervals of both runs, or when\n"
-      "it failed in NEW. Cells are matched by their settings.\n"
+      "it failed in NEW. Cells are matched by their settings; a cell of BASE missing in NEW\n"
+      "fails the check too (exit 3) unless --allow-missing.\n"
       "Examples:\n"
       "  sonicbench compare yesterday.h5 today.h5\n"
       "  sonicbench compare nightly.h5 nightly.h5 --base-run 20261123T020000Z --threshold 3%");
@@ -120,13 +125,13 @@ void RegisterCompareCommand(CLI::App& app) {
       Throw(ErrorKind::kInvalidArgument,
             "base and new are the same run ({}); pick one with --base-run or --new-run", base_run);
     }
-    fmt::print("base: {} run {}\nnew:  {} run {}\n", options->base_path, base_run,
-               options->new_path, new_run);
     const Comparison comparison =
         Compare(base_reader.ReadCells(base_run, /*with_raw_records=*/false),
                 new_reader.ReadCells(new_run, /*with_raw_records=*/false), threshold);
-    fmt::print("{}", FormatComparison(comparison, threshold));
-    if (comparison.regression) throw CLI::RuntimeError(kExitRegression);
+    fmt::print("base: {} run {}\nnew:  {} run {}\n", options->base_path, base_run,
+               options->new_path, new_run);
+    fmt::print("{}", FormatComparison(comparison, threshold, options->allow_missing));
+    if (GateFails(comparison, options->allow_missing)) throw CLI::RuntimeError(kExitRegression);
   });
 }
 

@@ -207,6 +207,7 @@ std::optional<ServerStats> CellServerStats::Delta() {
 }
 
 std::string StoredConfigText(const std::string& path) {
+  ValidateResultsFile(path);  // --resume measures nothing into a damaged file
   ResultsReader reader(path);
   const std::vector<std::string> runs = reader.ListRuns();
   if (runs.empty()) Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", path);
@@ -245,7 +246,8 @@ std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
   info.seeds["inputs"] = config.seed;    // + repeat index
   info.seeds["weights"] = ModelOptions{}.seed;
   const SystemInfo system = ProbeSystem(options.measure_peak);
-  if (!system.cpu.model_name.empty()) info.cpu_model = system.cpu.model_name;
+  info.host = system.hostname;
+  info.cpu_model = system.cpu.model_name;
   info.system.cpu_cores = system.cpu.cores;
   info.system.online_cpus = system.online_cpus;
   info.system.isa = IsaNames(system.cpu.isa);

@@ -83,7 +83,9 @@ struct SweepSummary {
   std::string run_id;
 };
 
-// The configuration stored in the last run of a results file, for --resume.
+// The configuration stored in the last run of a results file, for --resume. The whole file is
+// validated first (ValidateResultsFile): a damaged one is refused, naming what is wrong, before
+// its configuration is read or anything is measured.
 std::string StoredConfigText(const std::string& path);
 // The keys (CellSettings::Key) of the cells the last run of a results file holds, for --resume.
 std::map<std::string, CellStatus> StoredFinishedCells(const std::string& path);

@@ -1,0 +1,53 @@
+#include "core/owned.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace sonic {
+namespace {
+
+std::vector<int> released;
+
+struct RecordRelease {
+  void operator()(int handle) const { released.push_back(handle); }
+};
+
+using Descriptor = Owned<int, RecordRelease, -1>;
+
+TEST(OwnedTest, ReleasesEachHandleOnceAndNeverTheEmptyValue) {
+  released.clear();
+  {
+    Descriptor empty;
+    EXPECT_FALSE(empty);
+    Descriptor first(3);
+    EXPECT_TRUE(first);
+    Descriptor moved(std::move(first));
+    EXPECT_EQ(first.get(), -1);
+    EXPECT_EQ(moved.get(), 3);
+    Descriptor second(4);
+    second = std::move(moved);  // 4 is released, 3 now belongs to `second`
+    EXPECT_EQ(released, std::vector<int>{4});
+    second.reset(5);  // 3 is released
+    EXPECT_EQ(released, (std::vector<int>{4, 3}));
+    Descriptor kept(6);
+    EXPECT_EQ(kept.release(), 6);  // not released by the destructor
+  }
+  EXPECT_EQ(released, (std::vector<int>{4, 3, 5}));
+}
+
+int pointer_releases = 0;
+
+struct CountRelease {
+  void operator()(const char*) const { ++pointer_releases; }
+};
+
+TEST(OwnedTest, PointerHandlesDefaultToNullptr) {
+  static const char text[] = "x";
+  { Owned<const char*, CountRelease> pointer(text); }
+  { Owned<const char*, CountRelease> none; }
+  EXPECT_EQ(pointer_releases, 1);
+}
+
+}  // namespace
+}  // namespace sonic
