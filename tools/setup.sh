@@ -9,11 +9,11 @@ packages=(
   # product dependencies
   libcli11-dev libfmt-dev libhdf5-dev libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
-  libopenmpi-dev openmpi-bin prometheus-cpp-dev
+  libopenmpi-dev openmpi-bin prometheus-cpp-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pandas
-  python3-tables iperf3 prometheus
+  python3-tables iperf3 prometheus openssl
   # plots (run with /usr/bin/python3)
   python3-matplotlib python3-h5py
 )
