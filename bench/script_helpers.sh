@@ -24,3 +24,24 @@ need_executable() {
   echo "$(basename "$0"): no $2 at $1 (build it, or pass $3 PATH)" >&2
   exit 2
 }
+
+# `model_input_shape MODEL` prints the batch-1 input shape perf_analyzer's --shape takes for a
+# built-in model (1,C,H,W); exits 2 for a model it does not know.
+model_input_shape() {
+  case $1 in
+    jet_cnn) echo 1,1,40,40 ;;
+    resnet50|resnet18) echo 1,3,224,224 ;;
+    *) echo "$(basename "$0"): no input shape known for model '$1'" >&2; exit 2 ;;
+  esac
+}
+
+# `wait_for_log FILE REGEX` prints the third word of the first line of FILE matching REGEX (a
+# server's "listening on HOST:PORT"), waiting up to 60 s for it; prints nothing if none came.
+wait_for_log() {
+  local found
+  for _ in $(seq 600); do
+    found=$(grep -oE "$2" "$1" | head -1 | awk '{print $3}') || true
+    [[ -n $found ]] && { echo "$found"; return; }
+    sleep 0.1
+  done
+}

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace sonic {
 
@@ -26,5 +28,13 @@ class RandomInputSource final : public InputSource {
  private:
   std::uint64_t seed_;
 };
+
+// The inputs a target stages before timing: `count` batches of `batch` samples of `sample_floats`
+// floats each, batch i holding samples i*batch .. i*batch+batch-1, so that request i can use batch
+// i mod count without copying or generating anything in the timed region.
+// CheckStagingOptions throws Error(kInvalidArgument) unless batch and count are at least 1.
+void CheckStagingOptions(int batch, int count);
+std::vector<std::vector<float>> StageInputBatches(const InputSource& inputs,
+                                                  std::size_t sample_floats, int batch, int count);
 
 }  // namespace sonic

@@ -3,27 +3,51 @@
 #include <charconv>
 #include <cmath>
 #include <system_error>
+#include <type_traits>
 
 #include "core/error.h"
 
 namespace sonic {
 namespace {
 
+enum class Parsed { kOk, kInvalid, kOutOfRange };
+
 template <typename T>
-T ParseWhole(std::string_view text, std::string_view what, std::string_view expected) {
+Parsed ParseWholeInto(std::string_view text, T& value) {
   const std::string_view trimmed = Trim(text);
-  T value{};
   const char* begin = trimmed.data();
   const char* end = trimmed.data() + trimmed.size();
   // from_chars rejects a leading '+', which users write ("+5"); a sign is only allowed once.
   if (trimmed.size() > 1 && trimmed.front() == '+' && trimmed[1] != '-') ++begin;
   const auto [stop, error] = std::from_chars(begin, end, value);
   if (trimmed.empty() || error == std::errc::invalid_argument || stop != end) {
-    Throw(ErrorKind::kInvalidArgument, "{}: '{}' is not {}", what, text, expected);
+    return Parsed::kInvalid;
   }
-  if (error == std::errc::result_out_of_range) {
-    Throw(ErrorKind::kInvalidArgument, "{}: '{}' is out of range for {}", what, text, expected);
+  if (error == std::errc::result_out_of_range) return Parsed::kOutOfRange;
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(value)) return Parsed::kOutOfRange;
   }
+  return Parsed::kOk;
+}
+
+template <typename T>
+T ParseWhole(std::string_view text, std::string_view what, std::string_view expected) {
+  T value{};
+  switch (ParseWholeInto(text, value)) {
+    case Parsed::kOk:
+      return value;
+    case Parsed::kInvalid:
+      Throw(ErrorKind::kInvalidArgument, "{}: '{}' is not {}", what, text, expected);
+    case Parsed::kOutOfRange:
+      break;
+  }
+  Throw(ErrorKind::kInvalidArgument, "{}: '{}' is out of range for {}", what, text, expected);
+}
+
+template <typename T>
+std::optional<T> TryParseWhole(std::string_view text) {
+  T value{};
+  if (ParseWholeInto(text, value) != Parsed::kOk) return std::nullopt;
   return value;
 }
 
@@ -41,12 +65,14 @@ std::uint64_t ParseUnsigned(std::string_view text, std::string_view what) {
 }
 
 double ParseDouble(std::string_view text, std::string_view what) {
-  const auto value = ParseWhole<double>(text, what, "a number");
-  if (!std::isfinite(value)) {
-    Throw(ErrorKind::kInvalidArgument, "{}: '{}' is not a finite number", what, text);
-  }
-  return value;
+  return ParseWhole<double>(text, what, "a finite number");
 }
+
+std::optional<std::int64_t> TryParseInt(std::string_view text) {
+  return TryParseWhole<std::int64_t>(text);
+}
+
+std::optional<double> TryParseDouble(std::string_view text) { return TryParseWhole<double>(text); }
 
 std::int64_t ParseIntInRange(std::string_view text, std::string_view what, std::int64_t min,
                              std::int64_t max) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,10 @@ namespace sonic {
 std::int64_t ParseInt(std::string_view text, std::string_view what);
 std::uint64_t ParseUnsigned(std::string_view text, std::string_view what);
 double ParseDouble(std::string_view text, std::string_view what);  // finite
+
+// The same rules without an error: nullopt unless `text` is one whole (finite) number.
+std::optional<std::int64_t> TryParseInt(std::string_view text);
+std::optional<double> TryParseDouble(std::string_view text);
 
 // ParseInt, then checked against [min, max] inclusive, the message naming the range.
 std::int64_t ParseIntInRange(std::string_view text, std::string_view what, std::int64_t min,

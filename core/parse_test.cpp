@@ -50,6 +50,15 @@ TEST(ParseTest, DoublesAreFinite) {
   }
 }
 
+TEST(ParseTest, TryParseFollowsTheSameRulesWithoutThrowing) {
+  EXPECT_EQ(TryParseInt(" 12 "), 12);
+  EXPECT_EQ(TryParseInt("12abc"), std::nullopt);
+  EXPECT_EQ(TryParseInt("99999999999999999999"), std::nullopt);
+  EXPECT_EQ(TryParseDouble("2.5"), 2.5);
+  EXPECT_EQ(TryParseDouble("nan"), std::nullopt);
+  EXPECT_EQ(TryParseDouble(""), std::nullopt);
+}
+
 TEST(ParseTest, RangesNameTheBounds) {
   EXPECT_EQ(ParseIntInRange("1024", "port", 1, 65535), 1024);
   EXPECT_NE(MessageOf([] {

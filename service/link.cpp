@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic::service {
 namespace {
@@ -16,14 +17,12 @@ constexpr std::string_view kAccepted =
     "accepted: none, edge, cloud, or rtt_ms=R,bandwidth_gbps=B (e.g. rtt_ms=5,bandwidth_gbps=2.5)";
 
 double ParseNumber(std::string_view key, std::string_view value) {
-  double number = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) ||
-      number < 0) {
+  const std::optional<double> number = TryParseDouble(value);
+  if (!number || *number < 0) {
     Throw(ErrorKind::kInvalidArgument, "link: {}='{}' is not a non-negative number; {}", key, value,
           kAccepted);
   }
-  return number;
+  return *number;
 }
 
 }  // namespace

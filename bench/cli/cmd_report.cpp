@@ -3,13 +3,13 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "bench/cli/commands.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "results/report.h"
 #include "results/results_file.h"
 
@@ -34,9 +34,8 @@ std::string PickRun(const ResultsReader& reader, const std::string& path,
 double ParseThreshold(const std::string& text) {
   const bool percent = !text.empty() && text.back() == '%';
   const std::string number = percent ? text.substr(0, text.size() - 1) : text;
-  char* end = nullptr;
-  const double value = std::strtod(number.c_str(), &end);
-  if (number.empty() || end != number.c_str() + number.size() || !(value >= 0)) {
+  const double value = TryParseDouble(number).value_or(-1);
+  if (!(value >= 0)) {
     Throw(ErrorKind::kInvalidArgument,
           "--threshold {}: expected a percentage like 5% or a fraction like 0.05", text);
   }

@@ -2,7 +2,7 @@
 #include <fmt/ranges.h>
 #include <signal.h>
 
-#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -13,6 +13,7 @@
 #include "backends/registry.h"
 #include "bench/cli/commands.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "models/onnx_import.h"
 #include "models/zoo.h"
 #include "service/grpc_runtime.h"
@@ -50,13 +51,12 @@ std::vector<int> ParseSizes(const std::string& text) {
   while (!rest.empty()) {
     const std::size_t comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
-    int size = 0;
-    const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), size);
-    if (error != std::errc() || end != item.data() + item.size()) {
+    const std::optional<std::int64_t> size = TryParseInt(item);
+    if (!size || *size < INT_MIN || *size > INT_MAX) {
       Throw(ErrorKind::kInvalidArgument, "--preferred-batch '{}': '{}' is not a batch size", text,
             item);
     }
-    sizes.push_back(size);
+    sizes.push_back(static_cast<int>(*size));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   return sizes;

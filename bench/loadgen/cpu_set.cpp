@@ -5,17 +5,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
 namespace {
 
 int ParseCpu(std::string_view text, std::string_view whole) {
-  int cpu = -1;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cpu);
-  if (ec != std::errc() || end != text.data() + text.size() || cpu < 0) {
+  const std::int64_t parsed = TryParseInt(text).value_or(-1);
+  const int cpu = parsed <= INT_MAX ? static_cast<int>(parsed) : -1;
+  if (cpu < 0) {
     Throw(ErrorKind::kInvalidArgument, "bad CPU list '{}': '{}' is not a CPU number", whole, text);
   }
   const long configured = sysconf(_SC_NPROCESSORS_CONF);

@@ -199,15 +199,15 @@ class alignas(64) Worker final : public CompletionHandler {
 
   // Read after the thread has been joined. What this worker measured, as the accumulator adds
   // it: histograms, counts, bytes, errors by kind and raw records.
-  CellResult Tally() const {
-    CellResult tally = tally_;
+  // Called once: the records move out.
+  CellResult TakeTally() {
     for (int kind = 0; kind < kErrorKinds; ++kind) {
       if (error_counts_[kind] > 0) {
-        tally.errors[std::string(ErrorKindName(static_cast<ErrorKind>(kind)))] =
+        tally_.errors[std::string(ErrorKindName(static_cast<ErrorKind>(kind)))] =
             error_counts_[kind];
       }
     }
-    return tally;
+    return std::move(tally_);
   }
   std::int64_t sent_in_window() const { return sent_in_window_; }
   std::int64_t errors_in_window() const {
@@ -686,7 +686,7 @@ class LoadRunner {
     std::optional<ErrorKind> first_error;
     std::string first_message;
     for (const auto& worker : pool_) {
-      accumulator.Add(worker->Tally());
+      accumulator.Add(worker->TakeTally());
       sent_in_window += worker->sent_in_window();
       errors_total += worker->errors_in_window();
       if (!first_error && worker->first_error()) {

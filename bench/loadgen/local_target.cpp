@@ -19,13 +19,7 @@ LocalTarget::LocalTarget(std::shared_ptr<const Backend> backend, Graph graph,
       graph_(std::move(graph)),
       options_(std::move(options)),
       inputs_(std::move(inputs)) {
-  if (options_.batch < 1) {
-    Throw(ErrorKind::kInvalidArgument, "batch must be at least 1, got {}", options_.batch);
-  }
-  if (options_.staged_batches < 1) {
-    Throw(ErrorKind::kInvalidArgument, "staged_batches must be at least 1, got {}",
-          options_.staged_batches);
-  }
+  CheckStagingOptions(options_.batch, options_.staged_batches);
 }
 
 LocalTarget::~LocalTarget() = default;
@@ -34,13 +28,7 @@ void LocalTarget::Setup(int workers) {
   const auto sample_floats = static_cast<std::size_t>(NumElements(graph_.input_shape()));
   input_floats_ = sample_floats * options_.batch;
   output_floats_ = static_cast<std::size_t>(NumElements(graph_.output_shape())) * options_.batch;
-  staged_.assign(options_.staged_batches, std::vector<float>(input_floats_));
-  std::int64_t index = 0;
-  for (std::vector<float>& buffer : staged_) {
-    for (int s = 0; s < options_.batch; ++s, ++index) {
-      inputs_->Sample(index, std::span<float>(buffer).subspan(s * sample_floats, sample_floats));
-    }
-  }
+  staged_ = StageInputBatches(*inputs_, sample_floats, options_.batch, options_.staged_batches);
   workers_.clear();
   for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<Worker>());
 }

@@ -93,13 +93,7 @@ RemoteTarget::RemoteTarget(RemoteTargetOptions options, Shape input_shape,
     : options_(std::move(options)),
       input_shape_(std::move(input_shape)),
       inputs_(std::move(inputs)) {
-  if (options_.batch < 1) {
-    Throw(ErrorKind::kInvalidArgument, "batch must be at least 1, got {}", options_.batch);
-  }
-  if (options_.staged_batches < 1) {
-    Throw(ErrorKind::kInvalidArgument, "staged_batches must be at least 1, got {}",
-          options_.staged_batches);
-  }
+  CheckStagingOptions(options_.batch, options_.staged_batches);
   if (options_.model.empty()) Throw(ErrorKind::kInvalidArgument, "remote target: no model name");
   if (options_.servers.empty()) options_.servers.push_back(options_.client.address);
 }
@@ -136,14 +130,7 @@ void RemoteTarget::Setup(int workers) {
   wire_shape_ = {options_.batch};
   wire_shape_.insert(wire_shape_.end(), input_shape_.begin(), input_shape_.end());
   const auto sample_floats = static_cast<std::size_t>(NumElements(input_shape_));
-  staged_.assign(static_cast<std::size_t>(options_.staged_batches),
-                 std::vector<float>(sample_floats * static_cast<std::size_t>(options_.batch)));
-  std::int64_t index = 0;
-  for (std::vector<float>& buffer : staged_) {
-    for (int s = 0; s < options_.batch; ++s, ++index) {
-      inputs_->Sample(index, std::span<float>(buffer).subspan(s * sample_floats, sample_floats));
-    }
-  }
+  staged_ = StageInputBatches(*inputs_, sample_floats, options_.batch, options_.staged_batches);
   // A server without Triton's statistics extension is still a valid target.
   for (const auto& server : servers_) {
     try {

@@ -412,29 +412,30 @@ constexpr std::string_view kRemoteOnlyKeys[] = {
     "link",      "dynamic_batching",   "server",           "server_policy",
     "instances", "max_queue_delay_us", "server_max_batch", "channels"};
 
+// The number of cells ExpandCells would make, capped at kMaxGridCells + 1. Each factor is at most
+// kMaxGridCells and the running count is capped after each step, so nothing overflows.
 std::int64_t CountCells(const SweepConfig& config) {
+  constexpr std::int64_t kCap = kMaxGridCells + 1;
   std::int64_t per_load = 0;
   for (LoadMode mode : config.modes) {
     per_load += mode == LoadMode::kOpen ? static_cast<std::int64_t>(config.rates_hz.size()) : 1;
   }
-  // Each factor is at most kMaxGridCells, and the product is checked after every step, so
-  // nothing overflows.
-  auto times = [](std::int64_t count, std::size_t factor) {
-    return std::min<std::int64_t>(count * static_cast<std::int64_t>(factor), INT64_MAX / 2);
-  };
   std::int64_t total = 0;
   for (const std::string& target : config.targets) {
-    std::int64_t n = target == "remote" ? times(static_cast<std::int64_t>(config.links.size()),
-                                                config.dynamic_batching.size())
-                                        : 1;
-    for (std::size_t factor :
-         {config.backends.size(), config.models.size(), config.precisions.size(),
-          config.batches.size(), config.concurrencies.size()}) {
-      n = std::min(times(n, factor), kMaxGridCells + 1);
+    std::int64_t n = 1;
+    std::vector<std::size_t> factors = {config.backends.size(),
+                                        config.models.size(),
+                                        config.precisions.size(),
+                                        config.batches.size(),
+                                        config.concurrencies.size(),
+                                        static_cast<std::size_t>(per_load),
+                                        static_cast<std::size_t>(config.repeats)};
+    if (target == "remote") {
+      factors.push_back(config.links.size());
+      factors.push_back(config.dynamic_batching.size());
     }
-    n = std::min(times(n, static_cast<std::size_t>(per_load)), kMaxGridCells + 1);
-    n = std::min(times(n, static_cast<std::size_t>(config.repeats)), kMaxGridCells + 1);
-    total = std::min(total + n, kMaxGridCells + 1);
+    for (std::size_t factor : factors) n = std::min(n * static_cast<std::int64_t>(factor), kCap);
+    total = std::min(total + n, kCap);
   }
   return total;
 }
@@ -571,12 +572,10 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     }
   }
   if (problems.empty()) {
-    const std::int64_t cells = CountCells(config);
-    if (cells > kMaxGridCells) {
+    if (CountCells(config) > kMaxGridCells) {
       problems.push_back(fmt::format(
-          "the grid has {} cells; a sweep has at most {} (split it into several sweeps)",
-          cells > kMaxGridCells ? fmt::format("more than {}", kMaxGridCells)
-                                : fmt::format("{}", cells),
+          "the grid has more than {0} cells; a sweep has at most {0} (split it into several "
+          "sweeps)",
           kMaxGridCells));
     }
   }

@@ -64,11 +64,7 @@ while (($#)); do
   esac
 done
 need_executable "$sonicbench" "sonicbench binary" --sonicbench
-case $model in
-  jet_cnn) shape=1,1,40,40 ;;
-  resnet50|resnet18) shape=1,3,224,224 ;;
-  *) echo "perf_analyzer.sh: no input shape known for model '$model'" >&2; exit 2 ;;
-esac
+shape=$(model_input_shape "$model")
 
 # --- perf_analyzer, from PyPI -------------------------------------------------------------
 source "$repo/bench/peers/perf_analyzer_venv.sh"
@@ -80,12 +76,7 @@ rm -f "$out"/*.csv "$out"/*.h5
   --threads "$server_threads" --port 0 --dynamic-batching off > "$out/serve.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-address=
-for _ in $(seq 600); do
-  address=$(grep -oE 'listening on [0-9.]+:[0-9]+' "$out/serve.log" | awk '{print $3}') || true
-  [[ -n $address ]] && break
-  sleep 0.1
-done
+address=$(wait_for_log "$out/serve.log" 'listening on [0-9.]+:[0-9]+')
 [[ -n $address ]] || { echo "perf_analyzer.sh: the server did not start" >&2; exit 1; }
 echo "perf_analyzer.sh: server pinned: ${server_pin[*]:-no}; tools pinned: ${client_pin[*]:-no}"
 echo "perf_analyzer.sh: $model on $backend at $address; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -39,11 +39,7 @@ while (($#)); do
   esac
 done
 need_executable "$sonicbench" "sonicbench binary" --sonicbench
-case $model in
-  jet_cnn) shape=1,1,40,40 ;;
-  resnet50|resnet18) shape=1,3,224,224 ;;
-  *) echo "perf_analyzer_metrics.sh: no input shape known for model '$model'" >&2; exit 2 ;;
-esac
+shape=$(model_input_shape "$model")
 
 source "$repo/bench/peers/perf_analyzer_venv.sh"
 
@@ -53,13 +49,8 @@ rm -f "$out"/*.csv "$out"/*.log "$out"/*.txt
   --dynamic-batching off > "$out/serve.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-address= metrics=
-for _ in $(seq 600); do
-  address=$(grep -oE 'listening on [0-9.]+:[0-9]+' "$out/serve.log" | awk '{print $3}') || true
-  metrics=$(grep -oE 'metrics on http://[0-9.]+:[0-9]+/metrics' "$out/serve.log" | awk '{print $3}') || true
-  [[ -n $address && -n $metrics ]] && break
-  sleep 0.1
-done
+address=$(wait_for_log "$out/serve.log" 'listening on [0-9.]+:[0-9]+')
+metrics=$(wait_for_log "$out/serve.log" 'metrics on http://[0-9.]+:[0-9]+/metrics')
 [[ -n $address && -n $metrics ]] || { echo "perf_analyzer_metrics.sh: the server did not start" >&2; exit 1; }
 echo "perf_analyzer_metrics.sh: $model on $backend at $address, metrics at $metrics"
 
