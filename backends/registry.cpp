@@ -56,6 +56,21 @@ std::unique_ptr<Backend> MakeBackend(std::string_view name) {
         fmt::join(CompiledBackendNames(), ", "));
 }
 
+std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
+                                           std::optional<Precision> precision) {
+  std::unique_ptr<Backend> backend = MakeBackend(name);
+  if (precision && !backend->Supports(*precision)) {
+    std::vector<std::string_view> names;
+    for (Precision p : backend->precisions()) names.push_back(PrecisionName(p));
+    Throw(ErrorKind::kInvalidArgument, "backend '{}' does not support precision {}: it has {}",
+          name, PrecisionName(*precision), fmt::join(names, ", "));
+  }
+  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
+    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", name, reason);
+  }
+  return backend;
+}
+
 const OpenClTools* FindOpenClTools() {
 #if SONIC_HAVE_OPENCL
   static constexpr OpenClTools kTools{&ListOpenClDevices, &SelectOpenClDevice, &BuildOpenClBinary,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,12 @@ std::vector<std::string> CompiledBackendNames();
 
 // Creates a backend by name; throws Error(kNotFound) naming the compiled-in ones.
 std::unique_ptr<Backend> MakeBackend(std::string_view name);
+
+// MakeBackend for a run that needs it now: also throws Error(kInvalidArgument) naming the
+// precisions it has when it lacks `precision` (none: any), and Error(kUnavailable) with its
+// unavailable_reason() when it cannot run here. What every command checks before compiling.
+std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
+                                           std::optional<Precision> precision = std::nullopt);
 
 // The OpenCL backend's device and program tools (backends/opencl/opencl_backend.h), or null when
 // this build has no OpenCL backend. Static storage; thread-safe.

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -20,16 +20,10 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
 namespace {
-
-std::string_view Trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
 
 // Splits "key<tabs>: value" lines; returns false for lines without a colon.
 bool SplitKeyValue(std::string_view line, std::string_view& key, std::string_view& value) {
@@ -40,10 +34,25 @@ bool SplitKeyValue(std::string_view line, std::string_view& key, std::string_vie
   return true;
 }
 
-template <typename Number>
-bool ParseNumber(std::string_view text, Number& out) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return error == std::errc() && end == text.data() + text.size();
+// Kernel text holds numbers the one parser reads; a field that is not one is skipped.
+bool ParseNumber(std::string_view text, int& out) {
+  const std::optional<std::int64_t> value = TryParseInt(text);
+  if (!value || *value < std::numeric_limits<int>::min() ||
+      *value > std::numeric_limits<int>::max()) {
+    return false;
+  }
+  out = static_cast<int>(*value);
+  return true;
+}
+bool ParseNumber(std::string_view text, std::int64_t& out) {
+  const std::optional<std::int64_t> value = TryParseInt(text);
+  if (value) out = *value;
+  return value.has_value();
+}
+bool ParseNumber(std::string_view text, double& out) {
+  const std::optional<double> value = TryParseDouble(text);
+  if (value) out = *value;
+  return value.has_value();
 }
 
 bool HasFlag(std::string_view flags, std::string_view flag) {

@@ -175,7 +175,11 @@ struct CellResult {
   bool raw_records_truncated = false;      // true when more requests completed than were kept
 
   std::vector<ServerShare> servers;  // remote: one per server address, in the order given
-  std::optional<FleetInfo> fleet;    // measured by several client processes (MPI ranks)
+  // What the measured backend had in effect that its settings do not name (Backend::settings(),
+  // e.g. onednn's "idle=default"); empty when the backend has none or is not ours to ask (an
+  // external server).
+  std::string backend_settings;
+  std::optional<FleetInfo> fleet;  // measured by several client processes (MPI ranks)
 
   // Cumulative (interpolated) completions at each sub-window boundary of the measured window, as
   // the stop rule saw them; what a fleet sums to judge the merged throughput's confidence

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 SCHEMA_VERSION = 2
-KNOWN_VERSIONS = {1, 2, 3}
+KNOWN_VERSIONS = {1, 2, 3, 4}
 
 RUN_ATTRS = {
     "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
@@ -52,6 +52,7 @@ CELL_COLUMNS = (
        "server_compute_input_ns", "server_compute_infer_ns", "server_compute_output_ns",
        "raw_record_count", "raw_records_truncated", "dynamic_batching"]
 )
+COLUMNS_SINCE_4 = ["backend_settings"]
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
                    "sum_sq_ns2_lo", "sub_bucket_count", "max_value_ns", "relative_error"}
@@ -138,7 +139,9 @@ class Checker:
         if not isinstance(table, h5py.Dataset) or table.dtype.names is None:
             self.fail(where, "no compound dataset cells")
             return
-        missing = [c for c in CELL_COLUMNS if c not in table.dtype.names]
+        expected = CELL_COLUMNS + (COLUMNS_SINCE_4 if int(run.attrs.get("schema_version", 0)) >= 4
+                                   else [])
+        missing = [c for c in expected if c not in table.dtype.names]
         if missing:
             self.fail(f"{where}/cells", f"missing columns {missing}")
             return

@@ -166,7 +166,7 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
       "latency_std_ns,latency_min_ns,latency_max_ns,send_lag_p50_ns,send_lag_p99_ns,"
       "send_lag_max_ns,generator_behind,client_cpu_user_s,client_cpu_sys_s,"
       "client_cpu_utilisation,error_count,bytes_sent,bytes_received,error_message,"
-      "convergence_reason,dynamic_batching\n";
+      "convergence_reason,dynamic_batching,backend_settings\n";
   for (const CellRecord& cell : cells) {
     const CellSettings& s = cell.settings;
     const CellResult& r = cell.result;
@@ -187,10 +187,11 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},", l.count, l.p50_ns, l.p90_ns,
                        l.p95_ns, l.p99_ns, l.p999_ns, l.mean_ns, l.std_ns, l.min_ns, l.max_ns,
                        lag.p50_ns, lag.p99_ns, lag.max_ns);
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0,
                        r.client_cpu_user_s, r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors,
                        r.bytes_sent, r.bytes_received, CsvField(r.error_message),
-                       CsvField(r.convergence_reason), CsvField(s.dynamic_batching));
+                       CsvField(r.convergence_reason), CsvField(s.dynamic_batching),
+                       CsvField(r.backend_settings));
   }
   return out;
 }

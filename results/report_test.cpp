@@ -172,8 +172,15 @@ TEST(ReportTest, RemoteCellsNameTheirLinkAndTheServersBatcher) {
   EXPECT_NE(report.find(" remote/cloud+batching "), std::string::npos) << report;
   EXPECT_EQ(std::count(report.begin(), report.end(), '+'), 1) << "batching off is not named";
   const std::string csv = FormatCsv(cells);
-  EXPECT_NE(csv.find(",dynamic_batching\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",on\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",dynamic_batching,backend_settings\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",on,\n"), std::string::npos) << csv;
+}
+
+TEST(ReportTest, CsvEndsEachRowWithTheBackendSettings) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  cells[0].result.backend_settings = "idle=spin:20ms";
+  const std::string csv = FormatCsv(cells);
+  EXPECT_NE(csv.find(",idle=spin:20ms\n"), std::string::npos) << csv;
 }
 
 TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
@@ -190,8 +197,8 @@ TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
   EXPECT_NE(csv.find("\"a \"\"quoted\"\", message\""), std::string::npos);
   const std::string header = csv.substr(0, csv.find('\n'));
   const std::string last_row = csv.substr(csv.rfind('\n', csv.size() - 2) + 1);
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 46);
-  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 46) << last_row;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 47);
+  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 47) << last_row;
   EXPECT_THROW(WriteCsv("/nonexistent-dir/cells.csv", cells), Error);
 }
 

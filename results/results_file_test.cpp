@@ -29,6 +29,7 @@ void ExpectSameCell(const CellSettings& settings, const CellResult& expected,
   EXPECT_EQ(r.error_message, expected.error_message);
   EXPECT_EQ(r.converged, expected.converged);
   EXPECT_EQ(r.convergence_reason, expected.convergence_reason);
+  EXPECT_EQ(r.backend_settings, expected.backend_settings);
   EXPECT_EQ(r.warmup_duration_s, expected.warmup_duration_s);
   EXPECT_EQ(r.warmup_requests, expected.warmup_requests);
   EXPECT_EQ(r.duration_s, expected.duration_s);
@@ -88,7 +89,8 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   const RunInfo info = SampleRunInfo("nightly-1");
 
   const CellSettings ok_settings = SampleSettings(1, 2);
-  const CellResult ok = SampleResult(1, 5000, 2e5, 1000.0);
+  CellResult ok = SampleResult(1, 5000, 2e5, 1000.0);
+  ok.backend_settings = "idle=spin:20ms";
 
   CellSettings remote_settings = SampleSettings(4, 8);
   remote_settings.target = "remote";

@@ -170,6 +170,7 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     }));
     c.push_back(ResultColumn("raw_records_truncated", &R::raw_records_truncated));
     c.push_back(SettingColumn("dynamic_batching", &S::dynamic_batching));
+    c.push_back(ResultColumn("backend_settings", &R::backend_settings));
     return c;
   }();
   return columns;

@@ -11,6 +11,7 @@
 
 #include "backends/registry.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "models/zoo.h"
 
 int main(int argc, char** argv) {
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   try {
     sonic::Graph graph = sonic::BuildModel(argv[1]);
     sonic::FoldBatchNorm(graph);
-    const int batch = std::stoi(argv[3]);
+    const int batch = static_cast<int>(sonic::ParseIntInRange(argv[3], "BATCH", 1, 1 << 20));
     sonic::CompileOptions compile;
     compile.max_batch = batch;
     const auto executable = sonic::MakeBackend(argv[2])->Compile(graph, compile);

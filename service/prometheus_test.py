@@ -114,13 +114,16 @@ def only(api, expression):
 
 
 def samples(api, selector, window_s):
-    """The raw samples of the one series `selector` over the last `window_s`: {unix time: value}."""
+    """The raw samples of the one series `selector` over the last `window_s`: {unix time: value};
+    empty before the first scrape (Prometheus staggers a target's first scrape within the
+    interval, so a fast sweep can end before it)."""
     url = f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": f"{selector}[{window_s}s]"})
     with urllib.request.urlopen(url, timeout=10) as response:
         body = json.load(response)
     assert body["status"] == "success", body
-    (series,) = body["data"]["result"]
-    return {float(t): float(v) for t, v in series["values"]}
+    result = body["data"]["result"]
+    assert len(result) <= 1, f"{selector}: {len(result)} series"
+    return {float(t): float(v) for t, v in result[0]["values"]} if result else {}
 
 
 def sweep(sonicbench, address, out):

@@ -7,6 +7,7 @@
 #include "backends/registry.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace sonic::service {
 namespace {
@@ -46,10 +47,7 @@ ServedModel::ServedModel(ServedModelOptions options)
           options_.instances);
   }
   options_.batching.Validate();
-  const auto backend = MakeBackend(options_.backend);
-  if (const std::string why = backend->unavailable_reason(); !why.empty()) {
-    Throw(ErrorKind::kUnavailable, "backend '{}' is not available: {}", options_.backend, why);
-  }
+  const auto backend = MakeUsableBackend(options_.backend, options_.precision);
   spec_ = {options_.name, fmt::format("sonicbench_{}", backend->name()),
            options_.graph.input_shape(), options_.graph.output_shape(),
            options_.batching.max_batch};
@@ -62,9 +60,11 @@ ServedModel::ServedModel(ServedModelOptions options)
   compile.device = options_.device;
   instances_.resize(static_cast<std::size_t>(options_.instances));
   for (Instance& instance : instances_) {
+    instance.input = AllocateFloats(spec_.input_shape, spec_.max_batch,
+                                    fmt::format("model '{}' input", options_.name));
+    instance.output = AllocateFloats(spec_.output_shape, spec_.max_batch,
+                                     fmt::format("model '{}' output", options_.name));
     instance.executable = backend->Compile(options_.graph, compile);
-    instance.input.resize(input_floats_ * static_cast<std::size_t>(spec_.max_batch));
-    instance.output.resize(output_floats_ * static_cast<std::size_t>(spec_.max_batch));
   }
   batcher_ =
       std::make_unique<DynamicBatcher>(options_.batching, options_.instances,

@@ -13,6 +13,7 @@
 
 #include "backends/cudnn/cudnn_check.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "models/fusion.h"
 
 namespace sonic {
@@ -674,13 +675,14 @@ class CudnnExecutable final : public Executable {
 
 // Parses "", "N" or "cuda:N".
 int ParseDevice(const std::string& text) {
-  std::string digits = text.starts_with("cuda:") ? text.substr(5) : text;
+  const std::string digits = text.starts_with("cuda:") ? text.substr(5) : text;
   if (digits.empty()) return 0;
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  const std::optional<std::int64_t> index = TryParseInt(digits);
+  if (!index || *index < 0 || *index > std::numeric_limits<int>::max()) {
     Throw(ErrorKind::kInvalidArgument,
           "cudnn device '{}': expected a GPU index such as 0 or cuda:1", text);
   }
-  return std::stoi(digits);
+  return static_cast<int>(*index);
 }
 
 class CudnnBackend final : public Backend {

@@ -17,6 +17,7 @@
 
 #include "backends/opencl/cl_runtime.h"
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
 namespace cl {
@@ -132,10 +133,13 @@ OpenClProbe InterpretProbe(int wait_status, bool timed_out, std::string_view res
   if (records.front() == kOk && records.size() >= 2 && records.back() == kEnd) {
     for (std::size_t r = 1; r + 1 < records.size(); ++r) {
       const std::vector<std::string_view> f = Split(records[r], kField);
-      if (f.size() != 7 || !std::isdigit(f[0].front()) || !std::isdigit(f[1].front())) break;
+      if (f.size() != 7) break;
+      const std::optional<std::int64_t> platform = TryParseInt(f[0]);
+      const std::optional<std::int64_t> device = TryParseInt(f[1]);
+      if (!platform || !device) break;
       OpenClDeviceInfo& d = probe.devices.emplace_back();
-      d.platform_index = std::stoi(std::string(f[0]));
-      d.device_index = std::stoi(std::string(f[1]));
+      d.platform_index = static_cast<int>(*platform);
+      d.device_index = static_cast<int>(*device);
       d.platform_name = f[2];
       d.platform_version = f[3];
       d.device_name = f[4];

@@ -119,6 +119,19 @@ class CliTest(unittest.TestCase):
         self.assertIn("2251799813685248 bytes", result.stderr)
         self.assertNotIn("internal error", result.stderr)
 
+    def test_serve_out_of_memory_names_the_tensor(self):
+        # The same 2 PiB sample: serve fails at startup naming the model's input, not bad_alloc.
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "huge.onnx")
+            with open(path, "wb") as out:
+                out.write(relu_model([1 << 24, 1 << 25]))
+            result = run("serve", "--backend", "reference", "--onnx", path, "--port", "0",
+                         "--max-batch", "1")
+        self.assert_exit(result, EXIT_FAILURE)
+        self.assertIn("out of memory allocating model 'huge' input", result.stderr)
+        self.assertIn("2251799813685248 bytes", result.stderr)
+        self.assertNotIn("internal error", result.stderr)
+
     def test_unsupported_precision_is_usage_error(self):
         result = run("infer", "--backend", "reference", "--model", "jet_cnn", "--precision",
                      "int8")

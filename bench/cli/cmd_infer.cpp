@@ -93,18 +93,7 @@ std::unique_ptr<Backend> Validate(const InferOptions& options, Precision& precis
           options.classes);
   }
   precision = ParsePrecision(options.precision);
-  auto backend = MakeBackend(options.backend);  // names the compiled-in backends when unknown
-  if (!backend->Supports(precision)) {
-    std::vector<std::string_view> names;
-    for (Precision p : backend->precisions()) names.push_back(PrecisionName(p));
-    Throw(ErrorKind::kInvalidArgument, "backend '{}' does not support precision {}: it has {}",
-          options.backend, options.precision, fmt::join(names, ", "));
-  }
-  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", options.backend,
-          reason);
-  }
-  return backend;
+  return MakeUsableBackend(options.backend, precision);
 }
 
 LatencySummary Summarise(std::vector<std::int64_t> latencies_ns) {

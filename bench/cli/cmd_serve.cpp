@@ -110,15 +110,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   batching.max_queue_delay_us = options.max_queue_delay_us;
   batching.Validate();
   precision = ParsePrecision(options.precision);
-  const auto backend = MakeBackend(options.backend);
-  if (!backend->Supports(precision)) {
-    Throw(ErrorKind::kInvalidArgument, "backend '{}' does not support precision {}",
-          options.backend, options.precision);
-  }
-  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", options.backend,
-          reason);
-  }
+  MakeUsableBackend(options.backend, precision);
   service::ServerOptions server;
   server.bind_address = options.bind;
   server.port = options.port;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "bench/fleet/fleet_merge.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "results/results_file.h"
 #include "service/server.h"
 
@@ -135,8 +137,11 @@ SweepCell RankCell(const SweepCell& cell, int rank, int ranks, const std::string
 void MaybeDieForTest(int rank, int cell_index, double window_s) {
   const char* exit_rank = std::getenv("SONIC_FLEET_TEST_EXIT_RANK");
   const char* exit_cell = std::getenv("SONIC_FLEET_TEST_EXIT_CELL");
-  if (exit_rank == nullptr || std::atoi(exit_rank) != rank) return;
-  if ((exit_cell != nullptr ? std::atoi(exit_cell) : 0) != cell_index) return;
+  if (exit_rank == nullptr || ParseInt(exit_rank, "SONIC_FLEET_TEST_EXIT_RANK") != rank) return;
+  if ((exit_cell != nullptr ? ParseInt(exit_cell, "SONIC_FLEET_TEST_EXIT_CELL") : 0) !=
+      cell_index) {
+    return;
+  }
   std::thread([rank, cell_index, window_s] {
     std::this_thread::sleep_for(std::chrono::duration<double>(window_s / 2));
     fmt::print(stderr, "sonicbench: rank {}: exiting in the middle of cell {} (test hook)\n", rank,
@@ -335,8 +340,9 @@ class CellCoordinator {
 int LauncherRanks() {
   // Open MPI's mpirun, then PMI (MPICH, srun --mpi=pmi2), then a Slurm job step (srun).
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
-    if (const char* value = std::getenv(name); value != nullptr)
-      return std::max(1, std::atoi(value));
+    if (const char* value = std::getenv(name); value != nullptr) {
+      return static_cast<int>(ParseIntInRange(value, name, 1, std::numeric_limits<int>::max()));
+    }
   }
   return 1;
 }

@@ -48,14 +48,6 @@ service::BatcherOptions EmbeddedBatching(const SweepCell& cell) {
   return batching;
 }
 
-std::shared_ptr<const Backend> AvailableBackend(const std::string& name) {
-  std::shared_ptr<const Backend> backend = MakeBackend(name);
-  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-    Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", name, reason);
-  }
-  return backend;
-}
-
 Graph BuildCellModel(const CellSettings& s) {
   return s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
 }
@@ -151,7 +143,11 @@ std::optional<CellResult> RunSweepCell(
     const std::function<void(const LoadProgress&)>& on_progress) {
   const CellSettings& s = cell.settings;
   try {
-    std::shared_ptr<const Backend> backend = AvailableBackend(s.backend);
+    // The embedded server's backend lives in this process, so its settings are ours to record;
+    // an external server's precision is its own affair.
+    const bool backend_is_ours = s.target != "remote" || cell.remote.servers.empty();
+    std::shared_ptr<const Backend> backend = MakeUsableBackend(
+        s.backend, backend_is_ours ? std::optional(ParsePrecision(s.precision)) : std::nullopt);
     LocalTargetOptions options;
     options.batch = static_cast<int>(s.batch);
     options.precision = ParsePrecision(s.precision);
@@ -164,11 +160,16 @@ std::optional<CellResult> RunSweepCell(
     } else {
       inputs = std::make_shared<DatasetInputSource>(s.inputs, graph.input_shape());
     }
+    const std::string backend_settings = backend_is_ours ? backend->settings() : "";
+    std::optional<CellResult> result;
     if (s.target == "remote") {
-      return RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress);
+      result = RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress);
+    } else {
+      LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
+      result = RunLoad(target, cell.load, cancel, on_progress);
     }
-    LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
-    return RunLoad(target, cell.load, cancel, on_progress);
+    if (result) result->backend_settings = backend_settings;
+    return result;
   } catch (const Error& error) {
     // An interrupt during setup (waiting for a server, compiling) abandons the cell like one
     // during the load: nothing is stored for it, and --resume runs it.
@@ -182,7 +183,7 @@ std::optional<CellResult> RunSweepCell(
 }
 
 std::unique_ptr<service::Server> StartEmbeddedServer(const SweepCell& cell) {
-  AvailableBackend(cell.settings.backend);
+  MakeUsableBackend(cell.settings.backend, ParsePrecision(cell.settings.precision));
   return StartServerFor(cell, BuildCellModel(cell.settings));
 }
 

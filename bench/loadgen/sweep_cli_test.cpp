@@ -143,6 +143,26 @@ TEST(SweepCli, WritesEveryCellOfJetCnnOnReferenceAndOnednn) {
   EXPECT_EQ(cells[3].settings.batch, 4);
 }
 
+// The idle policy is the environment the process started with (libgomp reads it at load), so
+// the child gets it and each cell must say which one it ran with, local and embedded server alike.
+TEST(SweepCli, EachCellRecordsTheOnednnIdlePolicyItRanWith) {
+  if (!HasBackend("onednn")) GTEST_SKIP() << "this build has no onednn backend";
+  const std::string path = TempFile("idle.h5");
+  ASSERT_EQ(setenv("GOMP_SPINCOUNT", "2000000", 1), 0);
+  const Outcome run = RunSonicbench(With({"sweep", "--backend", "reference,onednn", "--model",
+                                          "jet_cnn", "--target", "local,remote", "--out", path}));
+  unsetenv("GOMP_SPINCOUNT");
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells(reader.ListRuns().at(0));
+  ASSERT_EQ(cells.size(), 4u);
+  for (const CellRecord& cell : cells) {
+    EXPECT_EQ(cell.result.backend_settings,
+              cell.settings.backend == "onednn" ? "idle=spin:20ms" : "")
+        << cell.settings.Key();
+  }
+}
+
 TEST(SweepCli, DryRunListsTheCellsAndRunsNothing) {
   const std::string path = TempFile("dry.h5");
   const Outcome run = RunSonicbench({"sweep", "--backend", "null", "--model", "jet_cnn", "--batch",

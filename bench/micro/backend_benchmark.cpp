@@ -20,6 +20,7 @@
 
 #include "backends/registry.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/random.h"
 #include "models/zoo.h"
 
@@ -55,10 +56,7 @@ Prepared& Prepare(const Case& c, const Flags& flags) {
                   flags.threads, flags.device);
   if (prepared.key == key) return prepared;
   prepared = {};
-  auto backend = MakeBackend(c.backend);
-  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-    Throw(ErrorKind::kUnavailable, "{}", reason);
-  }
+  auto backend = MakeUsableBackend(c.backend, c.precision);
   const Graph graph = BuildModel(c.model);
   CompileOptions options;
   options.max_batch = c.batch;
@@ -120,7 +118,8 @@ Flags TakeFlags(int& argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.starts_with("--threads=")) {
-      flags.threads = std::atoi(argv[i] + std::strlen("--threads="));
+      flags.threads = static_cast<int>(
+          ParseIntInRange(arg.substr(std::strlen("--threads=")), "--threads", 0, 4096));
     } else if (arg.starts_with("--device=")) {
       flags.device = arg.substr(std::strlen("--device="));
     } else {

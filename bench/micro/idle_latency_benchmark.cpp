@@ -22,6 +22,7 @@
 
 #include "backends/registry.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/random.h"
 #include "models/zoo.h"
 
@@ -37,12 +38,10 @@ struct Flags {
   std::vector<double> gaps_ms = {0, 1, 5, 20, 50, 200};
 };
 
-std::vector<double> ParseList(std::string_view text) {
+std::vector<double> ParseGaps(std::string_view text) {
   std::vector<double> values;
-  while (!text.empty()) {
-    const std::size_t comma = text.find(',');
-    values.push_back(std::stod(std::string(text.substr(0, comma))));
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  for (const std::string& item : SplitList(text, "--gaps-ms")) {
+    values.push_back(ParseDouble(item, "--gaps-ms"));
   }
   return values;
 }
@@ -61,11 +60,11 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (key == "--device") {
       flags.device = value;
     } else if (key == "--threads") {
-      flags.threads = std::stoi(value);
+      flags.threads = static_cast<int>(ParseIntInRange(value, "--threads", 0, 4096));
     } else if (key == "--requests") {
-      flags.requests = std::stoi(value);
+      flags.requests = static_cast<int>(ParseIntInRange(value, "--requests", 1, 1 << 24));
     } else if (key == "--gaps-ms") {
-      flags.gaps_ms = ParseList(value);
+      flags.gaps_ms = ParseGaps(value);
     } else {
       Throw(ErrorKind::kInvalidArgument,
             "unknown flag '{}': expected --backend, --model, --device, --threads, --requests or "
@@ -91,10 +90,7 @@ double Percentile(std::vector<double> sorted, double q) {
 
 int Main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
-  const auto backend = MakeBackend(flags.backend);
-  if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
-    Throw(ErrorKind::kUnavailable, "backend '{}' is not available: {}", flags.backend, reason);
-  }
+  const auto backend = MakeUsableBackend(flags.backend);
   const Graph graph = BuildModel(flags.model);
   CompileOptions options;
   options.threads = flags.threads;

@@ -42,6 +42,7 @@
 
 #include "backends/onednn/onednn_choices.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/random.h"
 #include "models/zoo.h"
 
@@ -262,16 +263,6 @@ struct Flags {
   int threads = 0;
 };
 
-std::vector<std::string> SplitCommas(std::string_view list) {
-  std::vector<std::string> parts;
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    parts.emplace_back(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-  }
-  return parts;
-}
-
 // Removes this program's flags from argv (Google Benchmark rejects unknown flags).
 Flags TakeFlags(int& argc, char** argv) {
   Flags flags;
@@ -283,22 +274,17 @@ Flags TakeFlags(int& argc, char** argv) {
       flags.model = value("--model=");
     } else if (arg.starts_with("--batches=")) {
       flags.batches.clear();
-      for (const std::string& part : SplitCommas(value("--batches="))) {
-        const int batch = std::atoi(part.c_str());
-        if (batch < 1) {
-          Throw(ErrorKind::kInvalidArgument, "--batches: '{}' is not a batch size of 1 or more",
-                part);
-        }
-        flags.batches.push_back(batch);
+      for (const std::string& part : SplitList(value("--batches="), "--batches")) {
+        flags.batches.push_back(static_cast<int>(ParseIntInRange(part, "--batches", 1, 1 << 20)));
       }
     } else if (arg.starts_with("--precisions=")) {
       flags.precisions.clear();
-      for (const std::string& part : SplitCommas(value("--precisions="))) {
+      for (const std::string& part : SplitList(value("--precisions="), "--precisions")) {
         flags.precisions.push_back(ParsePrecision(part));
         TypesOf(flags.precisions.back());  // rejects precisions oneDNN has no kernels for here
       }
     } else if (arg.starts_with("--threads=")) {
-      flags.threads = std::atoi(std::string(value("--threads=")).c_str());
+      flags.threads = static_cast<int>(ParseIntInRange(value("--threads="), "--threads", 0, 4096));
     } else {
       argv[kept++] = argv[i];
     }
