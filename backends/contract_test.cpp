@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "backends/accuracy.h"
 #include "backends/backend_testing.h"
 #include "backends/reference/reference_backend.h"
 #include "backends/registry.h"
@@ -19,10 +20,8 @@
 namespace sonic {
 namespace {
 
-using testing::RelativeError;
 using testing::RunOnce;
 using testing::SeededInputs;
-using testing::Top1;
 
 // Reference outputs, computed once per model and batch.
 const std::vector<float>& ReferenceOutput(const std::string& model, const Graph& graph,
@@ -57,7 +56,8 @@ TEST_P(Contract, Fp32MatchesReference) {
   CompileOptions options;
   options.max_batch = kBatch;
   const auto out = RunOnce(*backend, graph, options, input, kBatch);
-  EXPECT_LE(RelativeError(out, ReferenceOutput(model, graph, input, kBatch)), 1e-4);
+  EXPECT_LE(RelativeError(out, ReferenceOutput(model, graph, input, kBatch)),
+            ContractBound(Precision::kFp32).bound);
 }
 
 // Skips unless the backend is usable here and computes in `precision`.
@@ -81,7 +81,8 @@ TEST_P(Contract, Bf16MatchesReference) {
   options.max_batch = kBatch;
   options.precision = Precision::kBf16;
   const auto out = RunOnce(*backend, graph, options, input, kBatch);
-  EXPECT_LE(RelativeError(out, ReferenceOutput(model, graph, input, kBatch)), 2e-2);
+  EXPECT_LE(RelativeError(out, ReferenceOutput(model, graph, input, kBatch)),
+            ContractBound(Precision::kBf16).bound);
 }
 
 // The int8 executable is calibrated on its own seeded inputs (the default), not on the inputs it
@@ -122,7 +123,8 @@ TEST_P(Contract, Int8Top1AgreesWithFp32) {
   const auto fp32_top = top1(Precision::kFp32);
   int agree = 0;
   for (int i = 0; i < kSamples; ++i) agree += top[i] == fp32_top[i] ? 1 : 0;
-  EXPECT_GE(agree, 0.98 * kSamples) << agree << " of " << kSamples << " top-1 classes agree";
+  EXPECT_GE(agree, ContractBound(Precision::kInt8).bound * kSamples)
+      << agree << " of " << kSamples << " top-1 classes agree";
 }
 
 TEST_P(Contract, SmallerBatchThanCompiledGivesTheSameRows) {
@@ -140,7 +142,8 @@ TEST_P(Contract, SmallerBatchThanCompiledGivesTheSameRows) {
   // Sample 1 alone, run at batch 1 on an executable compiled for batch 4.
   const std::size_t in_per_sample = NumElements(graph.input_shape());
   executable->Run(std::span(input).subspan(in_per_sample, in_per_sample), 1, out);
-  EXPECT_LE(RelativeError(out, std::span(ref).subspan(out_per_sample, out_per_sample)), 1e-4);
+  EXPECT_LE(RelativeError(out, std::span(ref).subspan(out_per_sample, out_per_sample)),
+            ContractBound(Precision::kFp32).bound);
 }
 
 // Batch sizes between the compiled ones (a backend may run them in pieces or padded): every row
@@ -161,7 +164,8 @@ TEST_P(Contract, EveryBatchUpToTheMaximumGivesTheReferenceRows) {
   for (const int batch : {kSamples, 5, 3}) {
     std::vector<float> out(batch * out_per_sample);
     executable->Run(std::span(input).first(batch * in_per_sample), batch, out);
-    EXPECT_LE(RelativeError(out, std::span(ref).first(batch * out_per_sample)), 1e-4)
+    EXPECT_LE(RelativeError(out, std::span(ref).first(batch * out_per_sample)),
+              ContractBound(Precision::kFp32).bound)
         << "batch " << batch;
   }
 }
@@ -209,10 +213,12 @@ TEST_P(ContractSlow, Fp32AndBf16MatchReference) {
   const auto& ref = ReferenceOutput(model, graph, input, kBatch);
   CompileOptions options;
   options.max_batch = kBatch;
-  EXPECT_LE(RelativeError(RunOnce(*backend, graph, options, input, kBatch), ref), 1e-4);
+  EXPECT_LE(RelativeError(RunOnce(*backend, graph, options, input, kBatch), ref),
+            ContractBound(Precision::kFp32).bound);
   if (backend->Supports(Precision::kBf16)) {
     options.precision = Precision::kBf16;
-    EXPECT_LE(RelativeError(RunOnce(*backend, graph, options, input, kBatch), ref), 2e-2);
+    EXPECT_LE(RelativeError(RunOnce(*backend, graph, options, input, kBatch), ref),
+              ContractBound(Precision::kBf16).bound);
   }
 }
 

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/parse.h"
 
 namespace sonic {
@@ -65,12 +65,9 @@ bool HasFlag(std::string_view flags, std::string_view flag) {
   return false;
 }
 
+// A kernel file, empty when absent (a container without /sys).
 std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return TryReadWholeFile(path).value_or("");
 }
 
 int OnlineCpus() {
@@ -441,6 +438,12 @@ double TheoreticalFp32GflopsPerCore(const IsaFlags& isa, double clock_mhz) {
   constexpr double kFmaPipes = 2.0;
   constexpr double kFlopPerFma = 2.0;
   return clock_mhz * 1e-3 * lanes * kFmaPipes * kFlopPerFma;
+}
+
+std::string HostCpuModel() {
+  const std::string cpuinfo = ReadFile("/proc/cpuinfo");
+  std::string model = cpuinfo.empty() ? "" : ParseCpuInfo(cpuinfo).model_name;
+  return model.empty() ? "unknown CPU" : model;
 }
 
 SystemInfo ProbeSystem(bool measure_peaks) {

@@ -76,6 +76,9 @@ struct SystemInfo {
 // "processor" entry throws Error(kInvalidArgument).
 CpuInfo ParseCpuInfo(std::string_view text);
 
+// The host's CPU model name ("model name" of /proc/cpuinfo); "unknown CPU" when there is none.
+std::string HostCpuModel();
+
 // Parses MemTotal from /proc/meminfo text, in bytes; throws Error(kInvalidArgument) without it.
 std::int64_t ParseMemTotalBytes(std::string_view text);
 

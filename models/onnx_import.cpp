@@ -7,7 +7,6 @@
 #include <climits>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace sonic {
 namespace {
@@ -873,14 +873,7 @@ Graph ImportOnnx(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(file, ec)) {
     Throw(ErrorKind::kNotFound, "ONNX model '{}' does not exist or is not a file", file.string());
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) Throw(ErrorKind::kIo, "ONNX model '{}' could not be opened", file.string());
-  // One sized read: a ResNet-50 is 100 MB, which a character-by-character read takes a while on.
-  std::string bytes(std::filesystem::file_size(file), '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
-    Throw(ErrorKind::kIo, "ONNX model '{}' could not be read", file.string());
-  }
-  return ImportOnnx(bytes, file.string());
+  return ImportOnnx(ReadWholeFile(file, "ONNX model"), file.string());
 }
 
 }  // namespace sonic

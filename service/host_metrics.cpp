@@ -1,10 +1,8 @@
 #include "service/host_metrics.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/parse.h"
 
 namespace sonic::service {
@@ -34,12 +32,7 @@ void ForEachLine(std::string_view text, Fn&& fn) {
   }
 }
 
-std::string ReadFile(const char* path) {
-  std::ifstream file(path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+std::string ReadFile(const char* path) { return TryReadWholeFile(path).value_or(""); }
 
 }  // namespace
 

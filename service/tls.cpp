@@ -4,12 +4,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string_view>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace sonic::service {
 namespace {
@@ -28,11 +27,7 @@ using Certificate = std::unique_ptr<X509, X509Free>;
 using PrivateKey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 std::string ReadPemFile(const std::string& path, std::string_view what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) Throw(ErrorKind::kNotFound, "cannot open the TLS {} file '{}'", what, path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return ReadWholeFile(path, fmt::format("the TLS {} file", what));
 }
 
 Bio MemoryBio(const std::string& text) {

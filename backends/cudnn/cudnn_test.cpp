@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "backends/accuracy.h"
 #include "backends/backend_testing.h"
 #include "backends/cudnn/cudnn_backend.h"
 #include "backends/reference/reference_backend.h"
@@ -15,7 +16,6 @@
 namespace sonic {
 namespace {
 
-using testing::RelativeError;
 using testing::SeededInputs;
 
 std::vector<float> CompileAndRun(const Backend& backend, const Graph& graph, Precision precision,

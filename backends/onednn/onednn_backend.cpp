@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -23,6 +22,7 @@
 #include "backends/onednn/onednn_idle.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "core/sysinfo.h"
 #include "models/fusion.h"
 
 namespace sonic {
@@ -952,26 +952,11 @@ class OneDnnExecutable final : public Executable {
   std::vector<BatchIo> io_;
 };
 
-std::string CpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        const auto start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? std::string() : line.substr(start);
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
 class OneDnnBackend final : public Backend {
  public:
   std::string_view name() const override { return "onednn"; }
   DeviceKind device_kind() const override { return DeviceKind::kCpu; }
-  std::string device_name() const override { return CpuModel(); }
+  std::string device_name() const override { return HostCpuModel(); }
   std::string library_version() const override {
     const dnnl_version_t* v = dnnl_version();
     return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);

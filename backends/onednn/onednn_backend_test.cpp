@@ -8,6 +8,7 @@
 #include <cmath>
 #include <string>
 
+#include "backends/accuracy.h"
 #include "backends/backend_testing.h"
 #include "backends/onednn/onednn_check.h"
 #include "backends/reference/reference_backend.h"
@@ -18,7 +19,6 @@
 namespace sonic {
 namespace {
 
-using testing::RelativeError;
 using testing::RunOnce;
 
 std::vector<float> Seeded(std::size_t count, std::uint64_t seed, double low = 0.0) {

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <fstream>
 #include <iterator>
 
 #include "backends/opencl/opencl_probe.h"
 #include "core/error.h"
+#include "core/file.h"
 
 namespace sonic {
 namespace cl {
@@ -62,12 +62,9 @@ std::string BuildLog(cl_program program, cl_device_id device) {
 }
 
 std::vector<unsigned char> ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) Throw(ErrorKind::kIo, "cannot open OpenCL program binary '{}'", path);
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(file)),
-                                   std::istreambuf_iterator<char>());
-  if (bytes.empty()) Throw(ErrorKind::kIo, "OpenCL program binary '{}' is empty", path);
-  return bytes;
+  const std::string text = ReadWholeFile(path, "OpenCL program binary");
+  if (text.empty()) Throw(ErrorKind::kIo, "OpenCL program binary '{}' is empty", path);
+  return {text.begin(), text.end()};
 }
 
 // Runs the program's build_config kernel and compares the constants it was compiled with to

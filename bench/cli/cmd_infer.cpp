@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/accuracy.h"
 #include "backends/registry.h"
 #include "bench/cli/commands.h"
 #include "bench/cli/json.h"
@@ -48,9 +49,7 @@ struct CheckResult {
   double relative_error = 0.0;
   int top1_agree = 0;
   int samples = 0;
-  // The criterion: relative error for float precisions, top-1 agreement for quantised ones.
-  std::string criterion;
-  double tolerance = 0.0;
+  AccuracyBound bound;  // the contract's, for the precision
   bool passed = false;
 };
 
@@ -114,42 +113,15 @@ LatencySummary Summarise(std::vector<std::int64_t> latencies_ns) {
 
 CheckResult Compare(std::span<const float> output, std::span<const float> reference, int batch,
                     Precision precision) {
-  CheckResult check;
-  double diff2 = 0.0, ref2 = 0.0;
-  for (std::size_t i = 0; i < output.size(); ++i) {
-    const double d = static_cast<double>(output[i]) - reference[i];
-    diff2 += d * d;
-    ref2 += static_cast<double>(reference[i]) * reference[i];
-  }
-  check.relative_error = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-  const std::size_t per_sample = output.size() / batch;
-  for (int b = 0; b < batch; ++b) {
-    const auto out = output.subspan(b * per_sample, per_sample);
-    const auto ref = reference.subspan(b * per_sample, per_sample);
-    check.top1_agree += std::max_element(out.begin(), out.end()) - out.begin() ==
-                        std::max_element(ref.begin(), ref.end()) - ref.begin();
-  }
-  check.samples = batch;
-  switch (precision) {
-    case Precision::kFp32:
-      check.criterion = "relative_error";
-      check.tolerance = 1e-4;
-      break;
-    case Precision::kTf32:
-    case Precision::kFp16:
-    case Precision::kBf16:
-      check.criterion = "relative_error";
-      check.tolerance = 2e-2;
-      break;
-    case Precision::kInt8:
-    case Precision::kBfp8:
-      check.criterion = "top1_agreement";
-      check.tolerance = 0.98;
-      break;
-  }
-  check.passed = check.criterion == "relative_error"
-                     ? check.relative_error <= check.tolerance
-                     : check.top1_agree >= check.tolerance * check.samples;
+  const auto per_sample = static_cast<std::int64_t>(output.size()) / batch;
+  const double agreement = TopOneAgreement(output, reference, per_sample);
+  CheckResult check{.relative_error = RelativeError(output, reference),
+                    .top1_agree = static_cast<int>(std::lround(agreement * batch)),
+                    .samples = batch,
+                    .bound = ContractBound(precision)};
+  check.passed = check.bound.Met(check.bound.criterion == AccuracyBound::Criterion::kRelativeError
+                                     ? check.relative_error
+                                     : agreement);
   return check;
 }
 
@@ -277,8 +249,8 @@ void Run(const InferOptions& options) {
                      .Add("relative_error", check->relative_error)
                      .Add("top1_agreement", static_cast<double>(check->top1_agree) / check->samples)
                      .Add("samples", check->samples)
-                     .Add("criterion", check->criterion)
-                     .Add("tolerance", check->tolerance)
+                     .Add("criterion", check->bound.criterion_name())
+                     .Add("tolerance", check->bound.bound)
                      .Add("passed", check->passed));
     } else {
       object.AddNull("check");
@@ -302,14 +274,14 @@ void Run(const InferOptions& options) {
       fmt::print(
           "check      vs reference: relative error {:.3g}, top-1 agreement {}/{}; {} {} {:g}: "
           "{}\n",
-          check->relative_error, check->top1_agree, check->samples, check->criterion,
-          check->criterion == "relative_error" ? "<=" : ">=", check->tolerance,
-          check->passed ? "ok" : "FAILED");
+          check->relative_error, check->top1_agree, check->samples, check->bound.criterion_name(),
+          check->bound.criterion == AccuracyBound::Criterion::kRelativeError ? "<=" : ">=",
+          check->bound.bound, check->passed ? "ok" : "FAILED");
     }
   }
   if (check && !check->passed) {
     fmt::print(stderr, "sonicbench: infer --check failed: {} outside tolerance {:g}\n",
-               check->criterion, check->tolerance);
+               check->bound.criterion_name(), check->bound.bound);
     throw CLI::RuntimeError(kExitFailure);
   }
 }

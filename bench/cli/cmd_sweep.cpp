@@ -4,9 +4,7 @@
 
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 #include "bench/loadgen/sweep_config.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/file.h"
 
 namespace sonic::cli {
 namespace {
@@ -40,20 +39,11 @@ void InstallInterruptHandlers() {
 }
 
 std::string CommandLine() {
-  std::ifstream file("/proc/self/cmdline", std::ios::binary);
-  std::string raw((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string raw = TryReadWholeFile("/proc/self/cmdline").value_or("");
   std::string line;
   for (char c : raw) line += c == '\0' ? ' ' : c;
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) Throw(ErrorKind::kNotFound, "cannot open sweep config '{}'", path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
 }
 
 std::string Minutes(double seconds) {
@@ -184,7 +174,8 @@ SweepConfig ConfigFromFlags(const SweepFlags& flags,
     entries = ParseConfigText(StoredConfigText(out_path), out_path + " (stored config)");
   } else {
     if (!flags.config_path.empty()) {
-      entries = ParseConfigText(ReadFile(flags.config_path), flags.config_path);
+      entries =
+          ParseConfigText(ReadWholeFile(flags.config_path, "sweep config"), flags.config_path);
     }
     for (const auto& [key, value] : flags.values) {
       entries.push_back({key, value, given.at(key)->get_name(), ""});

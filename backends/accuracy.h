@@ -1,0 +1,37 @@
+#pragma once
+
+// The backend contract's accuracy measures and the bound each precision must meet
+// (docs/ARCHITECTURE.md, "The backend contract"): what the contract tests assert and what
+// `sonicbench infer --check` reports, defined once. Pure functions.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sonic {
+
+// ||out - ref|| / ||ref|| over equally long spans (||out - ref|| when ref is all zero).
+double RelativeError(std::span<const float> out, std::span<const float> ref);
+
+// The arg-max class of each sample of `classes` values.
+std::vector<int> Top1(std::span<const float> out, std::int64_t classes);
+
+// The fraction of samples whose arg-max class is the same in both outputs (0 for none).
+double TopOneAgreement(std::span<const float> a, std::span<const float> b, std::int64_t classes);
+
+// What a backend's output at a precision must meet against the reference: float precisions a
+// relative error at most `bound` (fp32 1e-4; tf32, fp16, bf16 2e-2), quantised ones (int8, bfp8)
+// a top-1 agreement of at least `bound` (0.98).
+struct AccuracyBound {
+  enum class Criterion { kRelativeError, kTop1Agreement };
+  Criterion criterion = Criterion::kRelativeError;
+  double bound = 0;
+  std::string_view criterion_name() const;  // "relative_error" | "top1_agreement"
+  bool Met(double measured) const;          // <= bound or >= bound, by the criterion
+};
+AccuracyBound ContractBound(Precision precision);
+
+}  // namespace sonic
