@@ -1,5 +1,8 @@
 #pragma once
 
+#include <time.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <ctime>
 
@@ -10,6 +13,16 @@ inline std::int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Sleeps until `deadline_ns` of MonotonicNs (at once when it has passed), through signals. The
+// wake-up is late by the thread's timer slack (50 µs unless set with PR_SET_TIMERSLACK) plus the
+// scheduler's delay.
+inline void SleepUntilNs(std::int64_t deadline_ns) {
+  const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
+                    static_cast<decltype(timespec::tv_nsec)>(deadline_ns % 1'000'000'000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
 }
 
 // CPU time consumed by the whole process so far, in nanoseconds (user + system).

@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,14 +38,6 @@ constexpr int kPingPongs = 8;  // the best (shortest) round trip of these gives 
 // The start is scheduled this far after rank 0 sends the first "go", plus a round trip per rank,
 // so that every rank has its message before the start time.
 constexpr std::int64_t kStartMarginNs = 2'000'000;
-
-// Sleeps until `deadline_ns` of the monotonic clock (at once when it has passed).
-void SleepUntilNs(std::int64_t deadline_ns) {
-  const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                    static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
 
 std::string Tagged(char type, std::string_view body) {
   std::string message(1, type);

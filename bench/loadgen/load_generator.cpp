@@ -2,7 +2,6 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cmath>
@@ -34,13 +33,6 @@ constexpr std::int64_t kSpinMarginNs = 60'000;
 constexpr std::int64_t kMaxSleepNs = 5'000'000;
 constexpr std::int64_t kProgressIntervalNs = 250'000'000;
 constexpr double kMaxSubWindows = 100'000;
-
-void SleepUntil(std::int64_t deadline_ns) {
-  timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
-              static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
 
 // Written by the controller at phase changes only, read by every worker once per request: the line
 // stays shared in every core's cache.
@@ -285,7 +277,7 @@ class alignas(64) Worker final : public CompletionHandler {
         continue;
       }
       FillIdle(now);
-      SleepUntil(std::min(scheduled_ns - kSpinMarginNs, now + kMaxSleepNs));
+      SleepUntilNs(std::min(scheduled_ns - kSpinMarginNs, now + kMaxSleepNs));
     }
   }
 
@@ -611,7 +603,7 @@ class LoadRunner {
       if (now >= warmup_end_ns && TotalCompleted() >= settings_.warmup_requests) return true;
       if (on_progress_ && now - last_progress_ns_ >= kProgressIntervalNs) Report(now);
       const std::int64_t poll_ns = settings_.warmup_requests > 0 ? 1'000'000 : kMaxSleepNs;
-      SleepUntil(now >= warmup_end_ns ? now + poll_ns : std::min(warmup_end_ns, now + poll_ns));
+      SleepUntilNs(now >= warmup_end_ns ? now + poll_ns : std::min(warmup_end_ns, now + poll_ns));
     }
   }
 
@@ -629,7 +621,7 @@ class LoadRunner {
   bool Measure() {
     measure_start_ns_ = MonotonicNs() + kPublishMarginNs;
     phase_.measure_start_ns.store(measure_start_ns_, std::memory_order_relaxed);
-    SleepUntil(measure_start_ns_);
+    SleepUntilNs(measure_start_ns_);
     cpu_start_ = ProcessCpuTimes();
     progress_.measuring = true;
     int reported_windows = -1;
@@ -670,11 +662,11 @@ class LoadRunner {
       if (stop_ns_ == kNever) {
         const std::int64_t next_boundary = measure_start_ns_ + (look.windows + 1) * sub_window_ns_;
         // A worker still in a request that spans the boundary reports it when that request ends.
-        SleepUntil(
+        SleepUntilNs(
             std::clamp(next_boundary + 1'000'000, now + 2'000'000, now + kProgressIntervalNs));
       }
     }
-    SleepUntil(stop_ns_);
+    SleepUntilNs(stop_ns_);
     cpu_end_ = ProcessCpuTimes();
     threads_.clear();  // the workers finish their in-flight requests and exit
     return true;
