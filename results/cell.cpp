@@ -13,7 +13,12 @@ std::string CellSettings::Key() const {
              "rate_hz={};arrival={};threads={};inputs={};repeat={}",
              target, link, backend, model, precision, batch, mode, concurrency, rate_hz, arrival,
              threads, inputs, repeat) +
-         (dynamic_batching.empty() ? "" : ";dynamic_batching=" + dynamic_batching);
+         (dynamic_batching.empty() ? "" : ";dynamic_batching=" + dynamic_batching) +
+         (event_work.empty()
+              ? ""
+              : fmt::format(";event_work={};event_work_spread={};requests_per_event={};"
+                            "client_mode={}",
+                            event_work, event_work_spread, requests_per_event, client_mode));
 }
 
 std::string_view CellStatusName(CellStatus status) {

@@ -34,11 +34,18 @@ struct CellSettings {
   std::string inputs = "random";     // input source: "random", a dataset name or path
   std::string server_address;        // remote: host:port; empty for local or the embedded server
   std::string dynamic_batching;      // remote: the server's batcher "on" | "off"; empty for local
+  // A client workflow (docs/SWEEP.md "Client workflows"): each client is a job processing events.
+  // All empty (0) for cells without one, whose clients send requests back to back.
+  std::string event_work;               // the job's own work per event: "none", "cpu:5", ...
+  std::string event_work_spread;        // "fixed" | "exponential" | "lognormal:CV"
+  std::int64_t requests_per_event = 0;  // requests per event (1 or more with a workflow)
+  std::string client_mode;              // "sync" | "async"
 
   // A stable identity of the cell, used by --resume (which cells are already in the file) and by
   // compare (which cells to match between two runs). Every field except server_address, which says
   // where the server was (an embedded server gets a new port each time), not what was measured.
-  // dynamic_batching joins the key only when set, so keys of local cells stay as they were.
+  // dynamic_batching and the workflow fields join the key only when set, so keys of cells
+  // without them stay as they were.
   // Format: "target=local;link=none;backend=...;...;repeat=0"; never reorder, only append.
   std::string Key() const;
 
@@ -181,11 +188,30 @@ struct CellResult {
   std::string backend_settings;
   std::optional<FleetInfo> fleet;  // measured by several client processes (MPI ranks)
 
+  // Client workflow cells (CellSettings::event_work set): the events that ended in the measured
+  // window, each from its start (drawing its work) to its end (work done, every response in).
+  std::int64_t completed_events = 0;
+  double throughput_events_per_s = 0;  // all jobs
+  LatencyHistogram event_time;
+  std::int64_t event_ns_total = 0;  // the events' summed times
+  // Of which spent in inference: sending, waiting for and (local target) running the requests.
+  std::int64_t event_inference_ns_total = 0;
+  // Remote cells on the embedded server: each model instance's busy time over the cell's wall
+  // time, warm-up included (the server's own statistics); empty otherwise.
+  std::vector<double> instance_duty_cycles;
+
   // Cumulative (interpolated) completions at each sub-window boundary of the measured window, as
   // the stop rule saw them; what a fleet sums to judge the merged throughput's confidence
   // interval. In memory only: not stored in results files.
   std::vector<double> window_progress;
   double sub_window_s = 0;
+
+  // The fraction of event time spent in inference; 0 without events.
+  double EventInferenceFraction() const {
+    return event_ns_total > 0
+               ? static_cast<double>(event_inference_ns_total) / static_cast<double>(event_ns_total)
+               : 0;
+  }
 
   // Client CPU use in cores: (user + sys) / duration; 1.0 is one core busy the whole window.
   double ClientCpuUtilisation() const {

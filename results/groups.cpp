@@ -270,6 +270,9 @@ void WriteCellGroup(hid_t group, const CellResult& result) {
   WriteFleet(group, result.fleet);
   WriteHistogram(group, schema::kLatencyHistogram, result.latency);
   WriteHistogram(group, schema::kSendLagHistogram, result.send_lag);
+  WriteHistogram(group, schema::kEventTimeHistogram, result.event_time);
+  h5::WriteArray(group, schema::kInstanceDutyCycles, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                 result.instance_duty_cycles.size(), result.instance_duty_cycles.data());
 
   const h5::Handle record_type = RequestRecordType();
   h5::WriteArray(group, schema::kRawRecords, record_type.get(), record_type.get(),
@@ -299,6 +302,13 @@ void ReadCellGroup(hid_t group, bool with_raw_records, CellResult& result) {
   result.fleet = ReadFleet(group);
   result.latency = ReadHistogram(group, schema::kLatencyHistogram);
   result.send_lag = ReadHistogram(group, schema::kSendLagHistogram);
+  if (h5::Exists(group, schema::kEventTimeHistogram)) {  // schema 4
+    result.event_time = ReadHistogram(group, schema::kEventTimeHistogram);
+  }
+  if (h5::Exists(group, schema::kInstanceDutyCycles)) {
+    result.instance_duty_cycles =
+        h5::ReadArray<double>(group, schema::kInstanceDutyCycles, H5T_NATIVE_DOUBLE);
+  }
   {
     const h5::Handle records = h5::OpenDataset(group, schema::kRawRecords);
     result.raw_records_truncated =

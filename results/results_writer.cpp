@@ -252,8 +252,12 @@ void ResultsWriter::Impl::WriteCell(std::int64_t index, const CellSettings& sett
     MoveLink(cell_groups.get(), target, name);
   }
 
-  const schema::CellRow source{index, settings, result, result.latency.Summary(),
-                               result.send_lag.Summary()};
+  const schema::CellRow source{index,
+                               settings,
+                               result,
+                               result.latency.Summary(),
+                               result.send_lag.Summary(),
+                               result.event_time.Summary()};
   const std::vector<Value> values = schema::ValuesOf(schema::CellColumns(), source);
   WidenTableFor(StringWidths(layout->fields(), {values}));
   std::vector<std::byte> row(layout->size());

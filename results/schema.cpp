@@ -171,6 +171,30 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     c.push_back(ResultColumn("raw_records_truncated", &R::raw_records_truncated));
     c.push_back(SettingColumn("dynamic_batching", &S::dynamic_batching));
     c.push_back(ResultColumn("backend_settings", &R::backend_settings));
+    c.push_back(SettingColumn("event_work", &S::event_work));
+    c.push_back(SettingColumn("event_work_spread", &S::event_work_spread));
+    c.push_back(SettingColumn("requests_per_event", &S::requests_per_event));
+    c.push_back(SettingColumn("client_mode", &S::client_mode));
+    c.push_back(ResultColumn("completed_events", &R::completed_events));
+    c.push_back(ResultColumn("throughput_events_per_s", &R::throughput_events_per_s));
+    c.push_back(DerivedColumn(
+        "throughput_events_per_s_per_job", FieldType::kFloat64, [](const CellRow& row) {
+          const auto jobs =
+              static_cast<double>(std::max<std::int64_t>(1, row.settings.concurrency));
+          return Value(row.result.throughput_events_per_s / jobs);
+        }));
+    AddSummaryColumns(c, "event_time", &CellRow::event_time);
+    c.push_back(ResultColumn("event_ns_total", &R::event_ns_total));
+    c.push_back(ResultColumn("event_inference_ns_total", &R::event_inference_ns_total));
+    c.push_back(DerivedColumn(
+        "event_inference_fraction", FieldType::kFloat64,
+        [](const CellRow& row) { return Value(row.result.EventInferenceFraction()); }));
+    c.push_back(DerivedColumn("bytes_per_event", FieldType::kFloat64, [](const CellRow& row) {
+      const CellResult& r = row.result;
+      return Value(r.completed_events > 0 ? static_cast<double>(r.bytes_sent + r.bytes_received) /
+                                                static_cast<double>(r.completed_events)
+                                          : 0.0);
+    }));
     return c;
   }();
   return columns;

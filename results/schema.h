@@ -25,6 +25,8 @@ inline constexpr const char* kRanksTable = "ranks";
 inline constexpr const char* kErrorsTable = "errors";
 inline constexpr const char* kLatencyHistogram = "latency_histogram";
 inline constexpr const char* kSendLagHistogram = "send_lag_histogram";
+inline constexpr const char* kEventTimeHistogram = "event_time_histogram";  // schema 4
+inline constexpr const char* kInstanceDutyCycles = "instance_duty_cycles";  // schema 4
 inline constexpr const char* kRawRecords = "raw_records";
 inline constexpr const char* kServerBatchSizes = "server_batch_sizes";
 std::string ServerHistogramName(std::size_t server);  // "server_<i>_latency_histogram"
@@ -45,6 +47,7 @@ struct CellRow {
   const CellResult& result;
   LatencySummary latency;
   LatencySummary send_lag;
+  LatencySummary event_time;
 };
 using ErrorCount = std::pair<std::string, std::int64_t>;  // error kind, count
 

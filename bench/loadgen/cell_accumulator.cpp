@@ -7,6 +7,10 @@ namespace sonic {
 void CellAccumulator::Add(const CellResult& part, std::int64_t clock_offset_ns, int worker_base) {
   total_.latency.Merge(part.latency);
   total_.send_lag.Merge(part.send_lag);
+  total_.event_time.Merge(part.event_time);
+  total_.completed_events += part.completed_events;
+  total_.event_ns_total += part.event_ns_total;
+  total_.event_inference_ns_total += part.event_inference_ns_total;
   total_.completed_requests += part.completed_requests;
   total_.completed_inferences += part.completed_inferences;
   total_.warmup_requests += part.warmup_requests;

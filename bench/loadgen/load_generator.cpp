@@ -31,6 +31,8 @@ constexpr std::int64_t kPublishMarginNs = 1'000'000;
 constexpr std::int64_t kSpinMarginNs = 60'000;
 // Longest sleep of an idle worker or of the controller, so that a stop or a cancel is seen soon.
 constexpr std::int64_t kMaxSleepNs = 5'000'000;
+// Longest sleep of a job in its event's work ("elsewhere"), between the boundaries it records.
+constexpr std::int64_t kMaxWorkSleepNs = 100'000'000;
 constexpr std::int64_t kProgressIntervalNs = 250'000'000;
 constexpr double kMaxSubWindows = 100'000;
 
@@ -94,6 +96,61 @@ class SharedSchedule {
 // The one worker whose completion callback may run inline on this thread (see Worker::OnDone).
 thread_local const void* tls_worker = nullptr;
 
+// One of an async job's requests in flight. OnDone (inline or from the target's thread) only
+// keeps the response; the job records it on its own thread once every request of the event is
+// in, so that several completions never write the job's tally at once.
+class EventSlot final : public CompletionHandler {
+ public:
+  explicit EventSlot(const void* owner) : owner_(owner) {}
+
+  void Arm(const Request& request) {
+    request_ = request;
+    inline_done_ = false;
+    state_.store(kPending, std::memory_order_relaxed);
+  }
+
+  void OnDone(const Request&, const Response& response) noexcept override {
+    received_ns_ = MonotonicNs();
+    response_ = response;
+    response_.error_message = {};
+    if (response.error) message_.assign(response.error_message);
+    if (tls_worker == owner_) {
+      inline_done_ = true;
+      return;
+    }
+    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
+  }
+
+  void Wait() {
+    if (inline_done_) return;
+    std::uint32_t expected = kPending;
+    if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) {
+      while (state_.load(std::memory_order_acquire) != kDone) {
+        state_.wait(kWaiting, std::memory_order_acquire);
+      }
+    }
+  }
+
+  // Valid after Wait().
+  const Request& request() const { return request_; }
+  Response response() const {
+    Response response = response_;
+    if (response.error) response.error_message = message_;
+    return response;
+  }
+  std::int64_t received_ns() const { return received_ns_; }
+
+ private:
+  static constexpr std::uint32_t kPending = 0, kWaiting = 1, kDone = 2;
+  const void* const owner_;
+  Request request_;
+  Response response_;
+  std::string message_;
+  std::int64_t received_ns_ = 0;
+  bool inline_done_ = false;
+  std::atomic<std::uint32_t> state_{kPending};
+};
+
 // One client worker. Everything it records is its own (no locks, no shared writes on the hot
 // path); OnDone writes it either inline on the worker's thread or, for an asynchronous target,
 // from the target's thread while the worker waits, the hand-over ordered by `state_`.
@@ -108,8 +165,16 @@ class alignas(64) Worker final : public CompletionHandler {
         sub_window_ns_(sub_window_ns),
         record_cap_(record_cap),
         open_loop_(settings.mode == LoadMode::kOpen),
+        slots_per_job_(SlotsPerJob(settings)),
         progress_(max_boundaries, 0.0) {
     tally_.raw_records.reserve(record_cap);
+  }
+
+  // The target workers each job uses: requests_per_event in async mode, else 1.
+  static int SlotsPerJob(const LoadSettings& settings) {
+    return settings.workflow && settings.workflow->mode == ClientMode::kAsync
+               ? settings.workflow->requests_per_event
+               : 1;
   }
 
   // The thread body: prepare (untimed), report ready, wait for go, run until the stop time.
@@ -122,7 +187,9 @@ class alignas(64) Worker final : public CompletionHandler {
       prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
       const CpuList original = CurrentThreadCpus();
       PinCurrentThread(settings_.backend_cpus);
-      target_.PrepareWorker(index_);
+      for (int slot = 0; slot < slots_per_job_; ++slot) {
+        target_.PrepareWorker(index_ * slots_per_job_ + slot);
+      }
       if (!settings_.client_cpus.empty()) {
         PinCurrentThread(settings_.client_cpus);
       } else if (!settings_.backend_cpus.empty()) {
@@ -140,13 +207,25 @@ class alignas(64) Worker final : public CompletionHandler {
     prev_done_ns_ = start_ns;
     if (schedule) {
       RunOpenLoop(*schedule);
+    } else if (settings_.workflow) {
+      RunEvents(*settings_.workflow);
     } else {
       RunClosedLoop();
     }
   }
 
   void OnDone(const Request& request, const Response& response) noexcept override {
-    const std::int64_t now = MonotonicNs();
+    Complete(request, response, MonotonicNs());
+    if (tls_worker == this) {
+      inline_done_ = true;
+      return;
+    }
+    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
+  }
+
+  // What a completion at `now` does to this worker's counts, progress and tally. On the worker's
+  // thread, or on the target's while the worker waits (OnDone).
+  void Complete(const Request& request, const Response& response, std::int64_t now) {
     received_ns_ = now;
     if (response.error) {
       phase_.failures_in_a_row.fetch_add(1, std::memory_order_relaxed);
@@ -174,11 +253,6 @@ class alignas(64) Worker final : public CompletionHandler {
     } else {
       RecordInWindow(request, response, now);
     }
-    if (tls_worker == this) {
-      inline_done_ = true;
-      return;
-    }
-    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
   }
 
   std::exception_ptr error() const { return error_; }
@@ -244,6 +318,108 @@ class alignas(64) Worker final : public CompletionHandler {
       // delay, not the target's, so it is kept out of the next request's latency.
       now = SubmitAndWait(request) ? received_ns_ : MonotonicNs();
     }
+  }
+
+  // A job: per event, its own work and requests_per_event requests, sync (work, then the requests
+  // one after another) or async (the requests sent at the start, collected after the work).
+  void RunEvents(const EventWorkflow& flow) {
+    WorkSampler sampler(flow.work, settings_.arrival_seed * 1'000'003 + index_);
+    std::vector<std::unique_ptr<EventSlot>> slots;
+    if (flow.mode == ClientMode::kAsync) {
+      for (int i = 0; i < flow.requests_per_event; ++i) {
+        slots.push_back(std::make_unique<EventSlot>(this));
+      }
+    }
+    Request request;
+    request.worker = index_;
+    std::int64_t requests = 0;
+    while (!finished_) {
+      const std::int64_t start = MonotonicNs();
+      const std::int64_t work_ns = sampler.NextNs();
+      std::int64_t end = start, inference_ns = 0;
+      if (flow.mode == ClientMode::kAsync) {
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          request.worker = index_ * slots_per_job_ + static_cast<int>(i);
+          request.sample_index = requests++ * settings_.concurrency + index_;
+          request.scheduled_ns = request.sent_ns = MonotonicNs();
+          slots[i]->Arm(request);
+          target_.Submit(slots[i]->request(), *slots[i]);
+        }
+        const std::int64_t sent = MonotonicNs();
+        const bool worked = Work(flow.work.kind, work_ns, start, /*idle=*/false);
+        const std::int64_t waiting = MonotonicNs();
+        CollectSlots(slots);
+        end = MonotonicNs();
+        inference_ns = (sent - start) + (end - waiting);
+        if (!worked) return;
+      } else {
+        if (!Work(flow.work.kind, work_ns, start, /*idle=*/true)) return;
+        const std::int64_t worked = MonotonicNs();
+        end = worked;
+        for (int i = 0; i < flow.requests_per_event && !finished_; ++i) {
+          request.sample_index = requests++ * settings_.concurrency + index_;
+          request.scheduled_ns = request.sent_ns = end;
+          end = SubmitAndWait(request) ? received_ns_ : MonotonicNs();
+        }
+        inference_ns = end - worked;
+      }
+      if (finished_) return;  // its last response came after the stop: not an event of the window
+      RecordEvent(start, end, inference_ns);
+    }
+  }
+
+  // The event's work from `start_ns`: false when the stop time came first (the event is
+  // abandoned). `idle`: nothing of this job is in flight, so boundaries passing during the work
+  // are recorded exactly as they pass.
+  bool Work(EventWork::Kind kind, std::int64_t work_ns, std::int64_t start_ns, bool idle) {
+    if (work_ns <= 0) return true;
+    if (kind == EventWork::Kind::kCpu) {
+      BurnCpu(work_ns);
+      return MonotonicNs() < phase_.stop_ns.load(std::memory_order_relaxed);
+    }
+    const std::int64_t end = start_ns + work_ns;
+    for (;;) {
+      const std::int64_t now = MonotonicNs();
+      const std::int64_t stop = phase_.stop_ns.load(std::memory_order_relaxed);
+      if (now >= stop) {
+        if (idle) FillIdle(stop);
+        return false;
+      }
+      if (now >= end) return true;
+      // Wake for the work's end, or the next boundary to record (the stop is one), or at least
+      // every kMaxWorkSleepNs to learn of a stop; not more often, so that a thousand jobs cost
+      // little.
+      std::int64_t wake = std::min(end, now + kMaxWorkSleepNs);
+      if (idle) {
+        FillIdle(now);
+        wake = std::min(wake, next_boundary_ns_);
+      }
+      SleepUntilNs(wake);
+    }
+  }
+
+  // Waits for every request of the event, then records them in the order they completed.
+  void CollectSlots(const std::vector<std::unique_ptr<EventSlot>>& slots) {
+    std::vector<const EventSlot*> order;
+    for (const auto& slot : slots) {
+      slot->Wait();
+      order.push_back(slot.get());
+    }
+    std::sort(order.begin(), order.end(), [](const EventSlot* a, const EventSlot* b) {
+      return a->received_ns() < b->received_ns();
+    });
+    for (const EventSlot* slot : order) {
+      Complete(slot->request(), slot->response(), slot->received_ns());
+    }
+  }
+
+  void RecordEvent(std::int64_t start_ns, std::int64_t end_ns, std::int64_t inference_ns) {
+    const std::int64_t window_start = phase_.measure_start_ns.load(std::memory_order_relaxed);
+    if (window_start == kNever || end_ns < window_start) return;
+    ++tally_.completed_events;
+    tally_.event_time.Record(end_ns - start_ns);
+    tally_.event_ns_total += end_ns - start_ns;
+    tally_.event_inference_ns_total += inference_ns;
   }
 
   void RunOpenLoop(SharedSchedule& schedule) {
@@ -343,6 +519,7 @@ class alignas(64) Worker final : public CompletionHandler {
   const std::int64_t sub_window_ns_;
   const std::size_t record_cap_;
   const bool open_loop_;
+  const int slots_per_job_;
   std::exception_ptr error_;
 
   // Hot, written by this worker's requests only.
@@ -445,6 +622,20 @@ void ValidateLoadSettings(const LoadSettings& s) {
         fmt::format("at most {} sub-windows of min_duration_s / sub_windows", kMaxSubWindows));
   }
   if (!(s.max_send_lag_s > 0)) bad("max_send_lag_s", s.max_send_lag_s, "more than 0");
+  if (s.workflow) {
+    if (s.mode != LoadMode::kClosed) {
+      bad("mode", LoadModeName(s.mode), "closed for a client workflow (event_work): jobs");
+    }
+    const int r = s.workflow->requests_per_event;
+    if (r < 1 || r > kMaxRequestsPerEvent) {
+      bad("requests_per_event", r, fmt::format("1 to {}", kMaxRequestsPerEvent));
+    }
+    if (s.workflow->mode == ClientMode::kAsync &&
+        static_cast<std::int64_t>(s.concurrency) * r > kMaxConcurrency) {
+      bad("concurrency x requests_per_event", static_cast<std::int64_t>(s.concurrency) * r,
+          fmt::format("at most {} requests in flight in async mode", kMaxConcurrency));
+    }
+  }
 }
 
 StopDecision DecideStop(const LoadSettings& settings, std::int64_t sub_window_ns,
@@ -556,7 +747,11 @@ class LoadRunner {
   }
 
   void Start() {
-    target_.Setup(workers_);
+    const EventWorkflow* flow = settings_.workflow ? &*settings_.workflow : nullptr;
+    if (flow != nullptr && flow->work.kind == EventWork::Kind::kCpu) CalibrateCpuWork();
+    const int slots =
+        flow != nullptr && flow->mode == ClientMode::kAsync ? flow->requests_per_event : 1;
+    target_.Setup(workers_ * slots);
     for (int w = 0; w < workers_; ++w) {
       pool_.push_back(std::make_unique<Worker>(w, settings_, target_, phase_, sub_window_ns_,
                                                max_boundaries_,
@@ -703,6 +898,7 @@ class LoadRunner {
     result.completed_inferences = result.completed_requests * batch;
     result.throughput_requests_per_s = result.completed_requests / result.duration_s;
     result.throughput_inferences_per_s = result.throughput_requests_per_s * batch;
+    result.throughput_events_per_s = result.completed_events / result.duration_s;
     const auto stop_boundary =
         static_cast<std::size_t>((stop_ns_ - measure_start_ns_) / sub_window_ns_);
     const ThroughputEstimate estimate =

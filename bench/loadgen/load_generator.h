@@ -11,6 +11,7 @@
 #include "bench/loadgen/arrival.h"
 #include "bench/loadgen/convergence.h"
 #include "bench/loadgen/cpu_set.h"
+#include "bench/loadgen/event_work.h"
 #include "bench/loadgen/target.h"
 #include "results/cell.h"
 
@@ -41,7 +42,11 @@ struct LoadSettings {
   int concurrency = 1;
   double rate_hz = 0;  // open only
   ArrivalProcess arrival = ArrivalProcess::kConstant;
-  std::uint64_t arrival_seed = 1;
+  std::uint64_t arrival_seed = 1;  // and of each job's event work (+ the job's index)
+  // Closed loop only: each client is a job processing events (event_work.h). In async mode a job
+  // has requests_per_event requests in flight at once: the target is set up for concurrency x
+  // requests_per_event workers, job j using workers j x requests_per_event onwards.
+  std::optional<EventWorkflow> workflow;
 
   // Warm-up ends when both are met (0 disables one).
   double warmup_s = 1.0;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "backends/registry.h"
 #include "bench/loadgen/cpu_set.h"
@@ -276,6 +277,37 @@ const SweepKey kKeys[] = {
      [](const std::string& v, SweepConfig& c) {
        if (!v.empty()) c.rates_hz = ParseRateAxis(v, "rate_hz");
      }},
+    {"event_work", "--event-work", [] { return std::string(); },
+     "Client workflow: each client a job whose events do none, cpu:MS or elsewhere:MS of work",
+     [](const std::string& v, SweepConfig& c) {
+       if (v.empty()) return;
+       for (const std::string& item : SplitList(v, "event_work")) {
+         AppendUnique(c.event_works, ParseEventWork(item));
+       }
+     }},
+    {"event_work_spread", "--event-work-spread", [] { return std::string("fixed"); },
+     "Client workflow: work per event fixed, exponential or lognormal:CV",
+     [](const std::string& v, SweepConfig& c) {
+       EventWork spread;
+       ParseEventWorkSpread(v, spread);
+       for (EventWork& work : c.event_works) {
+         work.spread = spread.spread;
+         work.cv = spread.cv;
+       }
+     }},
+    {"requests_per_event", "--requests-per-event", [] { return std::string("1"); },
+     "Client workflow: requests per event",
+     [](const std::string& v, SweepConfig& c) {
+       c.requests_per_event =
+           static_cast<int>(ParseIntInRange(v, "requests_per_event", 1, kMaxRequestsPerEvent));
+     }},
+    {"client_mode", "--client-mode", [] { return std::string("sync"); },
+     "Client workflow: sync (work, then inference), async (both at once) or both",
+     [](const std::string& v, SweepConfig& c) {
+       for (const std::string& name : SplitList(v, "client_mode")) {
+         AppendUnique(c.client_modes, ParseClientMode(name));
+       }
+     }},
     {"arrival", "--arrival", [] { return std::string("constant"); },
      "Open-loop arrivals: constant or poisson",
      [](const std::string& v, SweepConfig& c) { c.load.arrival = ParseArrivalProcess(v); }},
@@ -407,6 +439,10 @@ std::string UnknownKeyMessage(std::string_view key) {
              : fmt::format("unknown key '{}' (did you mean '{}'?)", key, best);
 }
 
+// Keys that only client workflows use: set without event_work, they would be ignored.
+constexpr std::string_view kWorkflowOnlyKeys[] = {"event_work_spread", "requests_per_event",
+                                                  "client_mode"};
+
 // Keys that only remote cells use: set on a grid without remote cells, they would be ignored.
 constexpr std::string_view kRemoteOnlyKeys[] = {
     "link",      "dynamic_batching",   "server",           "server_policy",
@@ -428,6 +464,8 @@ std::int64_t CountCells(const SweepConfig& config) {
                                         config.precisions.size(),
                                         config.batches.size(),
                                         config.concurrencies.size(),
+                                        std::max<std::size_t>(1, config.event_works.size()),
+                                        std::max<std::size_t>(1, config.client_modes.size()),
                                         static_cast<std::size_t>(per_load),
                                         static_cast<std::size_t>(config.repeats)};
     if (target == "remote") {
@@ -556,6 +594,21 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
           it->second->origin, key, it->second->value));
     }
   }
+  for (std::string_view key : kWorkflowOnlyKeys) {
+    const auto it = latest.find(std::string(key));
+    if (config.event_works.empty() && it != latest.end() &&
+        it->second->value != FindKey(key)->default_value()) {
+      problems.push_back(fmt::format(
+          "{}: {} = {} applies to client workflows only, and there is none (add event_work, "
+          "e.g. event_work = elsewhere:20)",
+          it->second->origin, key, it->second->value));
+    }
+  }
+  if (!config.event_works.empty() &&
+      (config.modes.size() != 1 || config.modes.front() != LoadMode::kClosed)) {
+    problems.push_back(fmt::format("{}: event_work needs mode = closed (each client is a job)",
+                                   origin_of("mode")));
+  }
   if (!(config.load.max_duration_s >= config.load.min_duration_s)) {
     problems.push_back(fmt::format("{}: max_duration_s = {} is less than min_duration_s = {}",
                                    origin_of("max_duration_s"), config.load.max_duration_s,
@@ -565,6 +618,12 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     LoadSettings probe = config.load;
     probe.mode = open ? LoadMode::kOpen : LoadMode::kClosed;
     probe.rate_hz = open ? config.rates_hz.front() : 0;
+    if (!config.event_works.empty()) {
+      probe.workflow = EventWorkflow{config.event_works.front(), config.requests_per_event,
+                                     config.client_modes.back()};
+      probe.concurrency = static_cast<int>(
+          *std::max_element(config.concurrencies.begin(), config.concurrencies.end()));
+    }
     try {
       ValidateLoadSettings(probe);
     } catch (const Error& error) {
@@ -593,61 +652,108 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   return config;
 }
 
+namespace {
+
+// Replaces each cell by one per value of an axis, in the axis' order: expanding the axes from the
+// outermost to the innermost gives the run order.
+template <typename Values, typename Apply>
+void ExpandAxis(std::vector<SweepCell>& cells, const Values& values_of, const Apply& apply) {
+  std::vector<SweepCell> expanded;
+  for (const SweepCell& cell : cells) {
+    for (const auto& value : values_of(cell)) {
+      SweepCell copy = cell;
+      apply(copy, value);
+      expanded.push_back(std::move(copy));
+    }
+  }
+  cells = std::move(expanded);
+}
+
+bool IsRemote(const SweepCell& cell) { return cell.settings.target == "remote"; }
+
+}  // namespace
+
 std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   const std::size_t usable_cpus = config.load.backend_cpus.empty()
                                       ? CurrentThreadCpus().size()
                                       : config.load.backend_cpus.size();
-  std::vector<SweepCell> cells;
-  const std::vector<std::string> local_only{""};
-  for (const std::string& target : config.targets)
-    for (const std::string& link :
-         target == "remote" ? config.links : std::vector<std::string>{"none"})
-      for (const std::string& batching : target == "remote" ? config.dynamic_batching : local_only)
-        for (const std::string& backend : config.backends)
-          for (const std::string& model : config.models)
-            for (Precision precision : config.precisions)
-              for (std::int64_t batch : config.batches)
-                for (LoadMode mode : config.modes)
-                  for (std::int64_t concurrency : config.concurrencies) {
-                    const std::vector<double> rates =
-                        mode == LoadMode::kOpen ? config.rates_hz : std::vector<double>{0.0};
-                    for (double rate_hz : rates)
-                      for (std::int64_t repeat = 0; repeat < config.repeats; ++repeat) {
-                        SweepCell cell;
-                        CellSettings& s = cell.settings;
-                        s.target = target;
-                        s.link = link;
-                        s.dynamic_batching = batching;
-                        s.server_address = target == "remote" ? config.remote.server : "";
-                        s.backend = backend;
-                        s.model = model;
-                        s.precision = std::string(PrecisionName(precision));
-                        s.batch = batch;
-                        s.mode = std::string(LoadModeName(mode));
-                        s.concurrency = concurrency;
-                        s.rate_hz = rate_hz;
-                        s.arrival = std::string(ArrivalProcessName(config.load.arrival));
-                        s.repeat = repeat;
-                        // Auto threads share the usable CPUs between the concurrent executables
-                        // instead of oversubscribing them.
-                        // A remote cell's executables are the server's instances.
-                        const std::int64_t sharers =
-                            target == "remote" ? config.remote.instances : concurrency;
-                        s.threads = config.threads > 0
-                                        ? config.threads
-                                        : std::max<std::int64_t>(
-                                              1, static_cast<std::int64_t>(usable_cpus) / sharers);
-                        s.inputs = config.inputs;
-                        cell.load = config.load;
-                        cell.remote = config.remote;
-                        cell.device = config.device;
-                        cell.load.mode = mode;
-                        cell.load.concurrency = static_cast<int>(concurrency);
-                        cell.load.rate_hz = rate_hz;
-                        cell.load.arrival_seed = config.seed + static_cast<std::uint64_t>(repeat);
-                        cells.push_back(std::move(cell));
-                      }
-                  }
+  SweepCell base;
+  base.load = config.load;
+  base.remote = config.remote;
+  base.device = config.device;
+  base.settings.arrival = std::string(ArrivalProcessName(config.load.arrival));
+  base.settings.inputs = config.inputs;
+  std::vector<SweepCell> cells = {base};
+  const auto all = [](const auto& values) {
+    return [&values](const SweepCell&) { return values; };
+  };
+  const auto only = [](auto value) { return std::vector<decltype(value)>{value}; };
+
+  ExpandAxis(cells, all(config.targets), [&](SweepCell& c, const std::string& target) {
+    c.settings.target = target;
+    c.settings.server_address = target == "remote" ? config.remote.server : "";
+  });
+  ExpandAxis(
+      cells,
+      [&](const SweepCell& c) { return IsRemote(c) ? config.links : only(std::string("none")); },
+      [](SweepCell& c, const std::string& link) { c.settings.link = link; });
+  ExpandAxis(
+      cells,
+      [&](const SweepCell& c) {
+        return IsRemote(c) ? config.dynamic_batching : only(std::string());
+      },
+      [](SweepCell& c, const std::string& batching) { c.settings.dynamic_batching = batching; });
+  ExpandAxis(cells, all(config.backends),
+             [](SweepCell& c, const std::string& backend) { c.settings.backend = backend; });
+  ExpandAxis(cells, all(config.models),
+             [](SweepCell& c, const std::string& model) { c.settings.model = model; });
+  ExpandAxis(cells, all(config.precisions), [](SweepCell& c, Precision precision) {
+    c.settings.precision = std::string(PrecisionName(precision));
+  });
+  ExpandAxis(cells, all(config.batches),
+             [](SweepCell& c, std::int64_t batch) { c.settings.batch = batch; });
+  ExpandAxis(cells, all(config.modes), [](SweepCell& c, LoadMode mode) {
+    c.settings.mode = std::string(LoadModeName(mode));
+    c.load.mode = mode;
+  });
+  if (!config.event_works.empty()) {
+    ExpandAxis(cells, all(config.event_works), [&](SweepCell& c, const EventWork& work) {
+      c.settings.event_work = EventWorkName(work);
+      c.settings.event_work_spread = EventWorkSpreadName(work);
+      c.settings.requests_per_event = config.requests_per_event;
+      c.load.workflow = EventWorkflow{work, config.requests_per_event, ClientMode::kSync};
+    });
+    ExpandAxis(cells, all(config.client_modes), [](SweepCell& c, ClientMode mode) {
+      c.settings.client_mode = std::string(ClientModeName(mode));
+      c.load.workflow->mode = mode;
+    });
+  }
+  ExpandAxis(cells, all(config.concurrencies), [&](SweepCell& c, std::int64_t concurrency) {
+    c.settings.concurrency = concurrency;
+    c.load.concurrency = static_cast<int>(concurrency);
+    // Auto threads share the usable CPUs between the concurrent executables instead of
+    // oversubscribing them. A remote cell's executables are the server's instances.
+    const std::int64_t sharers = IsRemote(c) ? config.remote.instances : concurrency;
+    c.settings.threads =
+        config.threads > 0
+            ? config.threads
+            : std::max<std::int64_t>(1, static_cast<std::int64_t>(usable_cpus) / sharers);
+  });
+  ExpandAxis(
+      cells,
+      [&](const SweepCell& c) {
+        return c.load.mode == LoadMode::kOpen ? config.rates_hz : only(0.0);
+      },
+      [](SweepCell& c, double rate_hz) {
+        c.settings.rate_hz = rate_hz;
+        c.load.rate_hz = rate_hz;
+      });
+  std::vector<std::int64_t> repeats(static_cast<std::size_t>(config.repeats));
+  std::iota(repeats.begin(), repeats.end(), 0);
+  ExpandAxis(cells, all(repeats), [&](SweepCell& c, std::int64_t repeat) {
+    c.settings.repeat = repeat;
+    c.load.arrival_seed = config.seed + static_cast<std::uint64_t>(repeat);
+  });
   return cells;
 }
 

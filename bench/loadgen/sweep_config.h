@@ -81,6 +81,10 @@ struct SweepConfig {
   std::vector<LoadMode> modes;
   std::vector<std::int64_t> concurrencies;
   std::vector<double> rates_hz;  // open-loop cells only
+  // Client workflow (closed loop): one cell per work and client mode; empty: no workflow.
+  std::vector<EventWork> event_works;  // spread applied to each
+  std::vector<ClientMode> client_modes;
+  int requests_per_event{};
   std::int64_t repeats{};
   std::int64_t threads{};  // backend threads per executable; 0: usable CPUs / concurrency
   std::string device;      // backend device selector (CompileOptions::device); empty: the default
@@ -108,8 +112,10 @@ struct SweepCell {
   std::string device;     // backend device selector, as the config gave it
 };
 
-// The grid in run order: target, backend, model, precision, batch, mode, concurrency, rate,
-// repeat (the last varies fastest). Open-loop cells take every rate; others have rate 0.
+// The grid in run order: target, link, batching, backend, model, precision, batch, mode, event
+// work, client mode, concurrency, rate, repeat (the last varies fastest). Open-loop cells take
+// every rate; others have rate 0. Without a workflow, event work and client mode are one empty
+// value each.
 std::vector<SweepCell> ExpandCells(const SweepConfig& config);
 
 }  // namespace sonic
