@@ -1,6 +1,6 @@
 include(GoogleTest)
 
-# sonic_add_test(NAME name SOURCES ... LIBS ... LABELS ... [TIMEOUT s] [SLOW_FILTER pattern])
+# sonic_add_test(NAME name SOURCES ... LIBS ... LABELS ... [TIMEOUT s] [SLOW_FILTER pattern] [SERIAL])
 # Builds one GoogleTest binary and registers each of its tests in CTest with the given labels
 # (unit, contract, integration, gpu, fpga, bench-smoke, slow). Tests matching SLOW_FILTER (a gtest
 # filter such as "*ContractSlow*") are labelled `slow` instead, so that `ctest -LE slow` skips them.
@@ -8,9 +8,14 @@ function(sonic_add_test)
   if(NOT SONIC_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(T "" "NAME;TIMEOUT;SLOW_FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "NAME;TIMEOUT;SLOW_FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
+  endif()
+  # SERIAL: tests that compare measured rates with a closed form run alone, not beside others.
+  set(serial "")
+  if(T_SERIAL)
+    set(serial RUN_SERIAL TRUE)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
@@ -18,13 +23,13 @@ function(sonic_add_test)
     # gtest_discover_tests cannot pass a list of labels through PROPERTIES, so the slow tests
     # come from a second discovery with its own filter and the single label `slow`.
     gtest_discover_tests(${T_NAME} TEST_FILTER "-${T_SLOW_FILTER}"
-      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 60)
+      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ${serial} DISCOVERY_TIMEOUT 60)
     gtest_discover_tests(${T_NAME} TEST_FILTER "${T_SLOW_FILTER}"
-      PROPERTIES LABELS slow TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 60
+      PROPERTIES LABELS slow TIMEOUT ${T_TIMEOUT} ${serial} DISCOVERY_TIMEOUT 60
       TEST_LIST ${T_NAME}_SLOW_TESTS)
   else()
     gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ${serial}
       DISCOVERY_TIMEOUT 60)
   endif()
 endfunction()

@@ -52,7 +52,11 @@ CELL_COLUMNS = (
        "server_compute_input_ns", "server_compute_infer_ns", "server_compute_output_ns",
        "raw_record_count", "raw_records_truncated", "dynamic_batching"]
 )
-COLUMNS_SINCE_4 = ["backend_settings"]
+COLUMNS_SINCE_4 = (
+    ["backend_settings", "event_work", "event_work_spread", "requests_per_event", "client_mode",
+     "completed_events", "throughput_events_per_s", "throughput_events_per_s_per_job"]
+    + ["event_time_" + s for s in SUMMARY_SUFFIXES]
+    + ["event_ns_total", "event_inference_ns_total", "event_inference_fraction", "bytes_per_event"])
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
                    "sum_sq_ns2_lo", "sub_bucket_count", "max_value_ns", "relative_error"}
@@ -175,6 +179,14 @@ class Checker:
                                        row, "latency")
         self.check_histogram(f"{where}/send_lag_histogram", group.get("send_lag_histogram"), row,
                              "send_lag")
+        if "event_time_histogram" in group or "event_time_count" in row.dtype.names:
+            events = self.check_histogram(f"{where}/event_time_histogram",
+                                          group.get("event_time_histogram"), row, "event_time")
+            if events is not None and int(row["event_time_count"]) != int(row["completed_events"]):
+                self.fail(where, "event_time_count != completed_events")
+            duty = group.get("instance_duty_cycles")
+            if not isinstance(duty, h5py.Dataset) or duty.ndim != 1:
+                self.fail(f"{where}/instance_duty_cycles", "expected a 1-D float dataset")
         raw = group.get("raw_records")
         if not isinstance(raw, h5py.Dataset) or raw.dtype.names != RAW_FIELDS:
             self.fail(f"{where}/raw_records", f"expected a compound dataset with fields {RAW_FIELDS}")

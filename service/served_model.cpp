@@ -37,6 +37,42 @@ char* OutputDestination(InferCall& call) {
 
 }  // namespace
 
+Responder::Responder() : thread_([this] { Loop(); }) {}
+
+Responder::~Responder() { Stop(); }
+
+void Responder::Complete(InferCall* call, grpc::Status status) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.emplace_back(call, std::move(status));
+  }
+  wake_.notify_one();
+}
+
+void Responder::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void Responder::Loop() {
+  std::vector<std::pair<InferCall*, grpc::Status>> sending;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything sent
+    sending.swap(queue_);
+    lock.unlock();
+    for (auto& [call, status] : sending) call->Complete(status);
+    sending.clear();
+    lock.lock();
+  }
+}
+
 ServedModel::ServedModel(ServedModelOptions options)
     : options_(std::move(options)),
       stats_(options_.name.empty() ? options_.graph.name : options_.name,
@@ -76,6 +112,7 @@ ServedModel::~ServedModel() { Stop(); }
 
 void ServedModel::Stop() {
   if (batcher_ != nullptr) batcher_->Stop();
+  responder_.Stop();  // after the batcher: its last executions hand calls over
 }
 
 void ServedModel::Submit(InferCall* call) {
@@ -178,7 +215,7 @@ void ServedModel::Execute(int instance_index, std::span<BatchItem* const> items,
   for (std::size_t i = 0; i < items.size(); ++i) {
     InferCall* call = call_at(i);
     stats_.RecordSuccess(call->batch, output_done_ns - call->arrival_ns);
-    call->Complete(grpc::Status::OK);
+    responder_.Complete(call, grpc::Status::OK);
   }
   stats_.RecordInstanceBusy(instance_index, MonotonicNs() - start_ns);
 }

@@ -29,7 +29,8 @@ struct BatchSizeStats {
 // request executed in a batch of several is charged the whole batch's compute times);
 // batch_stats are per execution, by executed batch size (samples). instance_busy (which Triton
 // does not report, nor does the statistics RPC) counts each instance's executions and the time its
-// thread spent in them, sending the responses included: busy ns over wall time is its duty cycle.
+// thread spent in them, up to handing the responses to the model's responder (which sends them):
+// busy ns over wall time is its duty cycle.
 struct ModelStatsSnapshot {
   std::string name;
   std::string version;

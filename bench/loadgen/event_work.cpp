@@ -134,8 +134,7 @@ ClientMode ParseClientMode(std::string_view name) {
         name);
 }
 
-WorkSampler::WorkSampler(const EventWork& work, std::uint64_t seed)
-    : work_(work), random_(seed) {
+WorkSampler::WorkSampler(const EventWork& work, std::uint64_t seed) : work_(work), random_(seed) {
   if (work_.spread == EventWork::Spread::kLognormal) {
     // Mean m and coefficient of variation c: sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2.
     const double variance = std::log1p(work_.cv * work_.cv);

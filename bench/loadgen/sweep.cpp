@@ -12,6 +12,7 @@
 #include "backends/registry.h"
 #include "bench/loadgen/local_target.h"
 #include "bench/loadgen/remote_target.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/sysinfo.h"
 #include "datasets/sample_source.h"
@@ -86,6 +87,17 @@ RemoteTargetOptions RemoteOptionsFor(const SweepCell& cell, const Graph& graph) 
   return options;
 }
 
+// Each model instance's busy time between two snapshots over the wall time between them.
+std::vector<double> DutyCycles(const service::ModelStatsSnapshot& before,
+                               const service::ModelStatsSnapshot& after, std::int64_t wall_ns) {
+  const service::ModelStatsSnapshot delta = service::Delta(before, after);
+  std::vector<double> duty;
+  for (const service::DurationStat& busy : delta.instance_busy) {
+    duty.push_back(wall_ns > 0 ? static_cast<double>(busy.ns) / static_cast<double>(wall_ns) : 0);
+  }
+  return duty;
+}
+
 // A remote cell: the service as the system under test, through the emulated link. Without a
 // server address the cell starts its own server on a free loopback port (the embedded default)
 // and stops it afterwards. Any failed request fails the cell: a measurement with errors in it
@@ -104,6 +116,9 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
   }
   RemoteTarget target(options, input_shape, std::move(inputs));
   std::optional<CellResult> result;
+  const std::vector<service::ModelStatsSnapshot> before =
+      server ? server->Statistics() : std::vector<service::ModelStatsSnapshot>{};
+  const std::int64_t started_ns = MonotonicNs();
   try {
     result = RunLoad(target, cell.load, cancel, progress);
   } catch (const Error& error) {
@@ -119,6 +134,10 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
       result->convergence_reason += fmt::format("; no server statistics: {}", error.what());
     }
     result->servers = target.ServerShares();
+    if (server) {
+      result->instance_duty_cycles =
+          DutyCycles(before.at(0), server->Statistics().at(0), MonotonicNs() - started_ns);
+    }
     std::int64_t failed = 0;
     for (const auto& [kind, count] : result->errors) failed += count;
     if (failed > 0) {

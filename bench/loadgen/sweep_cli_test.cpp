@@ -163,6 +163,57 @@ TEST(SweepCli, EachCellRecordsTheOnednnIdlePolicyItRanWith) {
   }
 }
 
+// Client jobs with 8 ms of work elsewhere against the emulated device of 2 ms per request: locally
+// each job has its own device, events/s = N / (Z + S); through the embedded server (one
+// instance, no batching) they share one, min(N / (Z + S), 1 / S), and it is busy all the time.
+TEST(SweepCli, JobsSaturateOneSharedEmulatedDevice) {
+  const std::string path = TempFile("jobs.h5");
+  const Outcome run = RunSonicbench({"sweep",
+                                     "--backend",
+                                     "null",
+                                     "--device",
+                                     "latency_us=2000",
+                                     "--model",
+                                     "jet_cnn",
+                                     "--target",
+                                     "local,remote",
+                                     "--event-work",
+                                     "elsewhere:8",
+                                     "--concurrency",
+                                     "1,8",
+                                     "--warmup-s",
+                                     "0.3",
+                                     "--min-duration-s",
+                                     "1.5",
+                                     "--max-duration-s",
+                                     "6",
+                                     "--min-requests",
+                                     "20",
+                                     "--no-peak",
+                                     "--out",
+                                     path});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells(reader.ListRuns().at(0));
+  ASSERT_EQ(cells.size(), 4u);
+  for (const CellRecord& cell : cells) {
+    const CellSettings& s = cell.settings;
+    const CellResult& r = cell.result;
+    ASSERT_EQ(r.status, CellStatus::kOk) << s.Key() << ": " << r.error_message;
+    EXPECT_EQ(s.event_work, "elsewhere:8");
+    EXPECT_EQ(s.client_mode, "sync");
+    EXPECT_EQ(s.requests_per_event, 1);
+    const double jobs = static_cast<double>(s.concurrency);
+    const bool shared = s.target == "remote";
+    const double bound = shared ? std::min(jobs / 10e-3, 500.0) : jobs / 10e-3;
+    EXPECT_NEAR(r.throughput_events_per_s / bound, 1, 0.1) << s.Key();
+    EXPECT_EQ(r.event_time.count(), r.completed_events);
+    EXPECT_EQ(r.instance_duty_cycles.size(), shared ? 1u : 0u) << s.Key();
+    if (shared && s.concurrency == 8) EXPECT_GT(r.instance_duty_cycles.at(0), 0.9);
+    if (shared) EXPECT_GT(r.bytes_sent, 0);
+  }
+}
+
 TEST(SweepCli, DryRunListsTheCellsAndRunsNothing) {
   const std::string path = TempFile("dry.h5");
   const Outcome run = RunSonicbench({"sweep", "--backend", "null", "--model", "jet_cnn", "--batch",

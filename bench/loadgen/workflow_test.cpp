@@ -82,7 +82,8 @@ LoadSettings Jobs(int jobs, const char* work, ClientMode mode, int requests_per_
 
 TEST(Workflow, EventsPerSecondFollowTheClosedLoopBoundAgainstJobs) {
   constexpr double kWorkS = 8e-3, kServiceS = 2e-3;
-  for (int jobs : {1, 2, 5, 8, 16}) {
+  // Not at the knee itself (N = (Z + S) / S = 5), where any jitter leaves the device idle.
+  for (int jobs : {1, 2, 4, 8, 16}) {
     SharedDevice device(std::llround(kServiceS * 1e9));
     const std::optional<CellResult> result =
         RunLoad(device, Jobs(jobs, "elsewhere:8", ClientMode::kSync));
