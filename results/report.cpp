@@ -102,9 +102,60 @@ std::string FormatBreakdown(const CellResult& r) {
   return out;
 }
 
+// What a cell's workflow would be run locally: its key with the deployment (target, link,
+// batcher) and the threads (which auto-sizing sets per deployment) taken out.
+std::string WorkflowIdentity(CellSettings s) {
+  s.target = "local";
+  s.link = "none";
+  s.dynamic_batching.clear();
+  s.threads = 0;
+  return s.Key();
+}
+
+// The line under a client-workflow cell: events, event time, where the time went, and for a
+// remote cell the speedup over the same workflow with local inference, when the run has it.
+std::string FormatWorkflow(const CellRecord& cell,
+                           const std::map<std::string, double>& local_events_per_s) {
+  const CellSettings& s = cell.settings;
+  const CellResult& r = cell.result;
+  if (s.event_work.empty() || r.completed_events == 0) return {};
+  std::string out = fmt::format(
+      "        jobs ({} {}, {} x{} per event): {} events/s, {} per job; event p50 {} p99 {}; "
+      "{:.0f}% in inference",
+      s.event_work, s.client_mode, s.event_work_spread, s.requests_per_event,
+      FormatRate(r.throughput_events_per_s),
+      FormatRate(r.throughput_events_per_s /
+                 static_cast<double>(std::max<std::int64_t>(1, s.concurrency))),
+      FormatNs(r.event_time.Percentile(0.5)), FormatNs(r.event_time.Percentile(0.99)),
+      100 * r.EventInferenceFraction());
+  if (r.bytes_sent + r.bytes_received > 0) {
+    out +=
+        fmt::format("; {:.0f} bytes/event", static_cast<double>(r.bytes_sent + r.bytes_received) /
+                                                static_cast<double>(r.completed_events));
+  }
+  for (std::size_t i = 0; i < r.instance_duty_cycles.size(); ++i) {
+    out += fmt::format("{} {:.2f}", i == 0 ? "; instance duty" : ",", r.instance_duty_cycles[i]);
+  }
+  if (s.target != "local") {
+    const auto local = local_events_per_s.find(WorkflowIdentity(s));
+    if (local != local_events_per_s.end() && local->second > 0) {
+      out += fmt::format("; {:.2f}x the events/s of local inference",
+                         r.throughput_events_per_s / local->second);
+    }
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells) {
+  std::map<std::string, double> local_events_per_s;
+  for (const CellRecord& cell : cells) {
+    if (cell.settings.target == "local" && !cell.settings.event_work.empty() &&
+        cell.result.status != CellStatus::kFailed) {
+      local_events_per_s[WorkflowIdentity(cell.settings)] = cell.result.throughput_events_per_s;
+    }
+  }
   std::string out = fmt::format("run {} ({}), {} cells\n", info.run_id,
                                 info.complete ? "complete" : "interrupted", cells.size());
   out += fmt::format("  sonicbench {} ({}), started {} on {}", info.sonicbench_version,
@@ -152,6 +203,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
         measured ? FormatNs(r.latency.Percentile(0.99)) : "-",
         measured ? fmt::format("{:.2f}", r.ClientCpuUtilisation()) : "-", status);
     out += FormatBreakdown(r);
+    out += FormatWorkflow(cell, local_events_per_s);
   }
   return out;
 }

@@ -176,6 +176,43 @@ TEST(ReportTest, RemoteCellsNameTheirLinkAndTheServersBatcher) {
   EXPECT_NE(csv.find(",on,\n"), std::string::npos) << csv;
 }
 
+// The same workflow locally and through the service: the remote cell's line says how many times
+// the local events/s it reaches; a cell without a workflow has no such line.
+TEST(ReportTest, WorkflowCellsShowTheirEventsAndTheSpeedupOverLocalInference) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CellSettings& s = cells[i].settings;
+    s = cells[0].settings;
+    s.event_work = "elsewhere:20";
+    s.event_work_spread = "fixed";
+    s.requests_per_event = 1;
+    s.client_mode = "async";
+    s.concurrency = 4;
+    cells[i].result.completed_events = 1000;
+    cells[i].result.event_time.Record(20'000'000);
+    cells[i].result.event_ns_total = 20'000'000'000;
+    cells[i].result.event_inference_ns_total = 5'000'000'000;
+  }
+  cells[0].result.throughput_events_per_s = 100;
+  cells[1].settings.target = "remote";
+  cells[1].settings.link = "edge";
+  cells[1].settings.dynamic_batching = "on";
+  cells[1].settings.threads = 7;
+  cells[1].result.throughput_events_per_s = 250;
+  cells[1].result.instance_duty_cycles = {0.5};
+  const std::string report = FormatReport(RunInfo{}, cells);
+  EXPECT_NE(report.find("jobs (elsewhere:20 async, fixed x1 per event): 100.0 events/s, 25.0 per "
+                        "job; event p50 20"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("25% in inference"), std::string::npos) << report;
+  EXPECT_NE(report.find("instance duty 0.50; 2.50x the events/s of local inference"),
+            std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("x the events/s", report.find("2.50x") + 5), std::string::npos)
+      << "one speedup line, for the remote cell only";
+}
+
 TEST(ReportTest, CsvEndsEachRowWithTheBackendSettings) {
   auto cells = SampleRun(1, 1.0, 1.0);
   cells[0].result.backend_settings = "idle=spin:20ms";
