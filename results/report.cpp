@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "results/saturation.h"
 
 namespace sonic {
 namespace {
@@ -148,7 +149,46 @@ std::string FormatWorkflow(const CellRecord& cell,
 
 }  // namespace
 
-std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells) {
+// One series' saturation, in a few lines.
+std::string FormatSaturation(const SaturationSeries& series, const ReportOptions& options) {
+  const Saturation s =
+      AnalyseSaturation(series.points, options.latency_budget_ms * 1e6, options.cores_per_job);
+  const CellSettings& first = series.first;
+  const std::string unit = first.event_work.empty() ? "inferences/s" : "events/s";
+  std::string out = fmt::format(
+      "  {} {} {} {} b={}{}: {} to {} jobs\n", TargetLabel(first), first.backend, first.model,
+      first.precision, first.batch,
+      first.event_work.empty() ? "" : fmt::format(" {} {}", first.event_work, first.client_mode),
+      series.points.front().jobs, series.points.back().jobs);
+  out += "    jobs:";
+  for (const SaturationPoint& p : series.points) out += fmt::format(" {:>8}", p.jobs);
+  out += fmt::format("\n    {}:", unit == "events/s" ? "ev/s" : "inf/s");
+  for (const SaturationPoint& p : series.points) {
+    out += fmt::format(" {:>8}", FormatRate(p.throughput_per_s));
+  }
+  out += "\n    p50:";
+  for (const SaturationPoint& p : series.points) out += fmt::format(" {:>8}", FormatNs(p.p50_ns));
+  out += "\n    p99:";
+  for (const SaturationPoint& p : series.points) out += fmt::format(" {:>8}", FormatNs(p.p99_ns));
+  out += fmt::format(
+      "\n    plateau {} {} (at {} jobs); knee at {} jobs (the first at {:.0f}% of the plateau)",
+      FormatRate(s.plateau_per_s), unit, s.plateau_jobs, s.knee_jobs, 100 * kKneeFraction);
+  if (options.latency_budget_ms > 0) {
+    out +=
+        s.jobs_within_budget
+            ? fmt::format("; p99 within {:g} ms up to {} jobs ({} {})", options.latency_budget_ms,
+                          *s.jobs_within_budget, FormatRate(s.throughput_within_budget_per_s), unit)
+            : fmt::format("; no job count keeps p99 within {:g} ms", options.latency_budget_ms);
+  }
+  if (first.target == "local") return out + "\n";  // each job its own device: nothing shared
+  out += fmt::format("\n    one such server serves {} jobs: {:g} CPU cores at {:g} per job\n",
+                     s.jobs_within_budget.value_or(s.knee_jobs), s.cores_per_accelerator,
+                     options.cores_per_job);
+  return out;
+}
+
+std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells,
+                         const ReportOptions& options) {
   std::map<std::string, double> local_events_per_s;
   for (const CellRecord& cell : cells) {
     if (cell.settings.target == "local" && !cell.settings.event_work.empty() &&
@@ -205,6 +245,9 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     out += FormatBreakdown(r);
     out += FormatWorkflow(cell, local_events_per_s);
   }
+  const std::vector<SaturationSeries> series = SaturationSeriesOf(cells);
+  if (!series.empty()) out += "saturation against jobs (docs/SIZING.md):\n";
+  for (const SaturationSeries& one : series) out += FormatSaturation(one, options);
   return out;
 }
 

@@ -8,9 +8,18 @@
 
 namespace sonic {
 
+// What the saturation summary is judged against (docs/SIZING.md).
+struct ReportOptions {
+  double latency_budget_ms = 0;  // p99 request latency the jobs may see; 0: none
+  double cores_per_job = 1;      // CPU cores one client job stands for
+};
+
 // A readable table of one run: its provenance, then one line per cell with its settings,
-// throughput +- 95% CI, p50 / p99 latency, client CPU and status.
-std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells);
+// throughput +- 95% CI, p50 / p99 latency, client CPU and status (and for client workflows their
+// events); then, for each series of cells that differ only in jobs (concurrency), its saturation:
+// plateau, knee, jobs within the latency budget and the CPU cores one accelerator serves.
+std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cells,
+                         const ReportOptions& options = {});
 
 // The cells table as CSV (one header line, one row per cell: settings, summary metrics, status).
 std::string FormatCsv(const std::vector<CellRecord>& cells);

@@ -213,6 +213,33 @@ TEST(ReportTest, WorkflowCellsShowTheirEventsAndTheSpeedupOverLocalInference) {
       << "one speedup line, for the remote cell only";
 }
 
+// Three remote cells that differ only in jobs make a series; the summary names the plateau, the
+// knee and how many jobs (and cores) one server takes within the budget.
+TEST(ReportTest, ASeriesOverJobsGetsItsSaturation) {
+  std::vector<CellRecord> cells;
+  for (std::int64_t jobs : {1, 2, 4, 8}) {
+    CellRecord cell;
+    cell.index = static_cast<std::int64_t>(cells.size());
+    cell.settings = SampleSettings(1, jobs);
+    cell.settings.target = "remote";
+    cell.result = SampleResult(jobs, 1000, 1e6 * jobs, std::min<double>(100.0 * jobs, 400));
+    cells.push_back(cell);
+  }
+  const double p99_of_4_ms = cells[2].result.latency.Percentile(0.99) * 1e-6;
+  ReportOptions options;
+  options.latency_budget_ms = p99_of_4_ms;
+  options.cores_per_job = 4;
+  const std::string report = FormatReport(RunInfo{}, cells, options);
+  EXPECT_NE(report.find("saturation against jobs"), std::string::npos) << report;
+  EXPECT_NE(report.find("knee at 4 jobs"), std::string::npos) << report;
+  EXPECT_NE(report.find(fmt::format("p99 within {:g} ms up to 4 jobs", p99_of_4_ms)),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("one such server serves 4 jobs: 16 CPU cores at 4 per job"),
+            std::string::npos)
+      << report;
+}
+
 TEST(ReportTest, CsvEndsEachRowWithTheBackendSettings) {
   auto cells = SampleRun(1, 1.0, 1.0);
   cells[0].result.backend_settings = "idle=spin:20ms";

@@ -54,6 +54,7 @@ void RegisterReportCommand(CLI::App& app) {
     std::string path;
     std::string run_id;
     std::string csv_path;
+    ReportOptions report;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("report", "Print the cells of a run in a results file");
@@ -62,10 +63,18 @@ void RegisterReportCommand(CLI::App& app) {
   cmd->add_option("--run", options->run_id, "Run id to print (default: the latest run)");
   cmd->add_option("--csv", options->csv_path,
                   "Also write the run's cells table as CSV to this file");
+  cmd->add_option("--latency-budget-ms", options->report.latency_budget_ms,
+                  "Saturation: the p99 request latency jobs may see (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--cores-per-job", options->report.cores_per_job,
+                  "Saturation: CPU cores one client job stands for")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->footer(
       "Examples:\n"
       "  sonicbench report results.h5\n"
-      "  sonicbench report nightly.h5 --run 20261124T103022Z --csv cells.csv");
+      "  sonicbench report nightly.h5 --run 20261124T103022Z --csv cells.csv\n"
+      "  sonicbench report jobs.h5 --latency-budget-ms 50 --cores-per-job 4");
   cmd->callback([options] {
     const ResultsReader reader(options->path);
     const std::string run_id = PickRun(reader, options->path, options->run_id);
@@ -75,7 +84,7 @@ void RegisterReportCommand(CLI::App& app) {
       fmt::print("{} holds {} runs ({} ... {}); showing the latest (--run picks another)\n",
                  options->path, runs.size(), runs.front(), runs.back());
     }
-    fmt::print("{}", FormatReport(reader.ReadRunInfo(run_id), cells));
+    fmt::print("{}", FormatReport(reader.ReadRunInfo(run_id), cells, options->report));
     if (!options->csv_path.empty()) {
       WriteCsv(options->csv_path, cells);
       fmt::print("wrote {} cells to {}\n", cells.size(), options->csv_path);
