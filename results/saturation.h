@@ -23,7 +23,7 @@ struct SaturationPoint {
 };
 
 struct Saturation {
-  double plateau_per_s = 0;      // the highest throughput of the series
+  double plateau_per_s = 0;       // the highest throughput of the series
   std::int64_t plateau_jobs = 0;  // where it was reached
   // The fewest jobs reaching kKneeFraction of the plateau: past it, more jobs mostly queue.
   std::int64_t knee_jobs = 0;

@@ -26,7 +26,7 @@ using ValueOf = std::conditional_t<std::is_same_v<T, std::int32_t>, std::int64_t
 template <typename Record, typename T>
 Column<Record, Record> MemberColumn(std::string name, T Record::*member) {
   return {{std::move(name), FieldTypeOf<T>()},
-          [member](const Record& record) { return Value(ValueOf<T>(record.*member)); },
+          [member](const Record& record) { return Value(static_cast<ValueOf<T>>(record.*member)); },
           [member](const Value& value, Record& record) {
             record.*member = static_cast<T>(std::get<ValueOf<T>>(value));
           }};

@@ -111,14 +111,14 @@ inline void AddServersAndRanks(CellResult& r, std::int64_t concurrency, int rank
     rank.latency_p99_ns = 3e6 + k;
     rank.client_cpu_user_s = 0.5;
     rank.client_cpu_sys_s = 0.125;
-    rank.clock_offset_ns = -1234 * k;
-    rank.clock_offset_uncertainty_ns = 40 * k;
-    rank.window_start_ns = 1000 * k;
-    rank.window_end_ns = 2'000'000'000 + 900 * k;
+    rank.clock_offset_ns = std::int64_t{-1234} * k;
+    rank.clock_offset_uncertainty_ns = std::int64_t{40} * k;
+    rank.window_start_ns = std::int64_t{1000} * k;
+    rank.window_end_ns = 2'000'000'000 + std::int64_t{900} * k;
   }
-  fleet.start_spread_ns = 1000 * (ranks - 1);
-  fleet.end_spread_ns = 900 * (ranks - 1);
-  fleet.alignment_error_ns = fleet.start_spread_ns + 40 * (ranks - 1);
+  fleet.start_spread_ns = std::int64_t{1000} * (ranks - 1);
+  fleet.end_spread_ns = std::int64_t{900} * (ranks - 1);
+  fleet.alignment_error_ns = fleet.start_spread_ns + std::int64_t{40} * (ranks - 1);
 }
 
 }  // namespace sonic::testing

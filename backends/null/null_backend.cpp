@@ -74,10 +74,11 @@ EmulatedDevice ParseEmulatedDevice(std::string_view spec) {
   };
   if (Trim(spec).empty()) return device;
   for (const std::string& item : SplitList(spec, "null device option")) {
-    const std::size_t eq = item.find('=');
-    const std::string_view key = std::string_view(item).substr(0, eq);
+    const std::string_view text = item;
+    const std::size_t eq = text.find('=');
+    const std::string_view key = text.substr(0, eq);
     const std::string_view value =
-        eq == std::string::npos ? std::string_view() : std::string_view(item).substr(eq + 1);
+        eq == std::string::npos ? std::string_view() : text.substr(eq + 1);
     if (key == "latency_us" && !have_latency && eq != std::string::npos) {
       have_latency = true;
       device.latency_ns = to_ns(value, "latency_us");

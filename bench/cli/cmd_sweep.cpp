@@ -48,7 +48,7 @@ std::string CommandLine() {
 
 std::string Minutes(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";
-  const auto s = static_cast<long>(seconds + 0.5);
+  const std::int64_t s = std::llround(seconds);
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
