@@ -48,11 +48,11 @@ struct ServedModelOptions {
   std::string device;  // backend device selector (CompileOptions::device); empty: the default
 };
 
-// Completes finished calls on its own thread, in the order given, so that an instance goes on to
-// its next execution instead of waiting in gRPC's completion path (serialising the response and
-// Finish took ~160 µs per call with 602 KB requests on 2 vCPUs, 20% of a 1.5 ms device;
-// docs/PERFORMANCE.md "Jobs against one emulated device"). Thread-safe; Stop completes what was
-// queued, then joins.
+// Completes finished calls on its own thread, in the order given, so that an instance with
+// requests waiting goes on to its next execution instead of waiting in gRPC's completion path
+// (serialising the response and Finish took ~160 µs per call with 602 KB requests on 2 vCPUs, 20%
+// of a 1.5 ms device; docs/PERFORMANCE.md "Jobs against one emulated device"). Thread-safe; Stop
+// completes what was queued, then joins.
 class Responder {
  public:
   Responder();
