@@ -26,7 +26,8 @@ TEST(ReadWholeFile, ReturnsEveryByteOfARegularFile) {
   std::ofstream(path, std::ios::binary) << bytes;
   EXPECT_EQ(ReadWholeFile(path, "test file"), bytes);
   EXPECT_EQ(TryReadWholeFile(path), bytes);
-  std::ofstream(path, std::ios::binary | std::ios::trunc);  // empty
+  std::ofstream truncated(path, std::ios::binary | std::ios::trunc);
+  truncated.close();  // the file is now empty
   EXPECT_EQ(ReadWholeFile(path, "test file"), "");
   std::filesystem::remove(path);
 }

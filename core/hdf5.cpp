@@ -339,7 +339,7 @@ void WriteArray(hid_t parent, const char* name, hid_t file_type, hid_t memory_ty
                 const void* data) {
   Handle space = Check(H5Screate_simple(1, &rows, nullptr), "H5Screate_simple");
   Handle plist = Check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(H5P_DATASET_CREATE)");
-  constexpr std::size_t kCompactBytes = 16 * 1024;
+  constexpr std::size_t kCompactBytes = std::size_t{16} * 1024;
   constexpr hsize_t kCompressFromRows = 1024;
   if (rows * H5Tget_size(file_type) <= kCompactBytes) {
     CheckStatus(H5Pset_layout(plist.get(), H5D_COMPACT), "H5Pset_layout(compact)");

@@ -23,7 +23,7 @@ TEST(OwnedTest, ReleasesEachHandleOnceAndNeverTheEmptyValue) {
     Descriptor first(3);
     EXPECT_TRUE(first);
     Descriptor moved(std::move(first));
-    EXPECT_EQ(first.get(), -1);
+    EXPECT_EQ(first.get(), -1);  // NOLINT(bugprone-use-after-move): the moved-from state
     EXPECT_EQ(moved.get(), 3);
     Descriptor second(4);
     second = std::move(moved);  // 4 is released, 3 now belongs to `second`

@@ -15,7 +15,7 @@ enum class DataType : std::uint8_t { kFloat32, kFloat16, kBFloat16, kInt8, kUInt
 std::string_view DataTypeName(DataType type);  // KServe v2 names: "FP32", "BF16", "INT8", ...
 std::size_t DataTypeSize(DataType type);       // bytes per element
 // Parses a KServe v2 datatype name; throws Error(kInvalidArgument) naming the accepted ones.
-DataType ParseDataType(std::string_view name);
+DataType ParseDataType(std::string_view text);
 
 // The arithmetic a backend uses inside an Executable. Inputs and outputs at the Executable seam
 // are always float32; precision is how the backend computes in between.
@@ -30,7 +30,7 @@ enum class Precision : std::uint8_t {
 
 std::string_view PrecisionName(Precision precision);  // "fp32", "bf16", "int8", ...
 // Parses a precision name; throws Error(kInvalidArgument) naming the accepted ones.
-Precision ParsePrecision(std::string_view name);
+Precision ParsePrecision(std::string_view text);
 
 // A tensor shape. In the graph IR shapes are per sample (no batch dimension); at the Executable
 // seam and on the wire the batch dimension comes first.

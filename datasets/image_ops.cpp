@@ -20,13 +20,15 @@ void ResizeBilinear(std::span<const float> src, std::int64_t src_height, std::in
   std::vector<std::int64_t> x0(dst_width), x1(dst_width);
   std::vector<float> wx(dst_width);
   for (std::int64_t x = 0; x < dst_width; ++x) {
-    const double source = std::clamp((x + 0.5) * scale_x - 0.5, 0.0, double(src_width - 1));
+    const double source =
+        std::clamp((x + 0.5) * scale_x - 0.5, 0.0, static_cast<double>(src_width - 1));
     x0[x] = static_cast<std::int64_t>(source);
     x1[x] = std::min(x0[x] + 1, src_width - 1);
     wx[x] = static_cast<float>(source - x0[x]);
   }
   for (std::int64_t y = 0; y < dst_height; ++y) {
-    const double source = std::clamp((y + 0.5) * scale_y - 0.5, 0.0, double(src_height - 1));
+    const double source =
+        std::clamp((y + 0.5) * scale_y - 0.5, 0.0, static_cast<double>(src_height - 1));
     const auto y0 = static_cast<std::int64_t>(source);
     const std::int64_t y1 = std::min(y0 + 1, src_height - 1);
     const auto wy = static_cast<float>(source - y0);

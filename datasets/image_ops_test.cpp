@@ -10,8 +10,8 @@ namespace sonic {
 namespace {
 
 TEST(ResizeBilinearTest, ConstantStaysConstantAndSameSizeCopies) {
-  std::vector<float> src(100 * 80, 0.25f);
-  std::vector<float> dst(224 * 224);
+  std::vector<float> src(std::size_t{100} * 80, 0.25f);
+  std::vector<float> dst(std::size_t{224} * 224);
   ResizeBilinear(src, 100, 80, dst, 224, 224);
   for (float v : dst) ASSERT_FLOAT_EQ(v, 0.25f);
   std::vector<float> ramp(6);

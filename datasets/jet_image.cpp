@@ -145,8 +145,11 @@ void JetImager::Make(std::span<const FourMomentum> constituents, std::span<float
     // Pixel j is centred at (j - width / 2) * pixel: offset by half a pixel before flooring.
     const double column_scale = static_cast<double>(width) / (2.0 * options_.half_width);
     const double row_scale = static_cast<double>(height) / (2.0 * options_.half_width);
-    const double column_offset = static_cast<double>(width / 2) + 0.5;
-    const double row_offset = static_cast<double>(height / 2) + 0.5;
+    // width / 2 in integers, as in the pixel centres above (rounded down for an odd size).
+    const std::int64_t center_column = width / 2;
+    const std::int64_t center_row = height / 2;
+    const double column_offset = static_cast<double>(center_column) + 0.5;
+    const double row_offset = static_cast<double>(center_row) + 0.5;
     const double inverse_jet_pt = 1.0 / jet_pt;
     for (std::size_t i = 0; i < n; ++i) {
       const double column = std::floor(eta_[i] * column_scale + column_offset);

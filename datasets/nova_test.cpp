@@ -73,9 +73,9 @@ TEST(NovaTest, FileRoundTripAndImageMapping) {
   std::filesystem::remove(path);
 
   const Shape shape = {3, 224, 224};
-  std::vector<float> image(3 * 224 * 224);
+  std::vector<float> image(std::size_t{3} * 224 * 224);
   NovaToImage(events[0], shape, image);
-  const std::size_t plane = 224 * 224;
+  const std::size_t plane = std::size_t{224} * 224;
   const float peak = *std::max_element(image.begin(), image.end());
   EXPECT_LE(peak, 1.0f + 1e-6f);
   EXPECT_GT(peak, 0.2f);
@@ -83,7 +83,7 @@ TEST(NovaTest, FileRoundTripAndImageMapping) {
     // Bilinear interpolation is linear: the mean channel is the mean of the resized views.
     ASSERT_NEAR(image[2 * plane + i], 0.5f * (image[i] + image[plane + i]), 1e-6f);
   }
-  std::vector<float> one(224 * 224);
+  std::vector<float> one(std::size_t{224} * 224);
   NovaToImage(events[0], {1, 224, 224}, one);
   EXPECT_TRUE(std::equal(one.begin(), one.end(), image.begin() + 2 * plane));
   EXPECT_THROW(NovaToImage(events[0], {2, 224, 224}, image), Error);

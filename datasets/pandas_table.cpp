@@ -48,33 +48,16 @@ std::optional<std::vector<std::string>> ColumnOrder(hid_t group) {
   return std::nullopt;
 }
 
-}  // namespace
-
-struct PandasTableReader::State {
-  std::string path;
-  h5::Handle file;
-  h5::Handle dataset;
-  h5::Handle memory_type;  // compound of float64 arrays, one member per values field
-  std::size_t row_doubles = 0;
-  std::vector<std::string> columns;
-  std::vector<std::size_t> offsets;  // per column: its position in a memory row, in doubles
-  std::int64_t rows = 0;
-  std::unordered_map<std::string, std::size_t> index_of;
-};
-
-PandasTableReader::PandasTableReader(const std::string& path, const std::string& key)
-    : state_(std::make_unique<State>()) {
-  State& s = *state_;
-  s.path = path;
-  s.file = h5::OpenFileForReading(path);
-  if (!h5::Exists(s.file.get(), "/" + key)) {
+// Opens the group pandas wrote under `key`, checking that it is a table-format frame.
+h5::Handle OpenFrameGroup(hid_t file, const std::string& path, const std::string& key) {
+  if (!h5::Exists(file, "/" + key)) {
     Throw(ErrorKind::kInvalidArgument,
           "{}: no pandas table under key '{}' (expected a file written by "
           "DataFrame.to_hdf(path, key=\"{}\", format=\"table\"))",
           path, key, key);
   }
   h5::Handle group =
-      h5::Check(H5Gopen2(s.file.get(), ("/" + key).c_str(), H5P_DEFAULT), path + ": /" + key);
+      h5::Check(H5Gopen2(file, ("/" + key).c_str(), H5P_DEFAULT), path + ": /" + key);
   const auto pandas_type = h5::ReadStringAttribute(group.get(), "pandas_type");
   if (!pandas_type) {
     Throw(ErrorKind::kInvalidArgument,
@@ -85,40 +68,29 @@ PandasTableReader::PandasTableReader(const std::string& path, const std::string&
           "{}: /{} is a pandas '{}', expected 'frame_table' (write with format=\"table\")", path,
           key, *pandas_type);
   }
-  const std::string table_path = "/" + key + "/table";
-  if (!h5::Exists(s.file.get(), table_path)) {
-    Throw(ErrorKind::kInvalidArgument, "{}: {} is missing", path, table_path);
-  }
-  s.dataset =
-      h5::Check(H5Dopen2(s.file.get(), table_path.c_str(), H5P_DEFAULT), path + ": " + table_path);
-  h5::Handle file_type = h5::Check(H5Dget_type(s.dataset.get()), table_path);
-  if (H5Tget_class(file_type.get()) != H5T_COMPOUND) {
-    Throw(ErrorKind::kInvalidArgument, "{}: {} is not a compound (table) dataset", path,
-          table_path);
-  }
-  h5::Handle space = h5::Check(H5Dget_space(s.dataset.get()), table_path);
-  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
-    Throw(ErrorKind::kInvalidArgument, "{}: {} is not one-dimensional", path, table_path);
-  }
-  hsize_t rows = 0;
-  H5Sget_simple_extent_dims(space.get(), &rows, nullptr);
-  s.rows = static_cast<std::int64_t>(rows);
+  return group;
+}
 
-  // Every member except the index is a values block (an array: several columns of one dtype,
-  // named by `<member>_kind`) or a data column (a scalar named after its column).
-  struct Field {
-    std::string member;
-    std::size_t width;
-  };
-  std::vector<Field> fields;
-  std::vector<std::string> block_columns;
-  const int members = H5Tget_nmembers(file_type.get());
+// A member of the table's compound type that holds values: `width` columns.
+struct ValuesField {
+  std::string member;
+  std::size_t width;
+};
+
+// Every member except the index is a values block (an array: several columns of one dtype,
+// named by `<member>_kind`) or a data column (a scalar named after its column). Appends each
+// field's column names to `block_columns`, in member order.
+std::vector<ValuesField> ReadValuesFields(hid_t file_type, hid_t dataset, const std::string& path,
+                                          const std::string& table_path,
+                                          std::vector<std::string>& block_columns) {
+  std::vector<ValuesField> fields;
+  const int members = H5Tget_nmembers(file_type);
   for (int m = 0; m < members; ++m) {
-    char* raw_name = H5Tget_member_name(file_type.get(), m);
+    char* raw_name = H5Tget_member_name(file_type, m);
     const std::string member = raw_name;
     H5free_memory(raw_name);
     if (member == "index") continue;
-    h5::Handle member_type = h5::Check(H5Tget_member_type(file_type.get(), m), member);
+    h5::Handle member_type = h5::Check(H5Tget_member_type(file_type, m), member);
     std::size_t width = 1;
     hid_t element = member_type.get();
     h5::Handle super;
@@ -142,7 +114,7 @@ PandasTableReader::PandasTableReader(const std::string& path, const std::string&
     std::vector<std::string> names;
     if (member.starts_with(kValuesBlockPrefix)) {
       const std::string kind_name = member + "_kind";
-      const auto kind = h5::ReadStringAttribute(s.dataset.get(), kind_name.c_str());
+      const auto kind = h5::ReadStringAttribute(dataset, kind_name.c_str());
       if (!kind) {
         Throw(ErrorKind::kInvalidArgument, "{}: {} lacks the '{}' attribute naming its columns",
               path, table_path, kind_name);
@@ -162,14 +134,16 @@ PandasTableReader::PandasTableReader(const std::string& path, const std::string&
     block_columns.insert(block_columns.end(), names.begin(), names.end());
     fields.push_back({member, width});
   }
-  if (fields.empty()) {
-    Throw(ErrorKind::kInvalidArgument, "{}: {} holds no value columns", path, table_path);
-  }
+  return fields;
+}
 
-  s.memory_type =
-      h5::Check(H5Tcreate(H5T_COMPOUND, sizeof(double) * block_columns.size()), "H5Tcreate");
+// The compound of float64s (arrays for the blocks) that the fields are read into, `columns`
+// doubles per row.
+h5::Handle MemoryType(const std::vector<ValuesField>& fields, std::size_t columns) {
+  h5::Handle memory_type =
+      h5::Check(H5Tcreate(H5T_COMPOUND, sizeof(double) * columns), "H5Tcreate");
   std::size_t offset = 0;
-  for (const Field& field : fields) {
+  for (const ValuesField& field : fields) {
     h5::Handle type;
     if (field.width == 1 && !field.member.starts_with(kValuesBlockPrefix)) {
       type = h5::Check(H5Tcopy(H5T_NATIVE_DOUBLE), "H5Tcopy");
@@ -178,11 +152,60 @@ PandasTableReader::PandasTableReader(const std::string& path, const std::string&
       type = h5::Check(H5Tarray_create2(H5T_NATIVE_DOUBLE, 1, &dims), "H5Tarray_create2");
     }
     h5::CheckStatus(
-        H5Tinsert(s.memory_type.get(), field.member.c_str(), offset * sizeof(double), type.get()),
+        H5Tinsert(memory_type.get(), field.member.c_str(), offset * sizeof(double), type.get()),
         "H5Tinsert");
     offset += field.width;
   }
-  s.row_doubles = offset;
+  return memory_type;
+}
+
+}  // namespace
+
+struct PandasTableReader::State {
+  std::string path;
+  h5::Handle file;
+  h5::Handle dataset;
+  h5::Handle memory_type;  // compound of float64 arrays, one member per values field
+  std::size_t row_doubles = 0;
+  std::vector<std::string> columns;
+  std::vector<std::size_t> offsets;  // per column: its position in a memory row, in doubles
+  std::int64_t rows = 0;
+  std::unordered_map<std::string, std::size_t> index_of;
+};
+
+PandasTableReader::PandasTableReader(const std::string& path, const std::string& key)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.path = path;
+  s.file = h5::OpenFileForReading(path);
+  h5::Handle group = OpenFrameGroup(s.file.get(), path, key);
+  const std::string table_path = "/" + key + "/table";
+  if (!h5::Exists(s.file.get(), table_path)) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} is missing", path, table_path);
+  }
+  s.dataset =
+      h5::Check(H5Dopen2(s.file.get(), table_path.c_str(), H5P_DEFAULT), path + ": " + table_path);
+  h5::Handle file_type = h5::Check(H5Dget_type(s.dataset.get()), table_path);
+  if (H5Tget_class(file_type.get()) != H5T_COMPOUND) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} is not a compound (table) dataset", path,
+          table_path);
+  }
+  h5::Handle space = h5::Check(H5Dget_space(s.dataset.get()), table_path);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} is not one-dimensional", path, table_path);
+  }
+  hsize_t rows = 0;
+  H5Sget_simple_extent_dims(space.get(), &rows, nullptr);
+  s.rows = static_cast<std::int64_t>(rows);
+
+  std::vector<std::string> block_columns;
+  const std::vector<ValuesField> fields =
+      ReadValuesFields(file_type.get(), s.dataset.get(), path, table_path, block_columns);
+  if (fields.empty()) {
+    Throw(ErrorKind::kInvalidArgument, "{}: {} holds no value columns", path, table_path);
+  }
+  s.memory_type = MemoryType(fields, block_columns.size());
+  s.row_doubles = block_columns.size();
 
   std::unordered_map<std::string, std::size_t> block_position;
   for (std::size_t i = 0; i < block_columns.size(); ++i) {
@@ -330,7 +353,7 @@ PandasTableWriter::PandasTableWriter(const std::string& path, const std::string&
   h5::Handle space = h5::Check(H5Screate_simple(1, &initial, &unlimited), "H5Screate_simple");
   h5::Handle properties = h5::Check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
   // About 512 KiB per chunk, like PyTables' own choice for tables of this row size.
-  const hsize_t chunk_rows = std::max<hsize_t>(1, (512 * 1024) / s.row_bytes);
+  const hsize_t chunk_rows = std::max<hsize_t>(1, hsize_t{512} * 1024 / s.row_bytes);
   h5::CheckStatus(H5Pset_chunk(properties.get(), 1, &chunk_rows), "H5Pset_chunk");
   s.dataset = h5::Check(
       H5Dcreate2(g, "table", s.type.get(), space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),

@@ -21,7 +21,7 @@ namespace sonic {
 // Not thread-safe; reads are independent of one another.
 class PandasTableReader {
  public:
-  PandasTableReader(const std::string& path, const std::string& key = "table");
+  explicit PandasTableReader(const std::string& path, const std::string& key = "table");
   ~PandasTableReader();
   PandasTableReader(PandasTableReader&&) noexcept;
   PandasTableReader& operator=(PandasTableReader&&) noexcept;

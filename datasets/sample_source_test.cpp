@@ -59,7 +59,7 @@ TEST(DatasetInputSourceTest, NovaAndCachedImageSetsToo) {
   WriteImageSet(cached, LoadImages(nova, {3, kNovaPlanes, kNovaCells}));
   EXPECT_EQ(DetectDatasetKind(cached), "images");
   const DatasetInputSource images(cached, {3, 224, 224});
-  std::vector<float> from_cache(3 * 224 * 224), direct(3 * 224 * 224);
+  std::vector<float> from_cache(std::size_t{3} * 224 * 224), direct(std::size_t{3} * 224 * 224);
   images.Sample(2, from_cache);
   events.Sample(2, direct);
   for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_NEAR(from_cache[i], direct[i], 1e-5f);

@@ -263,7 +263,7 @@ void WriteTopTaggingFile(const std::string& path, std::span<const Jet> jets) {
         row[4 * i + 2] = c.py_gev;
         row[4 * i + 3] = c.pz_gev;
       }
-      double* truth = row + 4 * kTopTaggingMaxConstituents;
+      double* truth = row + std::ptrdiff_t{4} * kTopTaggingMaxConstituents;
       truth[0] = jet.truth.e_gev;
       truth[1] = jet.truth.px_gev;
       truth[2] = jet.truth.py_gev;

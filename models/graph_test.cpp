@@ -21,7 +21,7 @@ Graph ConvBnReluGraph() {
   conv.out_channels = 3;
   conv.kernel = {3, 3};
   conv.pads = {1, 1, 1, 1};
-  conv.weight.assign(3 * 2 * 3 * 3, 0.5f);
+  conv.weight.assign(std::size_t{3} * 2 * 3 * 3, 0.5f);
   ValueId v = g.AddNode("conv", OpKind::kConv2D, {g.input}, conv);
   BatchNormAttrs bn;
   bn.scale = {1.0f, 2.0f, 0.5f};
@@ -44,7 +44,7 @@ TEST(InferShapes, ConvolutionWindowArithmetic) {
   conv.kernel = {7, 7};
   conv.stride = {2, 2};
   conv.pads = {3, 3, 3, 3};
-  conv.weight.assign(64 * 3 * 7 * 7, 0.0f);
+  conv.weight.assign(std::size_t{64} * 3 * 7 * 7, 0.0f);
   ValueId v = g.AddNode("conv1", OpKind::kConv2D, {g.input}, conv);
   PoolAttrs pool;
   pool.kernel = {3, 3};

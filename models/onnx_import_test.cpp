@@ -339,7 +339,7 @@ TEST(OnnxImport, AddsTwoComputedValues) {
   const Graph graph = m.Import();
   ASSERT_EQ(graph.nodes.size(), 2u);
   const int batch = 3;
-  const std::vector<float> x = RandomValues(batch * 18, 1);
+  const std::vector<float> x = RandomValues(static_cast<std::size_t>(batch) * 18, 1);
   std::vector<float> expected(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) expected[i] = std::max(x[i], 0.0f) + x[i];
   ExpectClose(RunReference(graph, x, batch), expected);
@@ -357,7 +357,7 @@ TEST(OnnxImport, RejectsBroadcastingAdd) {
 // A 1x1 convolution, batch norm and ReLU: the batch norm is folded away, and the result is
 // y = relu(scale * (W x + b - mean) / sqrt(var + eps) + shift), computed here directly.
 TEST(OnnxImport, FoldsBatchNormIntoConv) {
-  const std::vector<float> w = RandomValues(3 * 2, 2), b = {0.1f, -0.2f, 0.3f};
+  const std::vector<float> w = RandomValues(std::size_t{3} * 2, 2), b = {0.1f, -0.2f, 0.3f};
   const std::vector<float> scale = {0.5f, 1.5f, 1.0f}, shift = {0.0f, 0.2f, -0.1f},
                            mean = {0.3f, -0.1f, 0.0f}, var = {0.5f, 2.0f, 1.0f};
   ModelBuilder m;
@@ -377,8 +377,8 @@ TEST(OnnxImport, FoldsBatchNormIntoConv) {
   EXPECT_EQ(graph.nodes[1].op, OpKind::kRelu);
 
   const int batch = 2, plane = 4;
-  const std::vector<float> x = RandomValues(batch * 2 * plane, 3);
-  std::vector<float> expected(batch * 3 * plane);
+  const std::vector<float> x = RandomValues(static_cast<std::size_t>(batch) * 2 * plane, 3);
+  std::vector<float> expected(static_cast<std::size_t>(batch) * 3 * plane);
   for (int n = 0; n < batch; ++n) {
     for (int o = 0; o < 3; ++o) {
       for (int p = 0; p < plane; ++p) {
@@ -393,7 +393,7 @@ TEST(OnnxImport, FoldsBatchNormIntoConv) {
 }
 
 TEST(OnnxImport, MatMulThenAddBecomesOneDenseLayer) {
-  const std::vector<float> b = RandomValues(4 * 3, 4), c = {1.0f, -2.0f, 0.5f};
+  const std::vector<float> b = RandomValues(std::size_t{4} * 3, 4), c = {1.0f, -2.0f, 0.5f};
   ModelBuilder m;
   m.Input("x", {-1, 4}).Output("y", {-1, 3});
   m.Initializer("b", {4, 3}, b);
@@ -405,8 +405,8 @@ TEST(OnnxImport, MatMulThenAddBecomesOneDenseLayer) {
   EXPECT_EQ(graph.nodes[0].op, OpKind::kDense);
 
   const int batch = 2;
-  const std::vector<float> x = RandomValues(batch * 4, 5);
-  std::vector<float> expected(batch * 3);
+  const std::vector<float> x = RandomValues(static_cast<std::size_t>(batch) * 4, 5);
+  std::vector<float> expected(static_cast<std::size_t>(batch) * 3);
   for (int n = 0; n < batch; ++n) {
     for (int j = 0; j < 3; ++j) {
       double sum = c[j];
@@ -434,7 +434,7 @@ TEST(OnnxImport, ReshapeToBatchByMinusOneFromAConstantIsAFlatten) {
   ASSERT_EQ(graph.nodes.size(), 1u);
   EXPECT_EQ(graph.nodes[0].op, OpKind::kFlatten);
   EXPECT_EQ(graph.output_shape(), (Shape{18}));
-  const std::vector<float> x = RandomValues(2 * 18, 6);
+  const std::vector<float> x = RandomValues(std::size_t{2} * 18, 6);
   ExpectClose(RunReference(graph, x, 2), x);
 }
 
@@ -446,7 +446,7 @@ TEST(OnnxImport, SoftmaxBeforeOpset13WorksOverTheFeatures) {
   m.Node("Softmax", {"x"}, "y");
   const Graph graph = m.Import();
   const int batch = 2;
-  const std::vector<float> x = RandomValues(batch * 5, 7);
+  const std::vector<float> x = RandomValues(static_cast<std::size_t>(batch) * 5, 7);
   std::vector<float> expected(x.size());
   for (int n = 0; n < batch; ++n) {
     double total = 0.0;

@@ -225,7 +225,7 @@ Graph BuildJetCnn(const ModelOptions& options) {
   x = b.ConvBnRelu("block3.", "conv", "bn", x, 32, 64, 3, 1, 1);
   x = b.Pool("block3.pool", OpKind::kAveragePool, x, 2, 2, 0);  // 5x5
   x = b.Flatten("flatten", x);
-  x = b.Dense("fc1", x, 64 * 5 * 5, 64);
+  x = b.Dense("fc1", x, std::int64_t{64} * 5 * 5, 64);
   x = b.Relu("fc1.relu", x);
   x = b.Dense("fc2", x, 64, ClassesOr(options, 2));
   return b.Finish(options.softmax ? b.Softmax("softmax", x) : x);

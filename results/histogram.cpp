@@ -99,7 +99,8 @@ std::int64_t LatencyHistogram::BucketWidth(int index) {
 double LatencyHistogram::ValueAt(int index) {
   // Integer values in [lower, lower + width): the midpoint lower + width / 2 is at most width / 2
   // away from any of them, and width / 2 <= lower / 256 for the log buckets.
-  return static_cast<double>(BucketLowerBound(index) + BucketWidth(index) / 2);
+  const std::int64_t midpoint = BucketLowerBound(index) + BucketWidth(index) / 2;
+  return static_cast<double>(midpoint);
 }
 
 HistogramData LatencyHistogram::Export() const {

@@ -161,35 +161,35 @@ void RowLayout::Pack(const std::vector<Value>& values, std::byte* row) const {
   }
 }
 
-Value RowLayout::Unpack(const std::byte* row, std::size_t i) const {
-  const std::byte* field = row + offsets_[i];
-  switch (fields_[i].type) {
+Value RowLayout::Unpack(const std::byte* row, std::size_t field) const {
+  const std::byte* bytes = row + offsets_[field];
+  switch (fields_[field].type) {
     case FieldType::kInt32: {
       std::int32_t v;
-      std::memcpy(&v, field, sizeof v);
+      std::memcpy(&v, bytes, sizeof v);
       return std::int64_t{v};
     }
     case FieldType::kInt64: {
       std::int64_t v;
-      std::memcpy(&v, field, sizeof v);
+      std::memcpy(&v, bytes, sizeof v);
       return v;
     }
     case FieldType::kFloat64: {
       double v;
-      std::memcpy(&v, field, sizeof v);
+      std::memcpy(&v, bytes, sizeof v);
       return v;
     }
     case FieldType::kString: {
-      if (widths_[i] > 0) {
-        return h5::FixedStringValue(reinterpret_cast<const char*>(field), widths_[i]);
+      if (widths_[field] > 0) {
+        return h5::FixedStringValue(reinterpret_cast<const char*>(bytes), widths_[field]);
       }
       const char* v;
-      std::memcpy(&v, field, sizeof v);
+      std::memcpy(&v, bytes, sizeof v);
       return std::string(v != nullptr ? v : "");
     }
     case FieldType::kBool: {
       std::int8_t v;
-      std::memcpy(&v, field, 1);
+      std::memcpy(&v, bytes, 1);
       return v != 0;
     }
   }

@@ -56,13 +56,12 @@ void ThrottledGrpcLog(gpr_log_func_args* args) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() %
       1'000'000'000;
   const std::string_view file = args->file;
-  std::fputs(
-      fmt::format("{}{:%m%d %H:%M:%S}.{:09} {:7} {}:{}] {}{}\n",
-                  gpr_log_severity_string(args->severity)[0], local, nanoseconds,
-                  static_cast<long>(syscall(SYS_gettid)), file.substr(file.find_last_of('/') + 1),
-                  args->line, args->message, throttled ? kHeldBackNote : "")
-          .c_str(),
-      stderr);
+  std::fputs(fmt::format("{}{:%m%d %H:%M:%S}.{:09} {:7} {}:{}] {}{}\n",
+                         gpr_log_severity_string(args->severity)[0], local, nanoseconds,
+                         syscall(SYS_gettid), file.substr(file.find_last_of('/') + 1), args->line,
+                         args->message, throttled ? kHeldBackNote : "")
+                 .c_str(),
+             stderr);
 }
 
 }  // namespace

@@ -335,8 +335,9 @@ struct MetricsExporter::Impl {
       pollers.assign({{wake_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}});
       std::int64_t next_deadline_ns = std::numeric_limits<std::int64_t>::max();
       for (const Connection& connection : connections) {
-        pollers.push_back(
-            {connection.fd, static_cast<short>(connection.response.empty() ? POLLIN : POLLOUT), 0});
+        const auto events =
+            static_cast<decltype(pollfd::events)>(connection.response.empty() ? POLLIN : POLLOUT);
+        pollers.push_back({connection.fd, events, 0});
         next_deadline_ns = std::min(next_deadline_ns, connection.deadline_ns);
       }
       const std::int64_t wait_ms =

@@ -175,7 +175,7 @@ class Socket {
 };
 
 // Waits until `fd` is ready for `events` or the deadline passes; false on timeout.
-bool WaitFor(int fd, short events, std::int64_t deadline_ns) {
+bool WaitFor(int fd, decltype(pollfd::events) events, std::int64_t deadline_ns) {
   while (true) {
     const std::int64_t left_ms = (deadline_ns - MonotonicNs()) / 1'000'000;
     if (left_ms <= 0) return false;

@@ -8,15 +8,17 @@ namespace {
 
 // The few NVML declarations used, as nvml.h (a stable C ABI) has them.
 using NvmlReturn = int;  // nvmlReturn_t; NVML_SUCCESS is 0
+// NVML's 64-bit counters (bytes, millijoules).
+using NvmlCounter = unsigned long long;  // NOLINT(google-runtime-int): nvml.h declares them so
 using NvmlDevice = struct NvmlDeviceOpaque*;
 struct NvmlUtilization {
   unsigned int gpu;  // percent
   unsigned int memory;
 };
 struct NvmlMemory {
-  unsigned long long total;
-  unsigned long long free;
-  unsigned long long used;
+  NvmlCounter total;
+  NvmlCounter free;
+  NvmlCounter used;
 };
 constexpr NvmlReturn kNvmlSuccess = 0;
 constexpr unsigned int kUuidBufferSize = 96;  // NVML_DEVICE_UUID_V2_BUFFER_SIZE
@@ -37,11 +39,11 @@ struct Nvml::Api {
   NvmlReturn (*uuid)(NvmlDevice, char*, unsigned int) = nullptr;
   NvmlReturn (*utilization)(NvmlDevice, NvmlUtilization*) = nullptr;
   NvmlReturn (*memory)(NvmlDevice, NvmlMemory*) = nullptr;
-  NvmlReturn (*power)(NvmlDevice, unsigned int*) = nullptr;         // milliwatts
-  NvmlReturn (*power_limit)(NvmlDevice, unsigned int*) = nullptr;   // milliwatts
-  NvmlReturn (*energy)(NvmlDevice, unsigned long long*) = nullptr;  // millijoules
+  NvmlReturn (*power)(NvmlDevice, unsigned int*) = nullptr;        // milliwatts
+  NvmlReturn (*power_limit)(NvmlDevice, unsigned int*) = nullptr;  // milliwatts
+  NvmlReturn (*energy)(NvmlDevice, NvmlCounter*) = nullptr;        // millijoules
   std::vector<NvmlDevice> devices;
-  std::vector<unsigned long long> energy_at_load_mj;  // by device; 0 where unknown
+  std::vector<NvmlCounter> energy_at_load_mj;  // by device; 0 where unknown
   ~Api() {
     if (library != nullptr) dlclose(library);
   }
@@ -82,7 +84,7 @@ std::unique_ptr<Nvml> Nvml::Load(std::string* why_not) {
   for (unsigned int i = 0; i < count; ++i) {
     NvmlDevice device = nullptr;
     if (api->device_by_index(i, &device) != kNvmlSuccess) continue;
-    unsigned long long energy_mj = 0;
+    NvmlCounter energy_mj = 0;
     if (api->energy(device, &energy_mj) != kNvmlSuccess) energy_mj = 0;
     api->devices.push_back(device);
     api->energy_at_load_mj.push_back(energy_mj);
@@ -113,7 +115,7 @@ std::vector<GpuSample> Nvml::Sample() const {
     if (unsigned int mw = 0; api_->power_limit(device, &mw) == kNvmlSuccess) {
       sample.power_limit_w = mw / 1e3;
     }
-    if (unsigned long long mj = 0;
+    if (NvmlCounter mj = 0;
         api_->energy_at_load_mj[i] != 0 && api_->energy(device, &mj) == kNvmlSuccess) {
       sample.energy_j = static_cast<double>(mj - api_->energy_at_load_mj[i]) / 1e3;
     }

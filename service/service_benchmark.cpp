@@ -31,8 +31,11 @@ Graph ShapeOnlyGraph(Shape input_shape) {
   return graph;
 }
 
+// ResNet-50's input, 602 KB.
+constexpr std::int64_t kResNetInputBytes = std::int64_t{3} * 224 * 224 * 4;
+
 Shape InputShapeFor(std::int64_t bytes) {
-  if (bytes == 3 * 224 * 224 * 4) return {3, 224, 224};  // ResNet-50's input, 602 KB
+  if (bytes == kResNetInputBytes) return {3, 224, 224};
   return {1, 1, bytes / 4};
 }
 
@@ -123,7 +126,7 @@ void BM_NullRoundTrip(benchmark::State& state) {
 
 BENCHMARK(BM_NullRoundTrip)
     ->ArgNames({"bytes", "concurrency"})
-    ->ArgsProduct({{1024, 3 * 224 * 224 * 4}, {1, 4, 16}})
+    ->ArgsProduct({{1024, kResNetInputBytes}, {1, 4, 16}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

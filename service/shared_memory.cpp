@@ -46,8 +46,7 @@ grpc::Status SharedMemoryRegistry::Register(
     return Invalid(
         "shared-memory object '{}' has {} bytes; region '{}' needs offset {} + {} bytes "
         "(byte_size > 0)",
-        request.key(), static_cast<long long>(info.st_size), request.name(), request.offset(),
-        request.byte_size());
+        request.key(), info.st_size, request.name(), request.offset(), request.byte_size());
   }
   void* mapping = mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);

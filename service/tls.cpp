@@ -41,7 +41,7 @@ int NoPassphrase(char*, int, int, void*) { return -1; }
 // The reason of the latest OpenSSL error on this thread (and clears them all), e.g. "bad base64
 // decode".
 std::string OpenSslReason() {
-  const unsigned long error = ERR_peek_last_error();
+  const auto error = ERR_peek_last_error();
   const char* reason = ERR_reason_error_string(error);
   ERR_clear_error();
   return reason != nullptr ? reason : "unknown OpenSSL error";
@@ -50,7 +50,7 @@ std::string OpenSslReason() {
 // True when the latest OpenSSL error only says that no further PEM block follows (the end of a
 // certificate chain).
 bool AtEndOfPem() {
-  const unsigned long error = ERR_peek_last_error();
+  const auto error = ERR_peek_last_error();
   return ERR_GET_LIB(error) == ERR_LIB_PEM && ERR_GET_REASON(error) == PEM_R_NO_START_LINE;
 }
 

@@ -21,8 +21,8 @@ struct TestCertificate {
 
 // A fresh directory under the temporary directory, named after `what` and this process.
 inline std::filesystem::path TestDirectory(std::string_view what) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("sonic_{}_{}", what, static_cast<long>(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("sonic_{}_{}", what, getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

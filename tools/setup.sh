@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build g++ git pkg-config clang-format
+  cmake ninja-build g++ git pkg-config clang-format clang-tidy
   # product dependencies
   libcli11-dev libfmt-dev libhdf5-dev libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo

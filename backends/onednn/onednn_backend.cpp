@@ -668,6 +668,227 @@ class OneDnnExecutable final : public Executable {
     return desc;
   }
 
+  // One step of a batch plan as its primitive sees it: the shapes, types and layouts at the
+  // plan's batch.
+  struct StepPlan {
+    std::size_t index;  // in plan_.steps
+    const FusedStep& step;
+    const Node& node;
+    const Shape& in_shape;
+    DataT in_type;
+    DataT out_type;
+    memory::dims src_dims;
+    memory::dims dst_dims;
+    memory::desc plain_src;
+    bool int8;
+    DataT weight_type;
+  };
+
+  // A convolution (Winograd where allowed and oneDNN has it, else direct) with its int8
+  // weight scales, bias and fused residual sum and ReLU.
+  void AddConvolution(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const auto& conv = std::get<Conv2DAttrs>(node.attrs);
+    const std::int64_t groups = conv.groups, oc = conv.out_channels;
+    const std::int64_t ic = s.in_shape[0];
+    memory::dims weight_dims = groups == 1 ? memory::dims{oc, ic, conv.kernel[0], conv.kernel[1]}
+                                           : memory::dims{groups, oc / groups, ic / groups,
+                                                          conv.kernel[0], conv.kernel[1]};
+    const std::vector<float> scales =
+        s.int8 ? ChannelScales(conv.weight, oc) : std::vector<float>{};
+    memory::desc dst(s.dst_dims, s.out_type, ActivationTag(oc));
+    if (step.residual >= 0) dst = ResidualDestination(plan, mems, s.index, step);
+    const memory::desc bias_desc({oc}, DataT::f32, Tag::a);
+    const memory::desc src_any(s.src_dims, s.in_type, ActivationTag(ic));
+    const memory::desc weight_any(weight_dims, s.weight_type, Tag::any);
+    const memory::dims strides{conv.stride[0], conv.stride[1]};
+    const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
+    const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
+    // Creates the descriptors: oneDNN's dnnl::error passes through, for the Winograd retry.
+    auto make_pd = [&](dnnl::algorithm algorithm) {
+      const auto desc = conv.bias.empty()
+                            ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                              algorithm, src_any, weight_any, dst,
+                                                              strides, dilates, pad_l, pad_r)
+                            : dnnl::convolution_forward::desc(
+                                  dnnl::prop_kind::forward_inference, algorithm, src_any,
+                                  weight_any, bias_desc, dst, strides, dilates, pad_l, pad_r);
+      return dnnl::convolution_forward::primitive_desc(desc, ComputeAttr(step, scales), engine_);
+    };
+    std::optional<dnnl::convolution_forward::primitive_desc> pd;
+    if (winograd_ && OneDnnTriesWinograd(precision_, conv, ic)) {
+      try {
+        pd = make_pd(dnnl::algorithm::convolution_winograd);
+      } catch (const dnnl::error& e) {
+        if (e.status != dnnl_unimplemented) {
+          CheckDnnl(e.status, "make_pd(dnnl::algorithm::convolution_winograd)", e.what());
+        }
+      }
+    }
+    if (!pd) pd = SONIC_DNNL(make_pd(dnnl::algorithm::convolution_direct));
+    const memory src = Operand(plan, mems, step.input, pd->src_desc(), node.name);
+    const int mask = groups == 1 ? 1 : 3;
+    std::vector<std::pair<int, memory>> args{
+        {DNNL_ARG_SRC, src},
+        {DNNL_ARG_WEIGHTS,
+         Weights(s.index, conv.weight, weight_dims, pd->weights_desc(), scales, mask)},
+        {DNNL_ARG_DST, mems[step.output] = Bind(pd->dst_desc(), values_[step.output].buffer)}};
+    if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
+    AddOp<dnnl::convolution_forward>(plan, *pd, std::move(args),
+                                     fmt::format("convolution '{}'", node.name));
+  }
+
+  // A dense layer as an inner product, with its int8 weight scales, bias and fused residual
+  // sum and ReLU.
+  void AddInnerProduct(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const auto& dense = std::get<DenseAttrs>(node.attrs);
+    const std::int64_t oc = dense.out_features;
+    memory::dims weight_dims{oc};
+    weight_dims.insert(weight_dims.end(), s.in_shape.begin(), s.in_shape.end());
+    const std::vector<float> scales =
+        s.int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
+    memory::desc dst(s.dst_dims, s.out_type, Tag::any);
+    if (step.residual >= 0) dst = ResidualDestination(plan, mems, s.index, step);
+    // An inner product takes its input's layout as it is (the weights follow it), so a
+    // flattened blocked activation needs no reorder.
+    const memory::desc src_any = mems[step.input] ? mems[step.input].get_desc()
+                                                  : memory::desc(s.src_dims, s.in_type, Tag::any);
+    const memory::desc weight_any(weight_dims, s.weight_type, Tag::any);
+    const auto desc = SONIC_DNNL(
+        dense.bias.empty() ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference,
+                                                               src_any, weight_any, dst)
+                           : dnnl::inner_product_forward::desc(
+                                 dnnl::prop_kind::forward_inference, src_any, weight_any,
+                                 memory::desc({oc}, DataT::f32, Tag::a), dst));
+    const auto pd = SONIC_DNNL(
+        dnnl::inner_product_forward::primitive_desc(desc, ComputeAttr(step, scales), engine_));
+    const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+    std::vector<std::pair<int, memory>> args{
+        {DNNL_ARG_SRC, src},
+        {DNNL_ARG_WEIGHTS,
+         Weights(s.index, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
+        {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+    if (!dense.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
+    AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
+                                       fmt::format("inner product '{}'", node.name));
+  }
+
+  // Max, average or global average pooling.
+  void AddPooling(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    PoolAttrs pool;
+    dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+    if (node.op == OpKind::kGlobalAveragePool) {
+      pool.kernel = {s.in_shape[1], s.in_shape[2]};
+      algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+    } else {
+      pool = std::get<PoolAttrs>(node.attrs);
+      if (node.op == OpKind::kAveragePool) {
+        algorithm = pool.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                           : dnnl::algorithm::pooling_avg_exclude_padding;
+      }
+    }
+    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const auto desc = SONIC_DNNL(dnnl::pooling_forward::desc(
+        dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
+        memory::desc(s.dst_dims, s.out_type, Tag::any), {pool.stride[0], pool.stride[1]},
+        {pool.kernel[0], pool.kernel[1]}, {pool.pads[0], pool.pads[1]},
+        {pool.pads[2], pool.pads[3]}));
+    const auto pd = SONIC_DNNL(dnnl::pooling_forward::primitive_desc(desc, BaseAttr(), engine_));
+    AddOp<dnnl::pooling_forward>(
+        plan, pd,
+        {{DNNL_ARG_SRC, src},
+         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+        fmt::format("pooling '{}'", node.name));
+  }
+
+  // Softmax over the features.
+  void AddSoftmax(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const auto desc = SONIC_DNNL(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), 1));
+    const auto pd = SONIC_DNNL(dnnl::softmax_forward::primitive_desc(desc, BaseAttr(), engine_));
+    AddOp<dnnl::softmax_forward>(
+        plan, pd,
+        {{DNNL_ARG_SRC, src},
+         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+        fmt::format("softmax '{}'", node.name));
+  }
+
+  // A ReLU that is not fused into the step before it.
+  void AddRelu(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const auto desc = SONIC_DNNL(dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
+                                                             dnnl::algorithm::eltwise_relu,
+                                                             src.get_desc(), 0.0f, 0.0f));
+    const auto pd = SONIC_DNNL(dnnl::eltwise_forward::primitive_desc(desc, BaseAttr(), engine_));
+    AddOp<dnnl::eltwise_forward>(
+        plan, pd,
+        {{DNNL_ARG_SRC, src},
+         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+        fmt::format("relu '{}'", node.name));
+  }
+
+  // A residual Add that is not fused into a convolution, with its fused ReLU.
+  void AddSum(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const memory a = ValueMemory(mems, step.input, s.plain_src);
+    const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
+    dnnl::primitive_attr attr = BaseAttr();
+    if (step.relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const auto desc = SONIC_DNNL(
+        dnnl::binary::desc(dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(), a.get_desc()));
+    const auto pd = SONIC_DNNL(dnnl::binary::primitive_desc(desc, attr, engine_));
+    AddOp<dnnl::binary>(
+        plan, pd,
+        {{DNNL_ARG_SRC_0, a},
+         {DNNL_ARG_SRC_1, b},
+         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+        fmt::format("add '{}'", node.name));
+  }
+
+  // A batch norm that is not folded into a convolution.
+  void AddBatchNorm(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const auto& bn = std::get<BatchNormAttrs>(node.attrs);
+    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const auto desc = SONIC_DNNL(dnnl::batch_normalization_forward::desc(
+        dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
+        dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+            dnnl::normalization_flags::use_shift));
+    const auto pd =
+        SONIC_DNNL(dnnl::batch_normalization_forward::primitive_desc(desc, BaseAttr(), engine_));
+    auto channel_memory = [&](const std::vector<float>& data) {
+      memory mem = SONIC_DNNL(
+          memory({{static_cast<memory::dim>(data.size())}, DataT::f32, Tag::a}, engine_));
+      std::copy(data.begin(), data.end(), static_cast<float*>(mem.get_data_handle()));
+      return mem;
+    };
+    AddOp<dnnl::batch_normalization_forward>(
+        plan, pd,
+        {{DNNL_ARG_SRC, src},
+         {DNNL_ARG_MEAN, channel_memory(bn.mean)},
+         {DNNL_ARG_VARIANCE, channel_memory(bn.variance)},
+         {DNNL_ARG_SCALE, channel_memory(bn.scale)},
+         {DNNL_ARG_SHIFT, channel_memory(bn.shift)},
+         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
+        fmt::format("batch norm '{}'", node.name));
+  }
+
   void BuildPlan(int batch) {
     BatchPlan plan;
     plan.batch = batch;
@@ -676,218 +897,47 @@ class OneDnnExecutable final : public Executable {
     for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
       const FusedStep& step = plan_.steps[i];
       const Node& node = *step.node;
-      const Shape& in_shape = graph_.values[step.input].shape;
-      const Shape& out_shape = graph_.values[step.output].shape;
       const DataT in_type = values_[step.input].type;
-      const DataT out_type = values_[step.output].type;
-      const memory::dims src_dims = BatchDims(in_shape, batch);
-      const memory::dims dst_dims = BatchDims(out_shape, batch);
-      const memory::desc plain_src(src_dims, in_type, PlainTag(src_dims.size()));
+      const memory::dims src_dims = BatchDims(graph_.values[step.input].shape, batch);
       const bool int8 = precision_ == Precision::kInt8;
-      const DataT weight_type = int8                     ? DataT::s8
-                                : in_type == DataT::bf16 ? DataT::bf16
-                                                         : DataT::f32;
+      const StepPlan s{.index = i,
+                       .step = step,
+                       .node = node,
+                       .in_shape = graph_.values[step.input].shape,
+                       .in_type = in_type,
+                       .out_type = values_[step.output].type,
+                       .src_dims = src_dims,
+                       .dst_dims = BatchDims(graph_.values[step.output].shape, batch),
+                       .plain_src = memory::desc(src_dims, in_type, PlainTag(src_dims.size())),
+                       .int8 = int8,
+                       .weight_type = int8                     ? DataT::s8
+                                      : in_type == DataT::bf16 ? DataT::bf16
+                                                               : DataT::f32};
       Building(fmt::format("node '{}' for batch {}", node.name, batch), [&] {
         switch (node.op) {
-          case OpKind::kConv2D: {
-            const auto& conv = std::get<Conv2DAttrs>(node.attrs);
-            const std::int64_t groups = conv.groups, oc = conv.out_channels;
-            const std::int64_t ic = in_shape[0];
-            memory::dims weight_dims = groups == 1
-                                           ? memory::dims{oc, ic, conv.kernel[0], conv.kernel[1]}
-                                           : memory::dims{groups, oc / groups, ic / groups,
-                                                          conv.kernel[0], conv.kernel[1]};
-            const std::vector<float> scales =
-                int8 ? ChannelScales(conv.weight, oc) : std::vector<float>{};
-            memory::desc dst(dst_dims, out_type, ActivationTag(oc));
-            if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
-            const memory::desc bias_desc({oc}, DataT::f32, Tag::a);
-            const memory::desc src_any(src_dims, in_type, ActivationTag(ic));
-            const memory::desc weight_any(weight_dims, weight_type, Tag::any);
-            const memory::dims strides{conv.stride[0], conv.stride[1]};
-            const memory::dims dilates{conv.dilation[0] - 1, conv.dilation[1] - 1};
-            const memory::dims pad_l{conv.pads[0], conv.pads[1]}, pad_r{conv.pads[2], conv.pads[3]};
-            // Creates the descriptors: oneDNN's dnnl::error passes through, for the Winograd retry.
-            auto make_pd = [&](dnnl::algorithm algorithm) {
-              const auto desc =
-                  conv.bias.empty()
-                      ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                        algorithm, src_any, weight_any, dst,
-                                                        strides, dilates, pad_l, pad_r)
-                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                        algorithm, src_any, weight_any, bias_desc,
-                                                        dst, strides, dilates, pad_l, pad_r);
-              return dnnl::convolution_forward::primitive_desc(desc, ComputeAttr(step, scales),
-                                                               engine_);
-            };
-            std::optional<dnnl::convolution_forward::primitive_desc> pd;
-            if (winograd_ && OneDnnTriesWinograd(precision_, conv, ic)) {
-              try {
-                pd = make_pd(dnnl::algorithm::convolution_winograd);
-              } catch (const dnnl::error& e) {
-                if (e.status != dnnl_unimplemented) {
-                  CheckDnnl(e.status, "make_pd(dnnl::algorithm::convolution_winograd)", e.what());
-                }
-              }
-            }
-            if (!pd) pd = SONIC_DNNL(make_pd(dnnl::algorithm::convolution_direct));
-            const memory src = Operand(plan, mems, step.input, pd->src_desc(), node.name);
-            const int mask = groups == 1 ? 1 : 3;
-            std::vector<std::pair<int, memory>> args{
-                {DNNL_ARG_SRC, src},
-                {DNNL_ARG_WEIGHTS,
-                 Weights(i, conv.weight, weight_dims, pd->weights_desc(), scales, mask)},
-                {DNNL_ARG_DST,
-                 mems[step.output] = Bind(pd->dst_desc(), values_[step.output].buffer)}};
-            if (!conv.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(conv.bias, step, scales));
-            AddOp<dnnl::convolution_forward>(plan, *pd, std::move(args),
-                                             fmt::format("convolution '{}'", node.name));
+          case OpKind::kConv2D:
+            AddConvolution(plan, mems, s);
             break;
-          }
-          case OpKind::kDense: {
-            const auto& dense = std::get<DenseAttrs>(node.attrs);
-            const std::int64_t oc = dense.out_features;
-            memory::dims weight_dims{oc};
-            weight_dims.insert(weight_dims.end(), in_shape.begin(), in_shape.end());
-            const std::vector<float> scales =
-                int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
-            memory::desc dst(dst_dims, out_type, Tag::any);
-            if (step.residual >= 0) dst = ResidualDestination(plan, mems, i, step);
-            // An inner product takes its input's layout as it is (the weights follow it), so a
-            // flattened blocked activation needs no reorder.
-            const memory::desc src_any = mems[step.input]
-                                             ? mems[step.input].get_desc()
-                                             : memory::desc(src_dims, in_type, Tag::any);
-            const memory::desc weight_any(weight_dims, weight_type, Tag::any);
-            const auto desc =
-                SONIC_DNNL(dense.bias.empty()
-                               ? dnnl::inner_product_forward::desc(
-                                     dnnl::prop_kind::forward_inference, src_any, weight_any, dst)
-                               : dnnl::inner_product_forward::desc(
-                                     dnnl::prop_kind::forward_inference, src_any, weight_any,
-                                     memory::desc({oc}, DataT::f32, Tag::a), dst));
-            const auto pd = SONIC_DNNL(dnnl::inner_product_forward::primitive_desc(
-                desc, ComputeAttr(step, scales), engine_));
-            const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
-            std::vector<std::pair<int, memory>> args{
-                {DNNL_ARG_SRC, src},
-                {DNNL_ARG_WEIGHTS,
-                 Weights(i, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
-                {DNNL_ARG_DST,
-                 mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
-            if (!dense.bias.empty())
-              args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
-            AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
-                                               fmt::format("inner product '{}'", node.name));
+          case OpKind::kDense:
+            AddInnerProduct(plan, mems, s);
             break;
-          }
           case OpKind::kMaxPool:
           case OpKind::kAveragePool:
-          case OpKind::kGlobalAveragePool: {
-            PoolAttrs pool;
-            dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
-            if (node.op == OpKind::kGlobalAveragePool) {
-              pool.kernel = {in_shape[1], in_shape[2]};
-              algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
-            } else {
-              pool = std::get<PoolAttrs>(node.attrs);
-              if (node.op == OpKind::kAveragePool) {
-                algorithm = pool.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
-                                                   : dnnl::algorithm::pooling_avg_exclude_padding;
-              }
-            }
-            const memory src = ValueMemory(mems, step.input, plain_src);
-            const auto desc = SONIC_DNNL(dnnl::pooling_forward::desc(
-                dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
-                memory::desc(dst_dims, out_type, Tag::any), {pool.stride[0], pool.stride[1]},
-                {pool.kernel[0], pool.kernel[1]}, {pool.pads[0], pool.pads[1]},
-                {pool.pads[2], pool.pads[3]}));
-            const auto pd =
-                SONIC_DNNL(dnnl::pooling_forward::primitive_desc(desc, BaseAttr(), engine_));
-            AddOp<dnnl::pooling_forward>(
-                plan, pd,
-                {{DNNL_ARG_SRC, src},
-                 {DNNL_ARG_DST,
-                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-                fmt::format("pooling '{}'", node.name));
+          case OpKind::kGlobalAveragePool:
+            AddPooling(plan, mems, s);
             break;
-          }
-          case OpKind::kSoftmax: {
-            const memory src = ValueMemory(mems, step.input, plain_src);
-            const auto desc = SONIC_DNNL(
-                dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), 1));
-            const auto pd =
-                SONIC_DNNL(dnnl::softmax_forward::primitive_desc(desc, BaseAttr(), engine_));
-            AddOp<dnnl::softmax_forward>(
-                plan, pd,
-                {{DNNL_ARG_SRC, src},
-                 {DNNL_ARG_DST,
-                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-                fmt::format("softmax '{}'", node.name));
+          case OpKind::kSoftmax:
+            AddSoftmax(plan, mems, s);
             break;
-          }
-          case OpKind::kRelu: {
-            const memory src = ValueMemory(mems, step.input, plain_src);
-            const auto desc = SONIC_DNNL(dnnl::eltwise_forward::desc(
-                dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu, src.get_desc(),
-                0.0f, 0.0f));
-            const auto pd =
-                SONIC_DNNL(dnnl::eltwise_forward::primitive_desc(desc, BaseAttr(), engine_));
-            AddOp<dnnl::eltwise_forward>(
-                plan, pd,
-                {{DNNL_ARG_SRC, src},
-                 {DNNL_ARG_DST,
-                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-                fmt::format("relu '{}'", node.name));
+          case OpKind::kRelu:
+            AddRelu(plan, mems, s);
             break;
-          }
-          case OpKind::kAdd: {
-            const memory a = ValueMemory(mems, step.input, plain_src);
-            const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
-            dnnl::primitive_attr attr = BaseAttr();
-            if (step.relu) {
-              dnnl::post_ops ops;
-              ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-              attr.set_post_ops(ops);
-            }
-            const auto desc = SONIC_DNNL(dnnl::binary::desc(
-                dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(), a.get_desc()));
-            const auto pd = SONIC_DNNL(dnnl::binary::primitive_desc(desc, attr, engine_));
-            AddOp<dnnl::binary>(plan, pd,
-                                {{DNNL_ARG_SRC_0, a},
-                                 {DNNL_ARG_SRC_1, b},
-                                 {DNNL_ARG_DST, mems[step.output] = Bind(
-                                                    pd.dst_desc(), values_[step.output].buffer)}},
-                                fmt::format("add '{}'", node.name));
+          case OpKind::kAdd:
+            AddSum(plan, mems, s);
             break;
-          }
-          case OpKind::kBatchNorm: {
-            const auto& bn = std::get<BatchNormAttrs>(node.attrs);
-            const memory src = ValueMemory(mems, step.input, plain_src);
-            const auto desc = SONIC_DNNL(dnnl::batch_normalization_forward::desc(
-                dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
-                dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-                    dnnl::normalization_flags::use_shift));
-            const auto pd = SONIC_DNNL(
-                dnnl::batch_normalization_forward::primitive_desc(desc, BaseAttr(), engine_));
-            auto channel_memory = [&](const std::vector<float>& data) {
-              memory mem = SONIC_DNNL(
-                  memory({{static_cast<memory::dim>(data.size())}, DataT::f32, Tag::a}, engine_));
-              std::copy(data.begin(), data.end(), static_cast<float*>(mem.get_data_handle()));
-              return mem;
-            };
-            AddOp<dnnl::batch_normalization_forward>(
-                plan, pd,
-                {{DNNL_ARG_SRC, src},
-                 {DNNL_ARG_MEAN, channel_memory(bn.mean)},
-                 {DNNL_ARG_VARIANCE, channel_memory(bn.variance)},
-                 {DNNL_ARG_SCALE, channel_memory(bn.scale)},
-                 {DNNL_ARG_SHIFT, channel_memory(bn.shift)},
-                 {DNNL_ARG_DST,
-                  mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-                fmt::format("batch norm '{}'", node.name));
+          case OpKind::kBatchNorm:
+            AddBatchNorm(plan, mems, s);
             break;
-          }
           case OpKind::kFlatten:
             Throw(ErrorKind::kInternal, "onednn: flatten '{}' should be an alias", node.name);
         }

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <iterator>
+#include <optional>
 
 #include "backends/opencl/opencl_probe.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/parse.h"
 
 namespace sonic {
 namespace cl {
@@ -224,14 +225,17 @@ Device Select(std::string_view selector) {
           "no OpenCL device: no ICD platform is installed (e.g. Debian's pocl-opencl-icd)");
   }
   if (selector.empty()) return devices.front();
-  int platform = -1, device = -1;
-  char tail = 0;
-  const std::string text(selector);
-  const bool indices = std::sscanf(text.c_str(), "%d:%d%c", &platform, &device, &tail) == 2;
+  // "P:D" selects by indices, anything else by name.
+  const std::size_t colon = selector.find(':');
+  const std::optional<std::int64_t> platform =
+      colon == std::string_view::npos ? std::nullopt : TryParseInt(selector.substr(0, colon));
+  const std::optional<std::int64_t> device =
+      colon == std::string_view::npos ? std::nullopt : TryParseInt(selector.substr(colon + 1));
+  const bool indices = platform && device;
   const std::string needle = Lower(selector);
   for (Device& d : devices) {
     const bool match = indices
-                           ? d.info.platform_index == platform && d.info.device_index == device
+                           ? d.info.platform_index == *platform && d.info.device_index == *device
                            : Lower(d.info.platform_name + " " + d.info.device_name).find(needle) !=
                                  std::string::npos;
     if (match) return std::move(d);

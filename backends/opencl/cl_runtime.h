@@ -105,6 +105,9 @@ Kernel CreateKernel(cl_program program, const char* name);
 
 template <typename T>
 void SetArg(cl_kernel kernel, cl_uint index, const T& value, std::string_view what) {
+  // For a memory object T is cl_mem, a pointer to an opaque struct, and OpenCL wants the size of
+  // that handle (clSetKernelArg: "sizeof(cl_mem)"): not a mistaken sizeof of a pointer.
+  // NOLINTNEXTLINE(bugprone-sizeof-expression)
   const cl_int status = clSetKernelArg(kernel, index, sizeof(T), &value);
   if (status != CL_SUCCESS) Check(status, "clSetKernelArg(" + std::string(what) + ")");
 }

@@ -157,6 +157,108 @@ JsonArray ShapeJson(const Shape& shape) {
   return array;
 }
 
+// What Run measured and reports, besides the options, the backend and the model.
+struct InferReport {
+  std::string model_name;  // the built-in name, or the ONNX graph's
+  double compile_s = 0.0;
+  LatencySummary latency{};
+  double images_per_s = 0.0;
+  double gflop_per_s = 0.0;
+  std::optional<CheckResult> check;  // with --check
+};
+
+// --check: the same input through the reference backend, compared with `output`.
+CheckResult CheckAgainstReference(const InferOptions& options, const Graph& graph,
+                                  Precision precision, std::span<const float> input,
+                                  std::span<const float> output, const std::string& output_name) {
+  CompileOptions reference_options;
+  reference_options.max_batch = options.batch;
+  reference_options.threads = options.threads;
+  std::vector<float> reference =
+      AllocateFloats(graph.output_shape(), options.batch, "reference " + output_name);
+  CompileNamingMemory(*MakeBackend("reference"), graph, reference_options)
+      ->Run(input, options.batch, reference);
+  return Compare(output, reference, options.batch, precision);
+}
+
+void PrintJson(const InferOptions& options, const Backend& backend, const Graph& graph,
+               Precision precision, const InferReport& report) {
+  const LatencySummary& latency = report.latency;
+  JsonObject object;
+  object.Add("command", "infer")
+      .Add("backend", JsonObject()
+                          .Add("name", options.backend)
+                          .Add("device_kind", DeviceKindName(backend.device_kind()))
+                          .Add("device", backend.device_name())
+                          .Add("selector", options.device)
+                          .Add("library", backend.library_version()))
+      .Add("model", JsonObject()
+                        .Add("name", report.model_name)
+                        .Add("source", options.onnx.empty() ? "builtin" : "onnx")
+                        .Add("path", options.onnx)
+                        .Add("input_shape", ShapeJson(graph.input_shape()))
+                        .Add("output_shape", ShapeJson(graph.output_shape()))
+                        .Add("macs_per_sample", graph.MacsPerSample())
+                        .Add("parameters", graph.ParameterCount()))
+      .Add("precision", PrecisionName(precision))
+      .Add("batch", options.batch)
+      .Add("threads", options.threads)
+      .Add("seed", static_cast<std::int64_t>(options.seed))
+      .Add("warmup", options.warmup)
+      .Add("iterations", options.iterations)
+      .Add("compile_s", report.compile_s)
+      .Add("latency_ms", JsonObject()
+                             .Add("p50", latency.p50_ms)
+                             .Add("p90", latency.p90_ms)
+                             .Add("p99", latency.p99_ms)
+                             .Add("min", latency.min_ms)
+                             .Add("mean", latency.mean_ms)
+                             .Add("max", latency.max_ms))
+      .Add("throughput_img_s", report.images_per_s)
+      .Add("gflop_s", report.gflop_per_s);
+  if (const std::optional<CheckResult>& check = report.check) {
+    object.Add("check",
+               JsonObject()
+                   .Add("reference", "reference")
+                   .Add("relative_error", check->relative_error)
+                   .Add("top1_agreement", static_cast<double>(check->top1_agree) / check->samples)
+                   .Add("samples", check->samples)
+                   .Add("criterion", check->bound.criterion_name())
+                   .Add("tolerance", check->bound.bound)
+                   .Add("passed", check->passed));
+  } else {
+    object.AddNull("check");
+  }
+  fmt::print("{}\n", object.str());
+}
+
+void PrintText(const InferOptions& options, const Backend& backend, const Graph& graph,
+               Precision precision, const InferReport& report) {
+  const LatencySummary& latency = report.latency;
+  const std::string threads = options.threads == 0 ? "all" : std::to_string(options.threads);
+  fmt::print("model      {}{}  input {}  {:.3f} GMAC/sample\n", report.model_name,
+             options.onnx.empty() ? "" : " (" + options.onnx + ")",
+             ShapeToString(graph.input_shape()), graph.MacsPerSample() * 1e-9);
+  fmt::print("backend    {} ({}, {})  precision {}  threads {}  batch {}\n", options.backend,
+             backend.device_name(), backend.library_version(), PrecisionName(precision), threads,
+             options.batch);
+  fmt::print("compile    {:.3f} s (untimed)\n", report.compile_s);
+  fmt::print(
+      "latency    p50 {:.3f} ms  p90 {:.3f} ms  p99 {:.3f} ms  min {:.3f} ms  mean {:.3f} ms  "
+      "({} runs after {} warm-up)\n",
+      latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.min_ms, latency.mean_ms,
+      options.iterations, options.warmup);
+  fmt::print("throughput {:.2f} img/s  {:.1f} GFLOP/s\n", report.images_per_s, report.gflop_per_s);
+  if (const std::optional<CheckResult>& check = report.check) {
+    fmt::print(
+        "check      vs reference: relative error {:.3g}, top-1 agreement {}/{}; {} {} {:g}: "
+        "{}\n",
+        check->relative_error, check->top1_agree, check->samples, check->bound.criterion_name(),
+        check->bound.criterion == AccuracyBound::Criterion::kRelativeError ? "<=" : ">=",
+        check->bound.bound, check->passed ? "ok" : "FAILED");
+  }
+}
+
 void Run(const InferOptions& options) {
   Precision precision;
   const std::unique_ptr<Backend> backend = Validate(options, precision);
@@ -179,10 +281,12 @@ void Run(const InferOptions& options) {
   compile_options.precision = precision;
   compile_options.threads = options.threads;
   compile_options.device = options.device;
+  InferReport report;
+  report.model_name = options.onnx.empty() ? options.model : graph.name;
   const std::int64_t compile_start_ns = MonotonicNs();
   const std::unique_ptr<Executable> executable =
       CompileNamingMemory(*backend, graph, compile_options);
-  const double compile_s = static_cast<double>(MonotonicNs() - compile_start_ns) * 1e-9;
+  report.compile_s = static_cast<double>(MonotonicNs() - compile_start_ns) * 1e-9;
 
   for (int i = 0; i < options.warmup; ++i) executable->Run(input, options.batch, output);
   std::vector<std::int64_t> latencies_ns(options.iterations);
@@ -191,97 +295,22 @@ void Run(const InferOptions& options) {
     executable->Run(input, options.batch, output);
     latency_ns = MonotonicNs() - start_ns;
   }
-  const LatencySummary latency = Summarise(latencies_ns);
-  const double images_per_s = options.batch * options.iterations / latency.total_s;
-  const double gflop_per_s = 2.0 * static_cast<double>(graph.MacsPerSample()) * images_per_s * 1e-9;
+  report.latency = Summarise(latencies_ns);
+  report.images_per_s = options.batch * options.iterations / report.latency.total_s;
+  report.gflop_per_s =
+      2.0 * static_cast<double>(graph.MacsPerSample()) * report.images_per_s * 1e-9;
 
-  std::optional<CheckResult> check;
   if (options.check) {
-    CompileOptions reference_options;
-    reference_options.max_batch = options.batch;
-    reference_options.threads = options.threads;
-    std::vector<float> reference =
-        AllocateFloats(graph.output_shape(), options.batch, "reference " + output_name);
-    CompileNamingMemory(*MakeBackend("reference"), graph, reference_options)
-        ->Run(input, options.batch, reference);
-    check = Compare(output, reference, options.batch, precision);
+    report.check = CheckAgainstReference(options, graph, precision, input, output, output_name);
   }
-
-  const std::string model_name = options.onnx.empty() ? options.model : graph.name;
-  const std::string threads = options.threads == 0 ? "all" : std::to_string(options.threads);
   if (options.json) {
-    JsonObject object;
-    object.Add("command", "infer")
-        .Add("backend", JsonObject()
-                            .Add("name", options.backend)
-                            .Add("device_kind", DeviceKindName(backend->device_kind()))
-                            .Add("device", backend->device_name())
-                            .Add("selector", options.device)
-                            .Add("library", backend->library_version()))
-        .Add("model", JsonObject()
-                          .Add("name", model_name)
-                          .Add("source", options.onnx.empty() ? "builtin" : "onnx")
-                          .Add("path", options.onnx)
-                          .Add("input_shape", ShapeJson(graph.input_shape()))
-                          .Add("output_shape", ShapeJson(graph.output_shape()))
-                          .Add("macs_per_sample", graph.MacsPerSample())
-                          .Add("parameters", graph.ParameterCount()))
-        .Add("precision", PrecisionName(precision))
-        .Add("batch", options.batch)
-        .Add("threads", options.threads)
-        .Add("seed", static_cast<std::int64_t>(options.seed))
-        .Add("warmup", options.warmup)
-        .Add("iterations", options.iterations)
-        .Add("compile_s", compile_s)
-        .Add("latency_ms", JsonObject()
-                               .Add("p50", latency.p50_ms)
-                               .Add("p90", latency.p90_ms)
-                               .Add("p99", latency.p99_ms)
-                               .Add("min", latency.min_ms)
-                               .Add("mean", latency.mean_ms)
-                               .Add("max", latency.max_ms))
-        .Add("throughput_img_s", images_per_s)
-        .Add("gflop_s", gflop_per_s);
-    if (check) {
-      object.Add("check",
-                 JsonObject()
-                     .Add("reference", "reference")
-                     .Add("relative_error", check->relative_error)
-                     .Add("top1_agreement", static_cast<double>(check->top1_agree) / check->samples)
-                     .Add("samples", check->samples)
-                     .Add("criterion", check->bound.criterion_name())
-                     .Add("tolerance", check->bound.bound)
-                     .Add("passed", check->passed));
-    } else {
-      object.AddNull("check");
-    }
-    fmt::print("{}\n", object.str());
+    PrintJson(options, *backend, graph, precision, report);
   } else {
-    fmt::print("model      {}{}  input {}  {:.3f} GMAC/sample\n", model_name,
-               options.onnx.empty() ? "" : " (" + options.onnx + ")",
-               ShapeToString(graph.input_shape()), graph.MacsPerSample() * 1e-9);
-    fmt::print("backend    {} ({}, {})  precision {}  threads {}  batch {}\n", options.backend,
-               backend->device_name(), backend->library_version(), PrecisionName(precision),
-               threads, options.batch);
-    fmt::print("compile    {:.3f} s (untimed)\n", compile_s);
-    fmt::print(
-        "latency    p50 {:.3f} ms  p90 {:.3f} ms  p99 {:.3f} ms  min {:.3f} ms  mean {:.3f} ms  "
-        "({} runs after {} warm-up)\n",
-        latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.min_ms, latency.mean_ms,
-        options.iterations, options.warmup);
-    fmt::print("throughput {:.2f} img/s  {:.1f} GFLOP/s\n", images_per_s, gflop_per_s);
-    if (check) {
-      fmt::print(
-          "check      vs reference: relative error {:.3g}, top-1 agreement {}/{}; {} {} {:g}: "
-          "{}\n",
-          check->relative_error, check->top1_agree, check->samples, check->bound.criterion_name(),
-          check->bound.criterion == AccuracyBound::Criterion::kRelativeError ? "<=" : ">=",
-          check->bound.bound, check->passed ? "ok" : "FAILED");
-    }
+    PrintText(options, *backend, graph, precision, report);
   }
-  if (check && !check->passed) {
+  if (report.check && !report.check->passed) {
     fmt::print(stderr, "sonicbench: infer --check failed: {} outside tolerance {:g}\n",
-               check->bound.criterion_name(), check->bound.bound);
+               report.check->bound.criterion_name(), report.check->bound.bound);
     throw CLI::RuntimeError(kExitFailure);
   }
 }

@@ -18,7 +18,7 @@ namespace {
 constexpr int kTag = 7;
 // Between polls of a pending message: short enough not to blur the start barrier much, long
 // enough not to steal a core from the load generator on an oversubscribed node.
-constexpr long kPollNs = 50'000;
+constexpr decltype(timespec::tv_nsec) kPollNs = 50'000;
 
 std::string MpiErrorText(int code) {
   char text[MPI_MAX_ERROR_STRING];

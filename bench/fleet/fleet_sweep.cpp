@@ -161,7 +161,7 @@ void RunOtherRank(FleetComm& comm, const std::vector<SweepCell>& cells,
     if (TypeOf(command, 0) != kCommand) {
       Throw(ErrorKind::kInternal, "fleet: rank {} expected a command, got '{}'", rank, command[0]);
     }
-    const auto index = FromPod<std::int32_t>(std::string_view(command).substr(1));
+    const auto index = FromPod<std::int32_t>(std::string_view{command}.substr(1));
     if (index < 0) return;
     const std::string rest = command.substr(1 + sizeof index);
     const std::size_t split = rest.find('\0');
@@ -184,7 +184,7 @@ void RunOtherRank(FleetComm& comm, const std::vector<SweepCell>& cells,
         Throw(ErrorKind::kUnavailable, "fleet: cell abandoned before the start: {}",
               reply.substr(1));
       }
-      SleepUntilNs(FromPod<std::int64_t>(std::string_view(reply).substr(1)));
+      SleepUntilNs(FromPod<std::int64_t>(std::string_view{reply}.substr(1)));
       mine.barrier_exit_ns = MonotonicNs();
       MaybeDieForTest(rank, index, cell.load.min_duration_s);
     };
@@ -250,7 +250,7 @@ class CellCoordinator {
         const std::string pong = Talk([&] { return comm_.Receive(r, fleet_.timeout_s); });
         const std::int64_t t2 = MonotonicNs();
         const ClockOffset offset =
-            OffsetFromPingPong(t0, FromPod<std::int64_t>(std::string_view(pong).substr(1)), t2);
+            OffsetFromPingPong(t0, FromPod<std::int64_t>(std::string_view{pong}.substr(1)), t2);
         if (offset.uncertainty_ns < best.uncertainty_ns) best = offset;
       }
       offsets[static_cast<std::size_t>(r)] = best;
@@ -271,7 +271,7 @@ class CellCoordinator {
         ready_[static_cast<std::size_t>(r)] = true;
         continue;
       }
-      RankResult early = DecodeRankResult(std::string_view(message).substr(1));
+      RankResult early = DecodeRankResult(std::string_view{message}.substr(1));
       failures +=
           fmt::format("{}rank {}: {}", failures.empty() ? "" : "; ", r, early.result.error_message);
       early_[static_cast<std::size_t>(r)] = std::move(early);
@@ -310,7 +310,7 @@ class CellCoordinator {
         Throw(ErrorKind::kInternal, "fleet: rank {} sent '{}' instead of its result", r,
               message[0]);
       }
-      results[static_cast<std::size_t>(r)] = DecodeRankResult(std::string_view(message).substr(1));
+      results[static_cast<std::size_t>(r)] = DecodeRankResult(std::string_view{message}.substr(1));
     }
     return results;
   }
@@ -358,6 +358,57 @@ std::string ShareConfigText(FleetComm& comm, const std::string& text, const std:
 }
 
 namespace {
+
+// Rank 0's part of one cell once every rank has its command: the clock offsets, its own share
+// of the clients (or only the start barrier when it has none), then the other ranks' results
+// merged with its own. nullopt: `cancel` interrupted rank 0's own share.
+std::optional<CellResult> RunCellWithFleet(
+    FleetComm& comm, const FleetOptions& fleet, CellCoordinator& coordinator, const SweepCell& cell,
+    const std::string& address, const std::atomic<bool>* cancel,
+    const std::function<void(const LoadProgress&)>& on_progress) {
+  const std::vector<ClockOffset> offsets = coordinator.MeasureOffsets();
+  const SweepCell run = RankCell(cell, 0, comm.size(), address, [&] { coordinator.Barrier(); });
+  std::unique_ptr<CellServerStats> server_stats;
+  if (cell.settings.target == "remote") {
+    try {
+      server_stats = std::make_unique<CellServerStats>(run);
+    } catch (const Error&) {
+      // The ranks' own connections will fail the cell with the reason.
+    }
+  }
+  RankResult mine;
+  mine.host = comm.host();
+  mine.concurrency = ConcurrencyShare(cell.settings.concurrency, comm.size(), 0);
+  if (mine.concurrency == 0) {
+    try {
+      coordinator.Barrier();
+    } catch (const Error& error) {
+      if (!coordinator.lost().empty()) throw;
+      mine.result = FailedCell(error.kind(), error.what());
+    }
+  } else {
+    std::optional<CellResult> own = RunSweepCell(run, cancel, on_progress);
+    if (!coordinator.lost().empty()) Throw(ErrorKind::kUnavailable, "{}", coordinator.lost());
+    if (!own) return std::nullopt;
+    mine.result = std::move(*own);
+  }
+  if (!coordinator.barrier_ran()) {
+    try {
+      coordinator.Barrier(mine.result.error_message);
+    } catch (const Error&) {
+      if (!coordinator.lost().empty()) throw;
+    }
+  }
+  mine.barrier_exit_ns = coordinator.barrier_exit_ns();
+  std::vector<RankResult> results =
+      coordinator.Collect(fleet.timeout_s + static_cast<double>(WindowAndWarmupS(cell)));
+  results[0] = std::move(mine);
+  CellResult merged =
+      MergeRankResults(results, offsets, run.load, static_cast<int>(cell.settings.batch));
+  // Every rank's requests have completed: the servers' counters cover the whole fleet.
+  if (server_stats && merged.status != CellStatus::kFailed) merged.server = server_stats->Delta();
+  return merged;
+}
 
 SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
                          const std::vector<SweepCell>& cells, const SweepOptions& options,
@@ -411,55 +462,13 @@ SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
         merged->status = CellStatus::kFailed;
         merged->error_message = "embedded server: " + server_error;
       } else {
-        const std::vector<ClockOffset> offsets = coordinator.MeasureOffsets();
-        const SweepCell run =
-            RankCell(cell, 0, comm.size(), address, [&] { coordinator.Barrier(); });
-        std::unique_ptr<CellServerStats> server_stats;
-        if (cell.settings.target == "remote") {
-          try {
-            server_stats = std::make_unique<CellServerStats>(run);
-          } catch (const Error&) {
-            // The ranks' own connections will fail the cell with the reason.
-          }
-        }
-        RankResult mine;
-        mine.host = comm.host();
-        mine.concurrency = ConcurrencyShare(cell.settings.concurrency, comm.size(), 0);
-        if (mine.concurrency == 0) {
-          try {
-            coordinator.Barrier();
-          } catch (const Error& error) {
-            if (!coordinator.lost().empty()) throw;
-            mine.result = FailedCell(error.kind(), error.what());
-          }
-        } else {
-          std::optional<CellResult> own =
-              RunSweepCell(run, cancel, [&](const LoadProgress& progress) {
-                observer.OnCellProgress(i, summary.total, cell.settings, progress);
-              });
-          if (!coordinator.lost().empty()) Throw(ErrorKind::kUnavailable, "{}", coordinator.lost());
-          if (!own) {
-            summary.interrupted = true;
-            lose_fleet(cell.settings, "fleet: interrupted");
-          }
-          mine.result = std::move(*own);
-        }
-        if (!coordinator.barrier_ran()) {
-          try {
-            coordinator.Barrier(mine.result.error_message);
-          } catch (const Error&) {
-            if (!coordinator.lost().empty()) throw;
-          }
-        }
-        mine.barrier_exit_ns = coordinator.barrier_exit_ns();
-        std::vector<RankResult> results =
-            coordinator.Collect(fleet.timeout_s + static_cast<double>(WindowAndWarmupS(cell)));
-        results[0] = std::move(mine);
-        merged =
-            MergeRankResults(results, offsets, run.load, static_cast<int>(cell.settings.batch));
-        // Every rank's requests have completed: the servers' counters cover the whole fleet.
-        if (server_stats && merged->status != CellStatus::kFailed) {
-          merged->server = server_stats->Delta();
+        merged = RunCellWithFleet(
+            comm, fleet, coordinator, cell, address, cancel, [&](const LoadProgress& progress) {
+              observer.OnCellProgress(i, summary.total, cell.settings, progress);
+            });
+        if (!merged) {
+          summary.interrupted = true;
+          lose_fleet(cell.settings, "fleet: interrupted");
         }
       }
     } catch (const Error& error) {

@@ -8,7 +8,7 @@ namespace {
 CellResult Part(std::int64_t base_ns, std::int32_t workers, const std::string& server) {
   CellResult part;
   for (std::int32_t w = 0; w < workers; ++w) {
-    part.latency.Record(1000 * (w + 1));
+    part.latency.Record(std::int64_t{1000} * (w + 1));
     part.raw_records.push_back({base_ns + w, base_ns + w, base_ns + w + 5, w, 0, -1, -1});
   }
   part.completed_requests = workers;

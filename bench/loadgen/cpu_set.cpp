@@ -19,7 +19,7 @@ int ParseCpu(std::string_view text, std::string_view whole) {
   if (cpu < 0) {
     Throw(ErrorKind::kInvalidArgument, "bad CPU list '{}': '{}' is not a CPU number", whole, text);
   }
-  const long configured = sysconf(_SC_NPROCESSORS_CONF);
+  const auto configured = sysconf(_SC_NPROCESSORS_CONF);
   if (cpu >= configured || cpu >= CPU_SETSIZE) {
     Throw(ErrorKind::kInvalidArgument,
           "bad CPU list '{}': CPU {} does not exist (this machine has 0-{})", whole, cpu,

@@ -133,8 +133,8 @@ TEST(RemoteTarget, RoundRobinSpreadsRequestsEvenlyOverTwoServers) {
   // Each server counted its own share, plus one untimed round trip per worker; its counters may
   // lag the last reply of each worker.
   const ServerStats stats = target.ServerStatisticsDelta();
-  EXPECT_LE(stats.request_count, TotalRequests(shares) + 3 * 2);
-  EXPECT_GE(stats.request_count, TotalRequests(shares) + 3 * 2 - 3);
+  EXPECT_LE(stats.request_count, TotalRequests(shares) + std::int64_t{3} * 2);
+  EXPECT_GE(stats.request_count, TotalRequests(shares) + std::int64_t{3} * 2 - 3);
 }
 
 TEST(RemoteTarget, LeastLoadedSendsMoreToTheFasterServer) {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -84,7 +85,8 @@ double ProcessCpuSeconds() {
 
 double Percentile(std::vector<double> sorted, double q) {
   std::sort(sorted.begin(), sorted.end());
-  const auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  const auto index =
+      static_cast<std::size_t>(std::lround(q * static_cast<double>(sorted.size() - 1)));
   return sorted[index];
 }
 
