@@ -127,10 +127,11 @@ std::vector<MetricFamily> BuildMetricFamilies(const std::vector<ModelMetricsInpu
     for (std::size_t i = 0; i < s.instance_busy.size(); ++i) {
       std::vector<ClientMetric::Label> instance = labels;
       instance.push_back({"instance", std::to_string(i)});
-      out.Add("sonic_inference_instance_busy_duration_us",
-              "Cumulative time each model instance's thread spent executing, responses included, "
-              "in microseconds",
-              kCounter, Microseconds(s.instance_busy[i].ns), instance);
+      out.Add(
+          "sonic_inference_instance_busy_duration_us",
+          "Cumulative time each model instance's thread spent executing, up to its responses being "
+          "ready, in microseconds",
+          kCounter, Microseconds(s.instance_busy[i].ns), instance);
       out.Add("sonic_inference_instance_exec_count", "Executions run by each model instance",
               kCounter, static_cast<double>(s.instance_busy[i].count), std::move(instance));
     }

@@ -179,14 +179,16 @@ void ServedModel::Execute(int instance_index, std::span<BatchItem* const> items,
   if (output_in_place) output = reinterpret_cast<float*>(lone_destination);
   const std::int64_t input_done_ns = MonotonicNs();
 
+  // Every count is recorded before the first response goes out: a client that has its answer
+  // sees statistics that include it.
   auto fail_all = [&](grpc::StatusCode code, std::string_view what) {
     const grpc::Status status(code, fmt::format("model '{}' failed on backend '{}': {}",
                                                 options_.name, options_.backend, what));
     for (std::size_t i = 0; i < items.size(); ++i) {
       stats_.RecordFailure(MonotonicNs() - call_at(i)->arrival_ns);
-      call_at(i)->Complete(status);
     }
     stats_.RecordInstanceBusy(instance_index, MonotonicNs() - start_ns);
+    for (std::size_t i = 0; i < items.size(); ++i) call_at(i)->Complete(status);
   };
   try {
     instance.executable->Run({input, static_cast<std::size_t>(samples) * input_floats_}, samples,
@@ -216,15 +218,16 @@ void ServedModel::Execute(int instance_index, std::span<BatchItem* const> items,
   // none, sending them here saves the hand-over's wake-up from their latency.
   const bool hand_over = batcher_->QueuedItems() > 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    InferCall* call = call_at(i);
-    stats_.RecordSuccess(call->batch, output_done_ns - call->arrival_ns);
-    if (hand_over) {
-      responder_.Complete(call, grpc::Status::OK);
-    } else {
-      call->Complete(grpc::Status::OK);
-    }
+    stats_.RecordSuccess(call_at(i)->batch, output_done_ns - call_at(i)->arrival_ns);
   }
   stats_.RecordInstanceBusy(instance_index, MonotonicNs() - start_ns);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (hand_over) {
+      responder_.Complete(call_at(i), grpc::Status::OK);
+    } else {
+      call_at(i)->Complete(grpc::Status::OK);
+    }
+  }
 }
 
 std::size_t ServedModel::PendingRequests() const { return batcher_->QueuedItems(); }

@@ -29,7 +29,7 @@ struct BatchSizeStats {
 // request executed in a batch of several is charged the whole batch's compute times);
 // batch_stats are per execution, by executed batch size (samples). instance_busy (which Triton
 // does not report, nor does the statistics RPC) counts each instance's executions and the time its
-// thread spent in them, up to handing the responses to the model's responder (which sends them):
+// thread spent in them, up to the responses being ready to send (recorded before any goes out):
 // busy ns over wall time is its duty cycle.
 struct ModelStatsSnapshot {
   std::string name;
