@@ -42,6 +42,26 @@ class Figures(unittest.TestCase):
     def test_trend_spans_both_runs(self):
         self.check_script("fig_trend.py", ["trend_throughput", "trend_p99_latency"])
 
+    def test_saturation_of_a_job_sweep(self):
+        # Three job counts against the emulated device: one series, drawn with its knee. The
+        # fixture's one and two clients are not a series.
+        jobs = os.path.join(OUT + "_jobs", "jobs.h5")
+        os.makedirs(os.path.dirname(jobs), exist_ok=True)
+        sweep = run(SONICBENCH, "sweep", "--backend", "null", "--device", "latency_us=1000",
+                    "--model", "jet_cnn", "--target", "remote", "--event-work", "elsewhere:2",
+                    "--concurrency", "1,2,4", "--warmup-s", "0.1", "--min-duration-s", "0.3",
+                    "--max-duration-s", "2", "--min-requests", "5", "--no-peak", "--out", jobs)
+        self.assertEqual(sweep.returncode, 0, sweep.stderr)
+        result = run("/usr/bin/python3", os.path.join(HERE, "fig_saturation.py"), jobs, "--out",
+                     OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for ext in ("png", "svg"):
+            self.assertTrue(os.path.getsize(os.path.join(OUT, f"saturation_jet_cnn.{ext}")) > 1000)
+        result = run("/usr/bin/python3", os.path.join(HERE, "fig_saturation.py"), FIXTURE, "--out",
+                     OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no cells for this figure", result.stdout)
+
     def test_dynamic_batching_without_remote_cells_draws_nothing(self):
         result = run("/usr/bin/python3", os.path.join(HERE, "fig_dynamic_batching.py"), FIXTURE,
                      "--out", OUT)
