@@ -4,7 +4,8 @@
 
 namespace sonic {
 
-// Owns one C handle (an HDF5 id, a FILE*, a file descriptor) and releases it with `Deleter` when
+// Owns one C handle (an HDF5 id, a FILE*, a file descriptor, an OpenCL or cuDNN object) and
+// releases it with `Deleter` when
 // it is destroyed, reset or assigned over. Movable, not copyable. `kNone` is the value that owns
 // nothing (nullptr for pointers, -1 for descriptors and HDF5 ids); the deleter never sees it.
 // `Deleter` is a stateless callable taking the handle; its result is ignored, so a release whose
@@ -32,9 +33,24 @@ class Owned {
     const T previous = std::exchange(handle_, handle);
     if (previous != kNone) Deleter{}(previous);
   }
+  // Releases the handle owned so far and lends the storage to a C call's out-parameter, which
+  // then owns what the call creates (`clEnqueue...(..., event.receive())`).
+  T* receive() {
+    reset();
+    return &handle_;
+  }
 
  private:
   T handle_ = kNone;
+};
+
+// The deleter that calls a C release function, e.g. Owned<cl_mem, CallRelease<clReleaseMemObject>>.
+template <auto kRelease>
+struct CallRelease {
+  template <typename T>
+  void operator()(T handle) const {
+    kRelease(handle);
+  }
 };
 
 }  // namespace sonic

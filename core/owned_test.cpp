@@ -49,5 +49,23 @@ TEST(OwnedTest, PointerHandlesDefaultToNullptr) {
   EXPECT_EQ(pointer_releases, 1);
 }
 
+std::vector<int> c_released;
+void ReleaseInC(int handle) { c_released.push_back(handle); }
+// A C API that creates an object into its out-parameter.
+void CreateInC(int value, int* out) { *out = value; }
+
+// An out-parameter receives into the handle's storage after what it owned is released; a C
+// release function is the deleter through CallRelease.
+TEST(OwnedTest, ReceivesFromACallsOutParameterAndReleasesWithACFunction) {
+  c_released.clear();
+  {
+    Owned<int, CallRelease<ReleaseInC>, -1> handle(7);
+    CreateInC(8, handle.receive());
+    EXPECT_EQ(c_released, std::vector<int>{7});
+    EXPECT_EQ(handle.get(), 8);
+  }
+  EXPECT_EQ(c_released, (std::vector<int>{7, 8}));
+}
+
 }  // namespace
 }  // namespace sonic

@@ -13,6 +13,7 @@
 
 #include "backends/cudnn/cudnn_check.h"
 #include "core/error.h"
+#include "core/owned.h"
 #include "core/parse.h"
 #include "models/fusion.h"
 
@@ -39,39 +40,22 @@ void CheckCublas(cublasStatus_t status, const char* call) {
 
 namespace {
 
-// Owns one vendor object and destroys it with its vendor function.
-template <typename T, auto kDestroy>
-class Owned {
- public:
-  Owned() = default;
-  explicit Owned(T value) : value_(value) {}
-  Owned(Owned&& other) noexcept : value_(std::exchange(other.value_, T{})) {}
-  Owned& operator=(Owned&& other) noexcept {
-    std::swap(value_, other.value_);
-    return *this;
-  }
-  ~Owned() {
-    if (value_) kDestroy(value_);
-  }
-  T get() const { return value_; }
-
- private:
-  T value_{};
-};
-
-using TensorDesc = Owned<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
-using FilterDesc = Owned<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
-using ConvDesc = Owned<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
-using PoolDesc = Owned<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
-using ActivationDesc = Owned<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
-using OpTensorDesc = Owned<cudnnOpTensorDescriptor_t, cudnnDestroyOpTensorDescriptor>;
-using CudnnHandle = Owned<cudnnHandle_t, cudnnDestroy>;
-using CublasHandle = Owned<cublasHandle_t, cublasDestroy>;
-using Stream = Owned<cudaStream_t, cudaStreamDestroy>;
-using Event = Owned<cudaEvent_t, cudaEventDestroy>;
-using GraphExec = Owned<cudaGraphExec_t, cudaGraphExecDestroy>;
-using DeviceMemory = Owned<void*, cudaFree>;
-using PinnedMemory = Owned<void*, cudaFreeHost>;
+// Vendor objects, each destroyed once with its vendor function (core/owned.h).
+using TensorDesc = Owned<cudnnTensorDescriptor_t, CallRelease<cudnnDestroyTensorDescriptor>>;
+using FilterDesc = Owned<cudnnFilterDescriptor_t, CallRelease<cudnnDestroyFilterDescriptor>>;
+using ConvDesc =
+    Owned<cudnnConvolutionDescriptor_t, CallRelease<cudnnDestroyConvolutionDescriptor>>;
+using PoolDesc = Owned<cudnnPoolingDescriptor_t, CallRelease<cudnnDestroyPoolingDescriptor>>;
+using ActivationDesc =
+    Owned<cudnnActivationDescriptor_t, CallRelease<cudnnDestroyActivationDescriptor>>;
+using OpTensorDesc = Owned<cudnnOpTensorDescriptor_t, CallRelease<cudnnDestroyOpTensorDescriptor>>;
+using CudnnHandle = Owned<cudnnHandle_t, CallRelease<cudnnDestroy>>;
+using CublasHandle = Owned<cublasHandle_t, CallRelease<cublasDestroy>>;
+using Stream = Owned<cudaStream_t, CallRelease<cudaStreamDestroy>>;
+using Event = Owned<cudaEvent_t, CallRelease<cudaEventDestroy>>;
+using GraphExec = Owned<cudaGraphExec_t, CallRelease<cudaGraphExecDestroy>>;
+using DeviceMemory = Owned<void*, CallRelease<cudaFree>>;
+using PinnedMemory = Owned<void*, CallRelease<cudaFreeHost>>;
 
 DeviceMemory AllocateDevice(std::size_t bytes) {
   void* pointer = nullptr;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/opencl/opencl_backend.h"
+#include "core/owned.h"
 
 namespace sonic::cl {
 
@@ -33,37 +34,9 @@ std::string StatusName(cl_int status);
 // what it acted on.
 void Check(cl_int status, std::string_view call);
 
-// Owns one OpenCL object; releases it once. Move-only.
-template <typename T, cl_int (*Release)(T)>
-class Handle {
- public:
-  Handle() = default;
-  explicit Handle(T object) : object_(object) {}
-  Handle(Handle&& other) noexcept : object_(std::exchange(other.object_, nullptr)) {}
-  Handle& operator=(Handle&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      object_ = std::exchange(other.object_, nullptr);
-    }
-    return *this;
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() { Reset(); }
-
-  T get() const { return object_; }
-  // Gives up ownership to an out-parameter of an OpenCL call (e.g. an event).
-  T* Receive() {
-    Reset();
-    return &object_;
-  }
-  void Reset() {
-    if (object_ != nullptr) Release(std::exchange(object_, nullptr));
-  }
-
- private:
-  T object_ = nullptr;
-};
+// One OpenCL object, released once (core/owned.h). Move-only.
+template <typename T, cl_int (*kRelease)(T)>
+using Handle = Owned<T, CallRelease<kRelease>>;
 
 using Context = Handle<cl_context, clReleaseContext>;
 using Queue = Handle<cl_command_queue, clReleaseCommandQueue>;

@@ -168,7 +168,7 @@ class OpenClExecutable final : public Executable {
     cl_command_queue queue = rt_.queue.get();
     cl_int status =
         clEnqueueWriteBuffer(queue, input_buffer_, CL_FALSE, 0, batch * input_bytes_per_sample_,
-                             input, 0, nullptr, upload_.Receive());
+                             input, 0, nullptr, upload_.receive());
     if (status != CL_SUCCESS) Check(status, "clEnqueueWriteBuffer(input)");
     for (std::size_t i = 0; i < launches_.size(); ++i) {
       Launch& launch = launches_[i];
@@ -190,8 +190,8 @@ class OpenClExecutable final : public Executable {
         local[0] = 1;
       }
       // Events only on the first and the last launch: they bound the compute time.
-      cl_event* event = i + 1 == launches_.size() ? last_.Receive()
-                        : i == 0                  ? first_.Receive()
+      cl_event* event = i + 1 == launches_.size() ? last_.receive()
+                        : i == 0                  ? first_.receive()
                                                   : nullptr;
       status = clEnqueueNDRangeKernel(queue, launch.kernel.get(), 2, nullptr, global, local, 0,
                                       nullptr, event);
@@ -199,7 +199,7 @@ class OpenClExecutable final : public Executable {
     }
     status =
         clEnqueueReadBuffer(queue, output_buffer_, CL_TRUE, 0, batch * output_bytes_per_sample_,
-                            output, 0, nullptr, download_.Receive());
+                            output, 0, nullptr, download_.receive());
     if (status != CL_SUCCESS) Check(status, "clEnqueueReadBuffer(output)");
     if (timing != nullptr) {
       timing->upload_ns = Elapsed(upload_.get(), upload_.get());
