@@ -32,4 +32,12 @@ inline std::int64_t ProcessCpuNs() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// CPU time consumed by the calling thread so far, in nanoseconds (user + system): what a thread's
+// own work costs, whatever else shares its core.
+inline std::int64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 }  // namespace sonic

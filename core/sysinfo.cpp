@@ -223,12 +223,6 @@ __attribute__((target("avx2"))) double DotAvx2(std::int64_t iterations, float& s
 
 using Kernel = double (*)(std::int64_t, float&);
 
-std::int64_t ThreadCpuNs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Runs `kernel` on `threads` threads at once and returns operations per second, summed over the
 // threads. Each thread times itself with its own CPU-time clock, in short bursts, and keeps its
 // best burst: on a shared machine other processes then take turns on the cores without lowering

@@ -1,11 +1,11 @@
 #include "bench/loadgen/event_work.h"
 
 #include <fmt/format.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/parse.h"
 
@@ -24,12 +24,6 @@ double Chain(std::int64_t steps) {
     asm volatile("" : "+x"(x));
   }
   return x;
-}
-
-std::int64_t ThreadCpuNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 // Steps of Chain per ns of this thread's CPU time: the best of several short runs, so that an

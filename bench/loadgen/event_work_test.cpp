@@ -3,11 +3,11 @@
 #include "bench/loadgen/event_work.h"
 
 #include <gtest/gtest.h>
-#include <time.h>
 
 #include <cmath>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace sonic {
@@ -92,12 +92,6 @@ TEST(WorkSampler, DrawsTheDistributionsMeanAndCoefficientOfVariation) {
   EXPECT_EQ(first, b.NextNs());
   EXPECT_NE(first, c.NextNs());
   EXPECT_EQ(WorkSampler(ParseEventWork("none"), 1).NextNs(), 0);
-}
-
-std::int64_t ThreadCpuNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 // Calibrated on this machine's fastest observed rate: the work costs at least about its length in

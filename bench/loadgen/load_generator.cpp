@@ -96,6 +96,41 @@ class SharedSchedule {
 // The one worker whose completion callback may run inline on this thread (see Worker::OnDone).
 thread_local const void* tls_worker = nullptr;
 
+// The hand-over of one request's completion to the thread that waits for it: either inline (the
+// target completed on the waiting thread, so nothing needs signalling) or from another thread,
+// the completion's writes ordered before the wait's return by the state's release/acquire.
+class CompletionSignal {
+ public:
+  void Arm() {
+    inline_done_ = false;
+    state_.store(kPending, std::memory_order_relaxed);
+  }
+  // Called by the completion once its results are written.
+  void Signal(bool on_waiting_thread) {
+    if (on_waiting_thread) {
+      inline_done_ = true;
+      return;
+    }
+    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
+  }
+  // Returns once Signal has run; true when it ran inline.
+  bool Wait() {
+    if (inline_done_) return true;
+    std::uint32_t expected = kPending;
+    if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) {
+      while (state_.load(std::memory_order_acquire) != kDone) {
+        state_.wait(kWaiting, std::memory_order_acquire);
+      }
+    }
+    return false;
+  }
+
+ private:
+  static constexpr std::uint32_t kPending = 0, kWaiting = 1, kDone = 2;
+  bool inline_done_ = false;
+  std::atomic<std::uint32_t> state_{kPending};
+};
+
 // One of an async job's requests in flight. OnDone (inline or from the target's thread) only
 // keeps the response; the job records it on its own thread once every request of the event is
 // in, so that several completions never write the job's tally at once.
@@ -105,8 +140,7 @@ class EventSlot final : public CompletionHandler {
 
   void Arm(const Request& request) {
     request_ = request;
-    inline_done_ = false;
-    state_.store(kPending, std::memory_order_relaxed);
+    signal_.Arm();
   }
 
   void OnDone(const Request&, const Response& response) noexcept override {
@@ -114,22 +148,10 @@ class EventSlot final : public CompletionHandler {
     response_ = response;
     response_.error_message = {};
     if (response.error) message_.assign(response.error_message);
-    if (tls_worker == owner_) {
-      inline_done_ = true;
-      return;
-    }
-    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
+    signal_.Signal(tls_worker == owner_);
   }
 
-  void Wait() {
-    if (inline_done_) return;
-    std::uint32_t expected = kPending;
-    if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) {
-      while (state_.load(std::memory_order_acquire) != kDone) {
-        state_.wait(kWaiting, std::memory_order_acquire);
-      }
-    }
-  }
+  void Wait() { signal_.Wait(); }
 
   // Valid after Wait().
   const Request& request() const { return request_; }
@@ -141,19 +163,17 @@ class EventSlot final : public CompletionHandler {
   std::int64_t received_ns() const { return received_ns_; }
 
  private:
-  static constexpr std::uint32_t kPending = 0, kWaiting = 1, kDone = 2;
   const void* const owner_;
   Request request_;
   Response response_;
   std::string message_;
   std::int64_t received_ns_ = 0;
-  bool inline_done_ = false;
-  std::atomic<std::uint32_t> state_{kPending};
+  CompletionSignal signal_;
 };
 
 // One client worker. Everything it records is its own (no locks, no shared writes on the hot
 // path); OnDone writes it either inline on the worker's thread or, for an asynchronous target,
-// from the target's thread while the worker waits, the hand-over ordered by `state_`.
+// from the target's thread while the worker waits, the hand-over ordered by `signal_`.
 class alignas(64) Worker final : public CompletionHandler {
  public:
   Worker(int index, const LoadSettings& settings, Target& target, Phase& phase,
@@ -216,11 +236,7 @@ class alignas(64) Worker final : public CompletionHandler {
 
   void OnDone(const Request& request, const Response& response) noexcept override {
     Complete(request, response, MonotonicNs());
-    if (tls_worker == this) {
-      inline_done_ = true;
-      return;
-    }
-    if (state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) state_.notify_one();
+    signal_.Signal(tls_worker == this);
   }
 
   // What a completion at `now` does to this worker's counts, progress and tally. On the worker's
@@ -288,21 +304,11 @@ class alignas(64) Worker final : public CompletionHandler {
   const std::string& first_failure_message() const { return first_failure_message_; }
 
  private:
-  static constexpr std::uint32_t kPending = 0, kWaiting = 1, kDone = 2;
-
   // Submits and returns once OnDone has run; true when it ran inline (no clock read needed).
   bool SubmitAndWait(const Request& request) {
-    inline_done_ = false;
-    state_.store(kPending, std::memory_order_relaxed);
+    signal_.Arm();
     target_.Submit(request, *this);
-    if (inline_done_) return true;
-    std::uint32_t expected = kPending;
-    if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) {
-      while (state_.load(std::memory_order_acquire) != kDone) {
-        state_.wait(kWaiting, std::memory_order_acquire);
-      }
-    }
-    return false;
+    return signal_.Wait();
   }
 
   void RunClosedLoop() {
@@ -529,7 +535,6 @@ class alignas(64) Worker final : public CompletionHandler {
   std::int64_t next_boundary_ns_ = kNever;
   std::int64_t window_start_ns_ = kNever;
   int boundaries_filled_ = 0;
-  bool inline_done_ = false;
   bool finished_ = false;
   std::int64_t sent_in_window_ = 0;
   CellResult tally_;  // latency, send lag, counts, bytes and records; errors in error_counts_
@@ -543,7 +548,7 @@ class alignas(64) Worker final : public CompletionHandler {
   // Read by the controller; on their own line so that its reads do not slow the hot fields.
   alignas(64) std::atomic<std::int64_t> completed_published_{0};
   std::atomic<int> boundaries_published_{0};
-  std::atomic<std::uint32_t> state_{kPending};
+  CompletionSignal signal_;
 };
 
 struct CpuTimes {
