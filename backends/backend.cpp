@@ -1,8 +1,12 @@
 #include "backends/backend.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
 
@@ -42,6 +46,65 @@ void Executable::Run(std::span<const float> input, int batch, std::span<float> o
 void ThrowVendorError(bool out_of_memory, std::string_view message) {
   throw Error(out_of_memory ? ErrorKind::kResourceExhausted : ErrorKind::kBackend,
               std::string(message));
+}
+
+void Backend::ValidateOptions(std::string_view device, std::string_view backend_options) const {
+  if (!Trim(device).empty() && device_forms().empty()) {
+    Throw(ErrorKind::kInvalidArgument,
+          "{}: device '{}': this backend has one device and takes no selector{}", name(), device,
+          device.find('=') == std::string_view::npos || option_forms().empty()
+              ? ""
+              : fmt::format(" (backend options go in --backend-options / backend_options: {})",
+                            option_forms()));
+  }
+  if (!Trim(backend_options).empty() && option_forms().empty()) {
+    Throw(ErrorKind::kInvalidArgument, "{}: backend options '{}': this backend takes none", name(),
+          backend_options);
+  }
+}
+
+std::map<std::string, std::string, std::less<>> ParseBackendOptions(
+    std::string_view text, std::string_view backend, std::initializer_list<std::string_view> keys,
+    std::string_view forms) {
+  std::map<std::string, std::string, std::less<>> options;
+  if (Trim(text).empty()) return options;
+  for (const std::string& item : SplitList(text, fmt::format("{} backend options", backend))) {
+    const std::string_view whole = item;
+    const std::size_t equals = whole.find('=');
+    const std::string key{Trim(whole.substr(0, equals))};
+    const std::string value{equals == std::string_view::npos ? std::string_view()
+                                                             : Trim(whole.substr(equals + 1))};
+    const bool known = std::find(keys.begin(), keys.end(), key) != keys.end();
+    if (!known || value.empty() || !options.emplace(key, value).second) {
+      Throw(ErrorKind::kInvalidArgument, "{}: backend option '{}' is {}: expected {}", backend,
+            item,
+            !known          ? "unknown"
+            : value.empty() ? "missing its value"
+                            : "repeated",
+            forms);
+    }
+  }
+  return options;
+}
+
+std::unique_ptr<Executable> Backend::Compile(const Graph& graph,
+                                             const CompileOptions& options) const {
+  if (!Supports(options.precision)) {
+    std::vector<std::string_view> names;
+    for (Precision p : precisions()) names.push_back(PrecisionName(p));
+    Throw(ErrorKind::kUnsupported, "backend '{}' does not support precision {}{}: it has {}",
+          name(), PrecisionName(options.precision),
+          device_kind() == DeviceKind::kCpu ? " on this CPU" : "", fmt::join(names, ", "));
+  }
+  if (options.max_batch < 1) {
+    Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
+  }
+  if (options.threads < 0) {
+    Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
+          options.threads);
+  }
+  ValidateOptions(options.device, options.backend_options);
+  return DoCompile(graph, options);
 }
 
 bool Backend::Supports(Precision precision) const {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,8 +28,12 @@ struct DeviceTiming {
 struct CompileOptions {
   int max_batch = 1;  // Run accepts any batch in [1, max_batch]
   Precision precision = Precision::kFp32;
-  int threads = 0;     // CPU threads per Executable; 0: all available cores
-  std::string device;  // backend-specific device selector; empty: the default
+  int threads = 0;  // CPU threads per Executable; 0: all available cores
+  // Which of the backend's devices (Backend::device_forms(): "0:0", "cuda:1"); empty: the first.
+  std::string device;
+  // How the backend runs, "key=value,..." (Backend::option_forms(): "conv=direct",
+  // "latency_us=1500"); empty: its defaults.
+  std::string backend_options;
   // Calibration inputs for int8 (float32, batch-first, per-sample shape = graph input shape).
   // Empty: the backend uses seeded random inputs in [0, 1).
   std::span<const float> calibration;
@@ -82,19 +88,31 @@ class Backend {
   virtual std::vector<Precision> precisions() const = 0;
   // Empty when usable here; otherwise why not (e.g. "no CUDA device").
   virtual std::string unavailable_reason() const { return {}; }
-  // The forms CompileOptions::device accepts, for `sonicbench backends`, e.g.
-  // "conv=winograd|direct, idle=default|passive|active|spin:<duration>"; empty: none.
-  virtual std::string device_options() const { return {}; }
-  // Process-wide settings in effect that change this backend's timings, in the device option's
+  // The forms CompileOptions::device accepts, for `sonicbench backends`, e.g. "N | cuda:N";
+  // empty: the backend has one device and takes no selector.
+  virtual std::string device_forms() const { return {}; }
+  // The forms CompileOptions::backend_options accepts, e.g. "conv=winograd|direct,
+  // idle=default|passive|active|spin:<duration>"; empty: the backend takes none.
+  virtual std::string option_forms() const { return {}; }
+  // Process-wide settings in effect that change this backend's timings, in the backend options'
   // own syntax (e.g. "idle=spin:3ms"), for recording beside each measurement; empty: none.
   virtual std::string settings() const { return {}; }
+  // Checks CompileOptions::device and ::backend_options as Compile would read them, before any
+  // work and without touching a device: Error(kInvalidArgument) naming the backend, the item and
+  // the accepted forms. The base refuses any selector or option the backend has no forms for.
+  virtual void ValidateOptions(std::string_view device, std::string_view backend_options) const;
 
   // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
-  // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options.
-  virtual std::unique_ptr<Executable> Compile(const Graph& graph,
-                                              const CompileOptions& options) const = 0;
+  // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options (a
+  // max_batch below 1, negative threads, ValidateOptions), checked here before DoCompile.
+  std::unique_ptr<Executable> Compile(const Graph& graph, const CompileOptions& options) const;
 
   bool Supports(Precision precision) const;
+
+ protected:
+  // Compile once the checks above passed.
+  virtual std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                                const CompileOptions& options) const = 0;
 };
 
 // The one mapping of a failed vendor call (oneDNN, CUDA, cuDNN, cuBLAS, OpenCL) to an error, used
@@ -102,5 +120,12 @@ class Backend {
 // smaller batch, model or precision may fit), Error(kBackend) otherwise. `message` names the call
 // and the vendor's status.
 [[noreturn]] void ThrowVendorError(bool out_of_memory, std::string_view message);
+
+// The one reader of CompileOptions::backend_options: "key=value" items separated by commas, each
+// key one of `keys` and given at most once, each value non-empty. Throws Error(kInvalidArgument)
+// naming `backend`, the item and `forms` (the backend's option_forms()). Pure.
+std::map<std::string, std::string, std::less<>> ParseBackendOptions(
+    std::string_view text, std::string_view backend, std::initializer_list<std::string_view> keys,
+    std::string_view forms);
 
 }  // namespace sonic

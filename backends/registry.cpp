@@ -57,7 +57,9 @@ std::unique_ptr<Backend> MakeBackend(std::string_view name) {
 }
 
 std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
-                                           std::optional<Precision> precision) {
+                                           std::optional<Precision> precision,
+                                           std::string_view device,
+                                           std::string_view backend_options) {
   std::unique_ptr<Backend> backend = MakeBackend(name);
   if (precision && !backend->Supports(*precision)) {
     std::vector<std::string_view> names;
@@ -65,6 +67,7 @@ std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
     Throw(ErrorKind::kInvalidArgument, "backend '{}' does not support precision {}: it has {}",
           name, PrecisionName(*precision), fmt::join(names, ", "));
   }
+  backend->ValidateOptions(device, backend_options);
   if (const std::string reason = backend->unavailable_reason(); !reason.empty()) {
     Throw(ErrorKind::kUnavailable, "backend '{}' is not available here: {}", name, reason);
   }

@@ -21,10 +21,13 @@ std::vector<std::string> CompiledBackendNames();
 std::unique_ptr<Backend> MakeBackend(std::string_view name);
 
 // MakeBackend for a run that needs it now: also throws Error(kInvalidArgument) naming the
-// precisions it has when it lacks `precision` (none: any), and Error(kUnavailable) with its
-// unavailable_reason() when it cannot run here. What every command checks before compiling.
+// precisions it has when it lacks `precision` (none: any) or when Backend::ValidateOptions
+// refuses `device` or `backend_options`, and Error(kUnavailable) with its unavailable_reason()
+// when it cannot run here. What every command checks before compiling.
 std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
-                                           std::optional<Precision> precision = std::nullopt);
+                                           std::optional<Precision> precision = std::nullopt,
+                                           std::string_view device = {},
+                                           std::string_view backend_options = {});
 
 // The OpenCL backend's device and program tools (backends/opencl/opencl_backend.h), or null when
 // this build has no OpenCL backend. Static storage; thread-safe.

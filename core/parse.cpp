@@ -104,4 +104,14 @@ std::vector<std::string> SplitList(std::string_view text, std::string_view what,
   return items;
 }
 
+void ThrowUnknownName(std::string_view what, std::string_view text,
+                      std::span<const std::string_view> names) {
+  std::string expected;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) expected += i + 1 == names.size() ? " or " : ", ";
+    expected += names[i];
+  }
+  Throw(ErrorKind::kInvalidArgument, "unknown {} '{}': expected {}", what, text, expected);
+}
+
 }  // namespace sonic

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sonic {
@@ -30,5 +34,34 @@ std::string_view Trim(std::string_view text);
 // Splits on `separator`, trimming each item; an empty item is an error naming `what`.
 std::vector<std::string> SplitList(std::string_view text, std::string_view what,
                                    char separator = ',');
+
+// The names of an enum's values: the one table its Name and Parse functions read, so that
+// configs, flags and the results file spell each value one way.
+template <typename E, std::size_t N>
+using NameTable = std::array<std::pair<E, std::string_view>, N>;
+
+// The name of `value`; "unknown" for a value the table lacks (a bug: tables are complete).
+template <typename E, std::size_t N>
+constexpr std::string_view NameIn(const NameTable<E, N>& names, E value) {
+  for (const auto& [entry, name] : names) {
+    if (entry == value) return name;
+  }
+  return "unknown";
+}
+
+// Throws Error(kInvalidArgument): "unknown <what> '<text>': expected a, b or c".
+[[noreturn]] void ThrowUnknownName(std::string_view what, std::string_view text,
+                                   std::span<const std::string_view> names);
+
+// The value named `text` (whole, case-sensitive); throws as ThrowUnknownName.
+template <typename E, std::size_t N>
+E ParseNameIn(const NameTable<E, N>& names, std::string_view text, std::string_view what) {
+  std::array<std::string_view, N> spelled;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i].second == text) return names[i].first;
+    spelled[i] = names[i].second;
+  }
+  ThrowUnknownName(what, text, spelled);
+}
 
 }  // namespace sonic

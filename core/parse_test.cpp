@@ -75,5 +75,19 @@ TEST(ParseTest, ListsAreTrimmedAndHaveNoEmptyItems) {
   EXPECT_EQ(Trim(" \t x \r\n"), "x");
 }
 
+enum class Colour { kRed, kGreen, kBlue };
+constexpr NameTable<Colour, 3> kColourNames{
+    {{Colour::kRed, "red"}, {Colour::kGreen, "green"}, {Colour::kBlue, "blue"}}};
+
+TEST(ParseTest, NamesReadBothWaysAndAnUnknownNameListsTheKnownOnes) {
+  for (const auto& [colour, name] : kColourNames) {
+    EXPECT_EQ(NameIn(kColourNames, colour), name);
+    EXPECT_EQ(ParseNameIn(kColourNames, name, "colour"), colour);
+  }
+  EXPECT_EQ(MessageOf([] { ParseNameIn(kColourNames, "Red", "colour"); }),
+            "unknown colour 'Red': expected red, green or blue");
+  EXPECT_EQ(NameIn(kColourNames, static_cast<Colour>(7)), "unknown");
+}
+
 }  // namespace
 }  // namespace sonic

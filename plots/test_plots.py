@@ -47,7 +47,7 @@ class Figures(unittest.TestCase):
         # fixture's one and two clients are not a series.
         jobs = os.path.join(OUT + "_jobs", "jobs.h5")
         os.makedirs(os.path.dirname(jobs), exist_ok=True)
-        sweep = run(SONICBENCH, "sweep", "--backend", "null", "--device", "latency_us=1000",
+        sweep = run(SONICBENCH, "sweep", "--backend", "null", "--backend-options", "latency_us=1000",
                     "--model", "jet_cnn", "--target", "remote", "--event-work", "elsewhere:2",
                     "--concurrency", "1,2,4", "--warmup-s", "0.1", "--min-duration-s", "0.3",
                     "--max-duration-s", "2", "--min-requests", "5", "--no-peak", "--out", jobs)

@@ -3,42 +3,69 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic {
+namespace {
+
+constexpr NameTable<TargetKind, 2> kTargetNames{
+    {{TargetKind::kLocal, "local"}, {TargetKind::kRemote, "remote"}}};
+constexpr NameTable<LoadMode, 3> kLoadModeNames{
+    {{LoadMode::kClosed, "closed"}, {LoadMode::kOpen, "open"}, {LoadMode::kOffline, "offline"}}};
+constexpr NameTable<ArrivalProcess, 2> kArrivalNames{
+    {{ArrivalProcess::kConstant, "constant"}, {ArrivalProcess::kPoisson, "poisson"}}};
+constexpr NameTable<ClientMode, 2> kClientModeNames{
+    {{ClientMode::kSync, "sync"}, {ClientMode::kAsync, "async"}}};
+constexpr NameTable<bool, 2> kBatchingNames{{{false, "off"}, {true, "on"}}};
+constexpr NameTable<CellStatus, 3> kStatusNames{{{CellStatus::kOk, "ok"},
+                                                 {CellStatus::kFailed, "failed"},
+                                                 {CellStatus::kNotConverged, "not_converged"}}};
+
+}  // namespace
+
+std::string_view TargetKindName(TargetKind target) { return NameIn(kTargetNames, target); }
+TargetKind ParseTargetKind(std::string_view name) {
+  return ParseNameIn(kTargetNames, name, "target");
+}
+std::string_view LoadModeName(LoadMode mode) { return NameIn(kLoadModeNames, mode); }
+LoadMode ParseLoadMode(std::string_view name) { return ParseNameIn(kLoadModeNames, name, "mode"); }
+std::string_view ArrivalProcessName(ArrivalProcess process) {
+  return NameIn(kArrivalNames, process);
+}
+ArrivalProcess ParseArrivalProcess(std::string_view name) {
+  return ParseNameIn(kArrivalNames, name, "arrival process");
+}
+std::string_view ClientModeName(ClientMode mode) { return NameIn(kClientModeNames, mode); }
+ClientMode ParseClientMode(std::string_view name) {
+  return ParseNameIn(kClientModeNames, name, "client_mode");
+}
+std::string_view DynamicBatchingName(std::optional<bool> dynamic_batching) {
+  return dynamic_batching ? NameIn(kBatchingNames, *dynamic_batching) : "";
+}
+bool ParseDynamicBatching(std::string_view name) {
+  return ParseNameIn(kBatchingNames, name, "dynamic_batching");
+}
+std::string_view CellStatusName(CellStatus status) { return NameIn(kStatusNames, status); }
+CellStatus ParseCellStatus(std::string_view name) {
+  return ParseNameIn(kStatusNames, name, "cell status");
+}
 
 std::string CellSettings::Key() const {
   // fmt's "{}" prints a double in its shortest round-trip form, so equal rates give equal keys.
   return fmt::format(
              "target={};link={};backend={};model={};precision={};batch={};mode={};concurrency={};"
              "rate_hz={};arrival={};threads={};inputs={};repeat={}",
-             target, link, backend, model, precision, batch, mode, concurrency, rate_hz, arrival,
-             threads, inputs, repeat) +
-         (dynamic_batching.empty() ? "" : ";dynamic_batching=" + dynamic_batching) +
+             TargetKindName(target), link, backend, model, precision, batch, LoadModeName(mode),
+             concurrency, rate_hz, ArrivalProcessName(arrival), threads, inputs, repeat) +
+         (dynamic_batching
+              ? fmt::format(";dynamic_batching={}", DynamicBatchingName(dynamic_batching))
+              : "") +
          (event_work.empty()
               ? ""
               : fmt::format(";event_work={};event_work_spread={};requests_per_event={};"
                             "client_mode={}",
-                            event_work, event_work_spread, requests_per_event, client_mode));
-}
-
-std::string_view CellStatusName(CellStatus status) {
-  switch (status) {
-    case CellStatus::kOk:
-      return "ok";
-    case CellStatus::kFailed:
-      return "failed";
-    case CellStatus::kNotConverged:
-      return "not_converged";
-  }
-  return "unknown";
-}
-
-CellStatus ParseCellStatus(std::string_view name) {
-  for (CellStatus status : {CellStatus::kOk, CellStatus::kFailed, CellStatus::kNotConverged}) {
-    if (CellStatusName(status) == name) return status;
-  }
-  Throw(ErrorKind::kInvalidArgument,
-        "unknown cell status '{}': expected ok, failed or not_converged", name);
+                            event_work, event_work_spread, requests_per_event,
+                            client_mode ? ClientModeName(*client_mode) : ""));
 }
 
 }  // namespace sonic

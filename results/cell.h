@@ -15,31 +15,70 @@ namespace sonic {
 
 // The data model of one measured cell of a sweep: what was asked (CellSettings) and what was
 // measured (CellResult). Plain structs: the load generator fills them, ResultsWriter stores them,
-// ResultsReader gives them back unchanged. Fields hold plain values; the accepted string values
-// are listed next to each field and are not checked here (the sweep validates its config).
+// ResultsReader gives them back unchanged. The closed choices are enums, parsed once where the
+// user's text comes in (the sweep's config and flags, the results file) by the Parse functions
+// below, whose names are the ones configs and the results file spell; open choices (a link, a
+// backend, a model, an input source, a workflow's spec) are strings checked by the sweep.
+
+enum class TargetKind : std::int8_t {
+  kLocal,   // each client its own backend in this process
+  kRemote,  // clients call a KServe v2 server (embedded or external)
+};
+std::string_view TargetKindName(TargetKind target);  // "local" | "remote"
+// Throws Error(kInvalidArgument) naming the accepted names.
+TargetKind ParseTargetKind(std::string_view name);
+
+enum class LoadMode : std::int8_t {
+  kClosed,   // `concurrency` clients, each sends its next request when the previous completes
+  kOpen,     // requests sent on a schedule at rate_hz, whatever the completions
+  kOffline,  // maximum throughput: `concurrency` workers keep the target's queue full
+};
+std::string_view LoadModeName(LoadMode mode);  // "closed" | "open" | "offline"
+// Throws Error(kInvalidArgument) naming the accepted names.
+LoadMode ParseLoadMode(std::string_view name);
+
+enum class ArrivalProcess : std::int8_t { kConstant, kPoisson };
+std::string_view ArrivalProcessName(ArrivalProcess process);  // "constant" | "poisson"
+// Throws Error(kInvalidArgument) naming the accepted names.
+ArrivalProcess ParseArrivalProcess(std::string_view name);
+
+// How a job's event waits for its inferences (docs/SWEEP.md "Client workflows"): sync does the
+// work, then waits; async sends at the start of the work and collects at its end.
+enum class ClientMode : std::int8_t { kSync, kAsync };
+std::string_view ClientModeName(ClientMode mode);  // "sync" | "async"
+// Throws Error(kInvalidArgument) naming the accepted names.
+ClientMode ParseClientMode(std::string_view name);
+
+// A remote cell's server batcher: on or off; none for local cells. Spelled "on" | "off" | "".
+std::string_view DynamicBatchingName(std::optional<bool> dynamic_batching);
+// "on" or "off"; throws Error(kInvalidArgument) naming the accepted names.
+bool ParseDynamicBatching(std::string_view name);
 
 struct CellSettings {
-  std::string target = "local";      // "local" | "remote"
-  std::string link = "none";         // deployment / emulated link: "none", "edge", "cloud", custom
-  std::string backend;               // backend name: "onednn", "null", ...
-  std::string model;                 // model name: "resnet50", "jet_tagger", ...
-  std::string precision = "fp32";    // PrecisionName(): "fp32", "bf16", "int8", ...
-  std::int64_t batch = 1;            // samples per request
-  std::string mode = "closed";       // "closed" | "open" | "offline"
-  std::int64_t concurrency = 1;      // closed: clients, each with one request in flight
-  double rate_hz = 0;                // open: requests per second (0 for closed and offline)
-  std::string arrival = "constant";  // open: "constant" | "poisson"
-  std::int64_t repeat = 0;           // repeat index of the same settings
-  std::int64_t threads = 0;          // backend threads per executable (0: backend default)
-  std::string inputs = "random";     // input source: "random", a dataset name or path
-  std::string server_address;        // remote: host:port; empty for local or the embedded server
-  std::string dynamic_batching;      // remote: the server's batcher "on" | "off"; empty for local
+  TargetKind target = TargetKind::kLocal;
+  std::string link = "none";       // deployment / emulated link: "none", "edge", "cloud", custom
+  std::string backend;             // backend name: "onednn", "null", ...
+  std::string model;               // model name: "resnet50", "jet_tagger", ...
+  std::string precision = "fp32";  // PrecisionName(): "fp32", "bf16", "int8", ...
+  std::int64_t batch = 1;          // samples per request
+  LoadMode mode = LoadMode::kClosed;
+  std::int64_t concurrency = 1;  // closed: clients, each with one request in flight
+  double rate_hz = 0;            // open: requests per second (0 for closed and offline)
+  ArrivalProcess arrival = ArrivalProcess::kConstant;  // open
+  std::int64_t repeat = 0;                             // repeat index of the same settings
+  std::int64_t threads = 0;       // backend threads per executable (0: backend default)
+  std::string inputs = "random";  // input source: "random", a dataset name or path
+  std::string server_address;     // remote: host:port; empty for local or the embedded server
+  std::optional<bool> dynamic_batching;  // remote: the server's batcher on; none for local
   // A client workflow (docs/SWEEP.md "Client workflows"): each client is a job processing events.
-  // All empty (0) for cells without one, whose clients send requests back to back.
+  // All empty (0, none) for cells without one, whose clients send requests back to back.
   std::string event_work;               // the job's own work per event: "none", "cpu:5", ...
   std::string event_work_spread;        // "fixed" | "exponential" | "lognormal:CV"
   std::int64_t requests_per_event = 0;  // requests per event (1 or more with a workflow)
-  std::string client_mode;              // "sync" | "async"
+  std::optional<ClientMode> client_mode;
+
+  bool remote() const { return target == TargetKind::kRemote; }
+  bool batched() const { return dynamic_batching.value_or(false); }
 
   // A stable identity of the cell, used by --resume (which cells are already in the file) and by
   // compare (which cells to match between two runs). Every field except server_address, which says

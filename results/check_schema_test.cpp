@@ -42,7 +42,7 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
     writer->AppendCell(testing::SampleSettings(2, 2), testing::SampleResult(2, 5'000, 2.5e8, 8));
     // Schema v2's optional datasets: several servers and a fleet of client processes.
     CellSettings fleet_settings = testing::SampleSettings(1, 5);
-    fleet_settings.target = "remote";
+    fleet_settings.target = TargetKind::kRemote;
     CellResult fleet = testing::SampleResult(4, 2'000, 1e6, 1000);
     testing::AddServersAndRanks(fleet, fleet_settings.concurrency, 3);
     writer->AppendCell(fleet_settings, fleet);
@@ -55,7 +55,7 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
   {
     auto writer = ResultsWriter::Open(path, testing::SampleRunInfo("second"), /*append=*/true);
     CellSettings open_loop = testing::SampleSettings(1, 1);
-    open_loop.mode = "open";
+    open_loop.mode = LoadMode::kOpen;
     open_loop.rate_hz = 1000;
     writer->AppendCell(open_loop, testing::SampleResult(3, 3'000, 1e6, 1000, /*raw_cap=*/500));
     writer->Close();

@@ -30,15 +30,21 @@ std::string FormatRate(double per_s) {
 
 // How the load was offered: "c=8" (closed), "1000/s poisson" (open), "offline".
 std::string LoadLabel(const CellSettings& s) {
-  if (s.mode == "closed") return fmt::format("c={}", s.concurrency);
-  if (s.mode == "open") return fmt::format("{}/s {}", s.rate_hz, s.arrival);
-  return s.mode;
+  switch (s.mode) {
+    case LoadMode::kClosed:
+      return fmt::format("c={}", s.concurrency);
+    case LoadMode::kOpen:
+      return fmt::format("{}/s {}", s.rate_hz, ArrivalProcessName(s.arrival));
+    case LoadMode::kOffline:
+      break;
+  }
+  return std::string(LoadModeName(s.mode));
 }
 
 // "remote/cloud+batching": the link unless none, and the server's dynamic batcher when on.
 std::string TargetLabel(const CellSettings& s) {
-  return fmt::format("{}{}{}", s.target, s.link == "none" ? "" : "/" + s.link,
-                     s.dynamic_batching == "on" ? "+batching" : "");
+  return fmt::format("{}{}{}", TargetKindName(s.target), s.link == "none" ? "" : "/" + s.link,
+                     s.batched() ? "+batching" : "");
 }
 
 std::string CellLabel(const CellSettings& s) {
@@ -106,9 +112,9 @@ std::string FormatBreakdown(const CellResult& r) {
 // What a cell's workflow would be run locally: its key with the deployment (target, link,
 // batcher) and the threads (which auto-sizing sets per deployment) taken out.
 std::string WorkflowIdentity(CellSettings s) {
-  s.target = "local";
+  s.target = TargetKind::kLocal;
   s.link = "none";
-  s.dynamic_batching.clear();
+  s.dynamic_batching.reset();
   s.threads = 0;
   return s.Key();
 }
@@ -123,8 +129,8 @@ std::string FormatWorkflow(const CellRecord& cell,
   std::string out = fmt::format(
       "        jobs ({} {}, {} x{} per event): {} events/s, {} per job; event p50 {} p99 {}; "
       "{:.0f}% in inference",
-      s.event_work, s.client_mode, s.event_work_spread, s.requests_per_event,
-      FormatRate(r.throughput_events_per_s),
+      s.event_work, ClientModeName(s.client_mode.value_or(ClientMode::kSync)), s.event_work_spread,
+      s.requests_per_event, FormatRate(r.throughput_events_per_s),
       FormatRate(r.throughput_events_per_s /
                  static_cast<double>(std::max<std::int64_t>(1, s.concurrency))),
       FormatNs(r.event_time.Percentile(0.5)), FormatNs(r.event_time.Percentile(0.99)),
@@ -137,7 +143,7 @@ std::string FormatWorkflow(const CellRecord& cell,
   for (std::size_t i = 0; i < r.instance_duty_cycles.size(); ++i) {
     out += fmt::format("{} {:.2f}", i == 0 ? "; instance duty" : ",", r.instance_duty_cycles[i]);
   }
-  if (s.target != "local") {
+  if (s.remote()) {
     const auto local = local_events_per_s.find(WorkflowIdentity(s));
     if (local != local_events_per_s.end() && local->second > 0) {
       out += fmt::format("; {:.2f}x the events/s of local inference",
@@ -155,11 +161,14 @@ std::string FormatSaturation(const SaturationSeries& series, const ReportOptions
       AnalyseSaturation(series.points, options.latency_budget_ms * 1e6, options.cores_per_job);
   const CellSettings& first = series.first;
   const std::string unit = first.event_work.empty() ? "inferences/s" : "events/s";
-  std::string out = fmt::format(
-      "  {} {} {} {} b={}{}: {} to {} jobs\n", TargetLabel(first), first.backend, first.model,
-      first.precision, first.batch,
-      first.event_work.empty() ? "" : fmt::format(" {} {}", first.event_work, first.client_mode),
-      series.points.front().jobs, series.points.back().jobs);
+  std::string out =
+      fmt::format("  {} {} {} {} b={}{}: {} to {} jobs\n", TargetLabel(first), first.backend,
+                  first.model, first.precision, first.batch,
+                  first.event_work.empty()
+                      ? ""
+                      : fmt::format(" {} {}", first.event_work,
+                                    ClientModeName(first.client_mode.value_or(ClientMode::kSync))),
+                  series.points.front().jobs, series.points.back().jobs);
   out += "    jobs:";
   for (const SaturationPoint& p : series.points) out += fmt::format(" {:>8}", p.jobs);
   out += fmt::format("\n    {}:", unit == "events/s" ? "ev/s" : "inf/s");
@@ -180,7 +189,7 @@ std::string FormatSaturation(const SaturationSeries& series, const ReportOptions
                           *s.jobs_within_budget, FormatRate(s.throughput_within_budget_per_s), unit)
             : fmt::format("; no job count keeps p99 within {:g} ms", options.latency_budget_ms);
   }
-  if (first.target == "local") return out + "\n";  // each job its own device: nothing shared
+  if (!first.remote()) return out + "\n";  // each job its own device: nothing shared
   out += fmt::format("\n    one such server serves {} jobs: {:g} CPU cores at {:g} per job\n",
                      s.jobs_within_budget.value_or(s.knee_jobs), s.cores_per_accelerator,
                      options.cores_per_job);
@@ -191,7 +200,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
                          const ReportOptions& options) {
   std::map<std::string, double> local_events_per_s;
   for (const CellRecord& cell : cells) {
-    if (cell.settings.target == "local" && !cell.settings.event_work.empty() &&
+    if (!cell.settings.remote() && !cell.settings.event_work.empty() &&
         cell.result.status != CellStatus::kFailed) {
       local_events_per_s[WorkflowIdentity(cell.settings)] = cell.result.throughput_events_per_s;
     }
@@ -269,12 +278,12 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
     const LatencySummary lag = r.send_lag.Summary();
     std::int64_t errors = 0;
     for (const auto& [kind, count] : r.errors) errors += count;
-    out +=
-        fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", cell.index,
-                    CellStatusName(r.status), r.converged ? 1 : 0, CsvField(s.target),
-                    CsvField(s.link), CsvField(s.backend), CsvField(s.model), CsvField(s.precision),
-                    s.batch, CsvField(s.mode), s.concurrency, s.rate_hz, CsvField(s.arrival),
-                    s.repeat, s.threads, CsvField(s.inputs), CsvField(s.server_address));
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", cell.index,
+                       CellStatusName(r.status), r.converged ? 1 : 0, TargetKindName(s.target),
+                       CsvField(s.link), CsvField(s.backend), CsvField(s.model),
+                       CsvField(s.precision), s.batch, LoadModeName(s.mode), s.concurrency,
+                       s.rate_hz, ArrivalProcessName(s.arrival), s.repeat, s.threads,
+                       CsvField(s.inputs), CsvField(s.server_address));
     out += fmt::format("{},{},{},{},{},{},{},", r.duration_s, r.completed_requests,
                        r.completed_inferences, r.throughput_inferences_per_s,
                        r.throughput_inferences_per_s_ci95, r.throughput_requests_per_s,
@@ -285,7 +294,7 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0,
                        r.client_cpu_user_s, r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors,
                        r.bytes_sent, r.bytes_received, CsvField(r.error_message),
-                       CsvField(r.convergence_reason), CsvField(s.dynamic_batching),
+                       CsvField(r.convergence_reason), DynamicBatchingName(s.dynamic_batching),
                        CsvField(r.backend_settings));
   }
   return out;

@@ -163,11 +163,11 @@ TEST(ReportTest, ShowsEachServersShareAndEachRankOfAFleet) {
 
 TEST(ReportTest, RemoteCellsNameTheirLinkAndTheServersBatcher) {
   auto cells = SampleRun(1, 1.0, 1.0);
-  cells[1].settings.target = "remote";
+  cells[1].settings.target = TargetKind::kRemote;
   cells[1].settings.link = "cloud";
-  cells[1].settings.dynamic_batching = "on";
-  cells[2].settings.target = "remote";
-  cells[2].settings.dynamic_batching = "off";
+  cells[1].settings.dynamic_batching = true;
+  cells[2].settings.target = TargetKind::kRemote;
+  cells[2].settings.dynamic_batching = false;
   const std::string report = FormatReport(RunInfo{}, cells);
   EXPECT_NE(report.find(" remote/cloud+batching "), std::string::npos) << report;
   EXPECT_EQ(std::count(report.begin(), report.end(), '+'), 1) << "batching off is not named";
@@ -186,7 +186,7 @@ TEST(ReportTest, WorkflowCellsShowTheirEventsAndTheSpeedupOverLocalInference) {
     s.event_work = "elsewhere:20";
     s.event_work_spread = "fixed";
     s.requests_per_event = 1;
-    s.client_mode = "async";
+    s.client_mode = ClientMode::kAsync;
     s.concurrency = 4;
     cells[i].result.completed_events = 1000;
     cells[i].result.event_time.Record(20'000'000);
@@ -194,9 +194,9 @@ TEST(ReportTest, WorkflowCellsShowTheirEventsAndTheSpeedupOverLocalInference) {
     cells[i].result.event_inference_ns_total = 5'000'000'000;
   }
   cells[0].result.throughput_events_per_s = 100;
-  cells[1].settings.target = "remote";
+  cells[1].settings.target = TargetKind::kRemote;
   cells[1].settings.link = "edge";
-  cells[1].settings.dynamic_batching = "on";
+  cells[1].settings.dynamic_batching = true;
   cells[1].settings.threads = 7;
   cells[1].result.throughput_events_per_s = 250;
   cells[1].result.instance_duty_cycles = {0.5};
@@ -221,7 +221,7 @@ TEST(ReportTest, ASeriesOverJobsGetsItsSaturation) {
     CellRecord cell;
     cell.index = static_cast<std::int64_t>(cells.size());
     cell.settings = SampleSettings(1, jobs);
-    cell.settings.target = "remote";
+    cell.settings.target = TargetKind::kRemote;
     cell.result = SampleResult(jobs, 1000, 1e6 * jobs, std::min<double>(100.0 * jobs, 400));
     cells.push_back(cell);
   }

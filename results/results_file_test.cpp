@@ -93,13 +93,13 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   ok.backend_settings = "idle=spin:20ms";
 
   CellSettings remote_settings = SampleSettings(4, 8);
-  remote_settings.target = "remote";
+  remote_settings.target = TargetKind::kRemote;
   remote_settings.link = "edge";
-  remote_settings.mode = "open";
+  remote_settings.mode = LoadMode::kOpen;
   remote_settings.rate_hz = 2500.5;
-  remote_settings.arrival = "poisson";
+  remote_settings.arrival = ArrivalProcess::kPoisson;
   remote_settings.server_address = "127.0.0.1:8001";
-  remote_settings.dynamic_batching = "on";
+  remote_settings.dynamic_batching = true;
   CellResult remote = SampleResult(2, 3000, 6e7, 250.0, /*raw_cap=*/1000);
   remote.status = CellStatus::kNotConverged;
   remote.converged = false;
@@ -282,7 +282,7 @@ std::vector<SchemaTwoCell> SchemaTwoCells() {
   std::vector<SchemaTwoCell> cells;
   cells.push_back({SampleSettings(1, 1), SampleResult(1, 40, 1e6, 1000)});
   CellSettings remote = SampleSettings(2, 3);
-  remote.target = "remote";
+  remote.target = TargetKind::kRemote;
   remote.server_address = "10.0.0.1:8001";
   CellResult fleet = SampleResult(2, 30, 2e6, 500);
   testing::AddServersAndRanks(fleet, 3, 2);

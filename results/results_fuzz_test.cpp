@@ -50,7 +50,7 @@ std::string WriteOriginal() {
     auto writer = ResultsWriter::Open(path, testing::SampleRunInfo("base"), /*append=*/false);
     writer->AppendCell(SampleSettings(1, 1), SampleResult(1, 60, 1e6, 1000));
     CellSettings remote = SampleSettings(2, 3);
-    remote.target = "remote";
+    remote.target = TargetKind::kRemote;
     CellResult fleet = SampleResult(2, 1100, 2e6, 800);
     testing::AddServersAndRanks(fleet, remote.concurrency, 2);
     writer->AppendCell(remote, fleet);

@@ -42,7 +42,8 @@ std::vector<SaturationSeries> SaturationSeriesOf(const std::vector<CellRecord>& 
   std::map<std::string, std::size_t> index;
   std::vector<SaturationSeries> series;
   for (const CellRecord& cell : cells) {
-    if (cell.result.status == CellStatus::kFailed || cell.settings.mode != "closed") continue;
+    if (cell.result.status == CellStatus::kFailed || cell.settings.mode != LoadMode::kClosed)
+      continue;
     CellSettings identity = cell.settings;
     identity.concurrency = 0;
     identity.threads = 0;

@@ -52,7 +52,7 @@ TEST(Saturation, WithoutABudgetTheKneeSizesTheAccelerator) {
 
 TEST(Saturation, SeriesAreCellsThatDifferOnlyInJobs) {
   std::vector<CellRecord> cells;
-  auto add = [&](const std::string& target, std::int64_t jobs, double per_s) {
+  auto add = [&](TargetKind target, std::int64_t jobs, double per_s) {
     CellRecord cell;
     cell.index = static_cast<std::int64_t>(cells.size());
     cell.settings.target = target;
@@ -66,12 +66,12 @@ TEST(Saturation, SeriesAreCellsThatDifferOnlyInJobs) {
     cell.result.latency.Record(1'000'000 * jobs);
     cells.push_back(cell);
   };
-  for (std::int64_t jobs : {4, 1, 2}) add("remote", jobs, 100.0 * jobs);
-  add("local", 1, 100);
-  add("local", 2, 200);  // two points only: no series
+  for (std::int64_t jobs : {4, 1, 2}) add(TargetKind::kRemote, jobs, 100.0 * jobs);
+  add(TargetKind::kLocal, 1, 100);
+  add(TargetKind::kLocal, 2, 200);  // two points only: no series
   const std::vector<SaturationSeries> series = SaturationSeriesOf(cells);
   ASSERT_EQ(series.size(), 1u);
-  EXPECT_EQ(series[0].first.target, "remote");
+  EXPECT_EQ(series[0].first.target, TargetKind::kRemote);
   ASSERT_EQ(series[0].points.size(), 3u);
   EXPECT_EQ(series[0].points[0].jobs, 1);
   EXPECT_EQ(series[0].points[2].jobs, 4);

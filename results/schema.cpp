@@ -43,6 +43,31 @@ CellTableColumn SettingColumn(std::string name, T CellSettings::*member) {
           }};
 }
 
+// A setting whose values are names (an enum, an optional one): stored as its name, read back
+// through `parse`, whose error names the value (the reader adds the run and cell).
+template <typename T>
+CellTableColumn NamedSettingColumn(std::string name, T CellSettings::*member,
+                                   std::string_view (*name_of)(T), T (*parse)(std::string_view)) {
+  return {{std::move(name), FieldType::kString},
+          [member, name_of](const CellRow& row) {
+            return Value(std::string{name_of(row.settings.*member)});
+          },
+          [member, parse](const Value& value, CellRecord& cell) {
+            cell.settings.*member = parse(std::get<std::string>(value));
+          }};
+}
+
+// The spelling of an optional setting: its name, or "" when it has none.
+template <typename E, std::string_view (*kNameOf)(E)>
+std::string_view OptionalName(std::optional<E> value) {
+  return value ? kNameOf(*value) : std::string_view();
+}
+template <typename E, E (*kParse)(std::string_view)>
+std::optional<E> ParseOptional(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  return kParse(name);
+}
+
 template <typename T>
 CellTableColumn ResultColumn(std::string name, T CellResult::*member) {
   return {
@@ -111,16 +136,17 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     c.push_back(ResultColumn("error_message", &R::error_message));
     c.push_back(ResultColumn("converged", &R::converged));
     c.push_back(ResultColumn("convergence_reason", &R::convergence_reason));
-    c.push_back(SettingColumn("target", &S::target));
+    c.push_back(NamedSettingColumn("target", &S::target, TargetKindName, ParseTargetKind));
     c.push_back(SettingColumn("link", &S::link));
     c.push_back(SettingColumn("backend", &S::backend));
     c.push_back(SettingColumn("model", &S::model));
     c.push_back(SettingColumn("precision", &S::precision));
     c.push_back(SettingColumn("batch", &S::batch));
-    c.push_back(SettingColumn("mode", &S::mode));
+    c.push_back(NamedSettingColumn("mode", &S::mode, LoadModeName, ParseLoadMode));
     c.push_back(SettingColumn("concurrency", &S::concurrency));
     c.push_back(SettingColumn("rate_hz", &S::rate_hz));
-    c.push_back(SettingColumn("arrival", &S::arrival));
+    c.push_back(
+        NamedSettingColumn("arrival", &S::arrival, ArrivalProcessName, ParseArrivalProcess));
     c.push_back(SettingColumn("repeat", &S::repeat));
     c.push_back(SettingColumn("threads", &S::threads));
     c.push_back(SettingColumn("inputs", &S::inputs));
@@ -169,12 +195,15 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
       return Value(static_cast<std::int64_t>(row.result.raw_records.size()));
     }));
     c.push_back(ResultColumn("raw_records_truncated", &R::raw_records_truncated));
-    c.push_back(SettingColumn("dynamic_batching", &S::dynamic_batching));
+    c.push_back(NamedSettingColumn("dynamic_batching", &S::dynamic_batching, DynamicBatchingName,
+                                   ParseOptional<bool, ParseDynamicBatching>));
     c.push_back(ResultColumn("backend_settings", &R::backend_settings));
     c.push_back(SettingColumn("event_work", &S::event_work));
     c.push_back(SettingColumn("event_work_spread", &S::event_work_spread));
     c.push_back(SettingColumn("requests_per_event", &S::requests_per_event));
-    c.push_back(SettingColumn("client_mode", &S::client_mode));
+    c.push_back(NamedSettingColumn("client_mode", &S::client_mode,
+                                   OptionalName<ClientMode, ClientModeName>,
+                                   ParseOptional<ClientMode, ParseClientMode>));
     c.push_back(ResultColumn("completed_events", &R::completed_events));
     c.push_back(ResultColumn("throughput_events_per_s", &R::throughput_events_per_s));
     c.push_back(DerivedColumn(

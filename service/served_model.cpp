@@ -83,7 +83,8 @@ ServedModel::ServedModel(ServedModelOptions options)
           options_.instances);
   }
   options_.batching.Validate();
-  const auto backend = MakeUsableBackend(options_.backend, options_.precision);
+  const auto backend = MakeUsableBackend(options_.backend, options_.precision, options_.device,
+                                         options_.backend_options);
   spec_ = {options_.name, fmt::format("sonicbench_{}", backend->name()),
            options_.graph.input_shape(), options_.graph.output_shape(),
            options_.batching.max_batch};
@@ -94,6 +95,7 @@ ServedModel::ServedModel(ServedModelOptions options)
   compile.precision = options_.precision;
   compile.threads = options_.threads;
   compile.device = options_.device;
+  compile.backend_options = options_.backend_options;
   instances_.resize(static_cast<std::size_t>(options_.instances));
   for (Instance& instance : instances_) {
     instance.input = AllocateFloats(spec_.input_shape, spec_.max_batch,

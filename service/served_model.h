@@ -44,8 +44,9 @@ struct ServedModelOptions {
   int instances = 1;  // Executables, each with its own thread
   BatcherOptions batching;
   Precision precision = Precision::kFp32;
-  int threads = 0;     // per Executable; 0: the backend's default
-  std::string device;  // backend device selector (CompileOptions::device); empty: the default
+  int threads = 0;              // per Executable; 0: the backend's default
+  std::string device;           // CompileOptions::device; empty: the first
+  std::string backend_options;  // CompileOptions::backend_options; empty: the defaults
 };
 
 // Completes finished calls on its own thread, in the order given, so that an instance with

@@ -658,8 +658,8 @@ class CudnnExecutable final : public Executable {
 };
 
 // Parses "", "N" or "cuda:N".
-int ParseDevice(const std::string& text) {
-  const std::string digits = text.starts_with("cuda:") ? text.substr(5) : text;
+int ParseDevice(std::string_view text) {
+  const std::string_view digits = text.starts_with("cuda:") ? text.substr(5) : text;
   if (digits.empty()) return 0;
   const std::optional<std::int64_t> index = TryParseInt(digits);
   if (!index || *index < 0 || *index > std::numeric_limits<int>::max()) {
@@ -686,7 +686,11 @@ class CudnnBackend final : public Backend {
   }
 
   std::string_view name() const override { return "cudnn"; }
-  std::string device_options() const override { return "N | cuda:N (GPU index, default 0)"; }
+  std::string device_forms() const override { return "N | cuda:N (GPU index, default 0)"; }
+  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
+    Backend::ValidateOptions(device, backend_options);
+    ParseDevice(device);
+  }
   DeviceKind device_kind() const override { return DeviceKind::kGpu; }
   std::string device_name() const override { return device_name_; }
   std::string library_version() const override {
@@ -701,13 +705,11 @@ class CudnnBackend final : public Backend {
   }
   std::string unavailable_reason() const override { return reason_; }
 
-  std::unique_ptr<Executable> Compile(const Graph& graph,
-                                      const CompileOptions& options) const override {
+ protected:
+  std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                        const CompileOptions& options) const override {
     if (!reason_.empty()) Throw(ErrorKind::kUnavailable, "backend 'cudnn': {}", reason_);
     FormatFor(options.precision);
-    if (options.max_batch < 1) {
-      Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
-    }
     const int device = ParseDevice(options.device);
     if (device >= device_count_) {
       Throw(ErrorKind::kNotFound, "cudnn device {} does not exist: this machine has {} GPU(s)",

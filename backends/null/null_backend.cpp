@@ -11,9 +11,9 @@
 namespace sonic {
 namespace {
 
-constexpr std::string_view kDeviceOptions =
+constexpr std::string_view kOptionForms =
     "latency_us=<µs per execution>,per_sample_us=<µs per sample> (an emulated device; both "
-    "optional)";
+    "optional, e.g. latency_us=1500,per_sample_us=20)";
 // Sleep until this long before the end of an emulated execution, then spin: the spin costs at
 // most this much CPU per execution, the sleep's late wake-up nothing.
 constexpr std::int64_t kSpinMarginNs = 60'000;
@@ -52,47 +52,36 @@ class NullBackend final : public Backend {
     return {Precision::kFp32, Precision::kTf32, Precision::kFp16,
             Precision::kBf16, Precision::kInt8, Precision::kBfp8};
   }
-  std::string device_options() const override { return std::string(kDeviceOptions); }
-  std::unique_ptr<Executable> Compile(const Graph& graph,
-                                      const CompileOptions& options) const override {
+  std::string option_forms() const override { return std::string(kOptionForms); }
+  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
+    Backend::ValidateOptions(device, backend_options);
+    ParseEmulatedDevice(backend_options);
+  }
+
+ protected:
+  std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                        const CompileOptions& options) const override {
     return std::make_unique<NullExecutable>(graph.input_shape(), graph.output_shape(),
-                                            options.max_batch, ParseEmulatedDevice(options.device));
+                                            options.max_batch,
+                                            ParseEmulatedDevice(options.backend_options));
   }
 };
 
 }  // namespace
 
-EmulatedDevice ParseEmulatedDevice(std::string_view spec) {
-  EmulatedDevice device;
-  bool have_latency = false, have_per_sample = false;
-  const auto to_ns = [](std::string_view text, std::string_view what) {
-    const double us = ParseDouble(text, what);
+EmulatedDevice ParseEmulatedDevice(std::string_view text) {
+  const auto items =
+      ParseBackendOptions(text, "null", {"latency_us", "per_sample_us"}, kOptionForms);
+  const auto ns_of = [&](std::string_view key) -> std::int64_t {
+    const auto item = items.find(key);
+    if (item == items.end()) return 0;
+    const double us = ParseDouble(item->second, key);
     if (us < 0 || us > 1e9) {
-      Throw(ErrorKind::kInvalidArgument, "null: {} = {}: expected 0 to 1e9 µs", what, text);
+      Throw(ErrorKind::kInvalidArgument, "null: {} = {}: expected 0 to 1e9 µs", key, item->second);
     }
-    return static_cast<std::int64_t>(std::llround(us * 1e3));
+    return std::llround(us * 1e3);
   };
-  if (Trim(spec).empty()) return device;
-  for (const std::string& item : SplitList(spec, "null device option")) {
-    const std::string_view text = item;
-    const std::size_t eq = text.find('=');
-    const std::string_view key = text.substr(0, eq);
-    const std::string_view value =
-        eq == std::string::npos ? std::string_view() : text.substr(eq + 1);
-    if (key == "latency_us" && !have_latency && eq != std::string::npos) {
-      have_latency = true;
-      device.latency_ns = to_ns(value, "latency_us");
-    } else if (key == "per_sample_us" && !have_per_sample && eq != std::string::npos) {
-      have_per_sample = true;
-      device.per_sample_ns = to_ns(value, "per_sample_us");
-    } else {
-      Throw(ErrorKind::kInvalidArgument,
-            "null: device option '{}' is unknown or repeated: expected {}, e.g. "
-            "'latency_us=1500,per_sample_us=20'",
-            item, kDeviceOptions);
-    }
-  }
-  return device;
+  return {ns_of("latency_us"), ns_of("per_sample_us")};
 }
 
 std::unique_ptr<Backend> MakeNullBackend() { return std::make_unique<NullBackend>(); }

@@ -26,6 +26,6 @@ struct EmulatedDevice {
   std::int64_t ServiceNs(int batch) const { return latency_ns + batch * per_sample_ns; }
   bool operator==(const EmulatedDevice&) const = default;
 };
-EmulatedDevice ParseEmulatedDevice(std::string_view spec);
+EmulatedDevice ParseEmulatedDevice(std::string_view text);
 
 }  // namespace sonic

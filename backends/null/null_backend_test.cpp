@@ -34,7 +34,7 @@ TEST(EmulatedDevice, RunTakesTheModelledTimeWithoutUsingTheCpu) {
   const Graph graph = BuildModel("jet_cnn");
   CompileOptions options;
   options.max_batch = 4;
-  options.device = "latency_us=3000,per_sample_us=500";
+  options.backend_options = "latency_us=3000,per_sample_us=500";
   const auto executable = MakeNullBackend()->Compile(graph, options);
   std::vector<float> input(4 * NumElements(graph.input_shape()));
   std::vector<float> output(4 * NumElements(graph.output_shape()));

@@ -99,37 +99,29 @@ memory::desc WithDataType(memory::desc desc, DataT type) {
 // everywhere, as the other CPU runtimes do.
 enum class ConvAlgorithm { kWinograd, kDirect };
 
-constexpr std::string_view kDeviceOptions =
-    "conv=winograd|direct, idle=default|passive|active|spin:<duration> (comma-separated)";
+constexpr std::string_view kOptionForms =
+    "conv=winograd|direct, idle=default|passive|active|spin:<duration> (comma-separated, e.g. "
+    "conv=direct,idle=spin:20ms)";
 
-// CompileOptions::device: comma-separated `conv=...` and `idle=...` items, each at most once.
+// CompileOptions::backend_options: `conv=...` and `idle=...`, each at most once.
 struct OneDnnOptions {
   ConvAlgorithm conv = ConvAlgorithm::kWinograd;
   std::optional<OmpIdlePolicy> idle;  // none: any policy the process has
 };
 
-OneDnnOptions ParseOneDnnOptions(std::string_view spec) {
+OneDnnOptions ParseOneDnnOptions(std::string_view text) {
   OneDnnOptions options;
-  bool have_conv = false;
-  while (!spec.empty()) {
-    const std::size_t comma = spec.find(',');
-    const std::string_view item = spec.substr(0, comma);
-    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
-    if (item.starts_with("conv=") && !have_conv) {
-      have_conv = true;
-      if (item == "conv=direct") {
-        options.conv = ConvAlgorithm::kDirect;
-        continue;
-      }
-      if (item == "conv=winograd") continue;
-    } else if (item.starts_with("idle=") && !options.idle) {
-      options.idle = ParseOmpIdlePolicy(item.substr(5));
-      continue;
+  const auto items = ParseBackendOptions(text, "onednn", {"conv", "idle"}, kOptionForms);
+  if (const auto conv = items.find("conv"); conv != items.end()) {
+    if (conv->second == "direct") {
+      options.conv = ConvAlgorithm::kDirect;
+    } else if (conv->second != "winograd") {
+      Throw(ErrorKind::kInvalidArgument, "onednn: conv={}: expected conv=winograd or conv=direct",
+            conv->second);
     }
-    Throw(ErrorKind::kInvalidArgument,
-          "onednn: device option '{}' is unknown or repeated: expected {}, e.g. "
-          "'conv=direct,idle=spin:20ms'",
-          item, kDeviceOptions);
+  }
+  if (const auto idle = items.find("idle"); idle != items.end()) {
+    options.idle = ParseOmpIdlePolicy(idle->second);
   }
   return options;
 }
@@ -243,7 +235,7 @@ class OneDnnExecutable final : public Executable {
         graph_(graph),
         precision_(options.precision),
         threads_(options.threads > 0 ? options.threads : omp_get_num_procs()),
-        winograd_(ParseOneDnnOptions(options.device).conv == ConvAlgorithm::kWinograd),
+        winograd_(ParseOneDnnOptions(options.backend_options).conv == ConvAlgorithm::kWinograd),
         record_(calibration_max_abs) {
     FoldBatchNorm(graph_);
     InferShapes(graph_);
@@ -1011,7 +1003,7 @@ class OneDnnBackend final : public Backend {
     const dnnl_version_t* v = dnnl_version();
     return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
   }
-  std::string device_options() const override { return std::string(kDeviceOptions); }
+  std::string option_forms() const override { return std::string(kOptionForms); }
   std::string settings() const override { return "idle=" + OmpIdlePolicyName(kLoadedIdlePolicy); }
   std::vector<Precision> precisions() const override {
     std::vector<Precision> supported{Precision::kFp32};
@@ -1020,24 +1012,15 @@ class OneDnnBackend final : public Backend {
     return supported;
   }
 
-  std::unique_ptr<Executable> Compile(const Graph& graph,
-                                      const CompileOptions& options) const override {
-    if (!Supports(options.precision)) {
-      std::vector<std::string_view> names;
-      for (Precision p : precisions()) names.push_back(PrecisionName(p));
-      Throw(ErrorKind::kUnsupported,
-            "backend 'onednn' does not support precision {} on this CPU "
-            "(supported: {})",
-            PrecisionName(options.precision), fmt::join(names, ", "));
-    }
-    if (options.max_batch < 1) {
-      Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
-    }
-    if (options.threads < 0) {
-      Throw(ErrorKind::kInvalidArgument, "threads {} must be 0 (all cores) or positive",
-            options.threads);
-    }
-    CheckIdlePolicy(ParseOneDnnOptions(options.device).idle);
+  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
+    Backend::ValidateOptions(device, backend_options);
+    ParseOneDnnOptions(backend_options);
+  }
+
+ protected:
+  std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                        const CompileOptions& options) const override {
+    CheckIdlePolicy(ParseOneDnnOptions(options.backend_options).idle);
     const auto per_sample = static_cast<std::size_t>(NumElements(graph.input_shape()));
     if (options.calibration.size() % per_sample != 0) {
       Throw(ErrorKind::kInvalidArgument,

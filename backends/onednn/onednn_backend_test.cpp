@@ -107,7 +107,7 @@ Graph Wide3x3Graph() {
 }
 
 double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0,
-                             const std::string& device = "") {
+                             const std::string& backend_options = "") {
   constexpr int kBatch = 3;
   const auto input = Seeded(kBatch * NumElements(graph.input_shape()), 42);
   CompileOptions options;
@@ -115,7 +115,7 @@ double ErrorAgainstReference(const Graph& graph, Precision precision, int thread
   const auto ref = RunOnce(*MakeReferenceBackend(), graph, options, input, kBatch);
   options.precision = precision;
   options.threads = threads;
-  options.device = device;
+  options.backend_options = backend_options;
   return RelativeError(RunOnce(*MakeOneDnnBackend(), graph, options, input, kBatch), ref);
 }
 
@@ -232,12 +232,12 @@ TEST(OneDnnBackend, IdleOptionMustMatchThePolicyInEffect) {
   const std::string settings = backend->settings();
   ASSERT_TRUE(settings.starts_with("idle=")) << settings;
   CompileOptions options;
-  options.device = "conv=direct," + settings;
+  options.backend_options = "conv=direct," + settings;
   EXPECT_NO_THROW(backend->Compile(BuildJetCnn(), options));
-  options.device = settings == "idle=passive" ? "idle=active" : "idle=passive";
+  options.backend_options = settings == "idle=passive" ? "idle=active" : "idle=passive";
   try {
     backend->Compile(BuildJetCnn(), options);
-    FAIL() << "compiled with " << options.device << " while " << settings;
+    FAIL() << "compiled with " << options.backend_options << " while " << settings;
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("OMP_WAIT_POLICY="), std::string::npos) << e.what();
@@ -246,11 +246,11 @@ TEST(OneDnnBackend, IdleOptionMustMatchThePolicyInEffect) {
   }
 }
 
-TEST(OneDnnBackend, RejectsBadAndRepeatedDeviceOptionsNamingTheForms) {
+TEST(OneDnnBackend, RejectsBadAndRepeatedBackendOptionsNamingTheForms) {
   for (const char* bad : {"idle=sleep", "idle=spin:20", "conv=direct,conv=direct",
                           "idle=passive,idle=passive", "threads=2"}) {
     CompileOptions options;
-    options.device = bad;
+    options.backend_options = bad;
     try {
       MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
       ADD_FAILURE() << "compiled with " << bad;
@@ -259,12 +259,25 @@ TEST(OneDnnBackend, RejectsBadAndRepeatedDeviceOptionsNamingTheForms) {
       EXPECT_NE(std::string(e.what()).find("spin:<duration>"), std::string::npos) << e.what();
     }
   }
-  EXPECT_NE(MakeOneDnnBackend()->device_options().find("idle="), std::string::npos);
+  EXPECT_NE(MakeOneDnnBackend()->option_forms().find("idle="), std::string::npos);
 }
 
-TEST(OneDnnBackend, RejectsAnUnknownDeviceSelectorNamingTheChoices) {
+TEST(OneDnnBackend, RejectsAnOptionInTheDeviceSelectorSayingWhereItGoes) {
   CompileOptions options;
-  options.device = "conv=fft";
+  options.device = "conv=direct";
+  try {
+    MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
+    FAIL() << "compiled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("takes no selector"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--backend-options"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OneDnnBackend, RejectsAnUnknownConvolutionNamingTheChoices) {
+  CompileOptions options;
+  options.backend_options = "conv=fft";
   try {
     MakeOneDnnBackend()->Compile(BuildJetCnn(), options);
     FAIL() << "compiled";

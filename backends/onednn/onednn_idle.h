@@ -10,7 +10,7 @@
 // sleeping workers, which on a VM costs milliseconds; a spinning worker costs a CPU while the
 // process waits and, on a shared core, time the neighbour needed. libgomp reads OMP_WAIT_POLICY
 // and GOMP_SPINCOUNT once, when it is loaded, before main: the policy is the environment the
-// process started with, and the device option `idle=` states which one a run needs.
+// process started with, and the backend option `idle=` states which one a run needs.
 
 #include <cstdint>
 #include <string>

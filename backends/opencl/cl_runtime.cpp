@@ -315,35 +315,18 @@ Kernel CreateKernel(cl_program program, const char* name) {
 
 OpenClDeviceInfo SelectOpenClDevice(std::string_view selector) { return cl::Select(selector).info; }
 
-OpenClOptions ParseOpenClOptions(std::string_view spec) {
+OpenClOptions ParseOpenClOptions(std::string_view device, std::string_view backend_options) {
   OpenClOptions options;
-  bool have_device = false;
-  std::size_t start = 0;
-  while (start <= spec.size() && !spec.empty()) {
-    const std::size_t comma = std::min(spec.find(',', start), spec.size());
-    const std::string_view item = spec.substr(start, comma - start);
-    start = comma + 1;
-    if (item.empty()) continue;
-    const std::size_t equals = item.find('=');
-    const std::string_view key =
-        equals == std::string_view::npos ? "device" : item.substr(0, equals);
-    const std::string_view value =
-        equals == std::string_view::npos ? item : item.substr(equals + 1);
-    if (key == "device") {
-      if (have_device) Throw(ErrorKind::kInvalidArgument, "OpenCL options '{}': two devices", spec);
-      options.device = value;
-      have_device = true;
-    } else if (key == "binary") {
-      if (!options.binary_path.empty() || value.empty()) {
-        Throw(ErrorKind::kInvalidArgument, "OpenCL options '{}': one non-empty binary=PATH", spec);
-      }
-      options.binary_path = value;
-    } else {
-      Throw(ErrorKind::kInvalidArgument,
-            "OpenCL options '{}': unknown key '{}' (expected device=SEL, binary=PATH or a bare "
-            "device selector P:D or NAME)",
-            spec, key);
-    }
+  options.device = Trim(device);
+  if (options.device.find('=') != std::string::npos) {
+    Throw(ErrorKind::kInvalidArgument,
+          "opencl: device '{}': expected a selector P:D or NAME; backend options ({}) go in "
+          "--backend-options / backend_options",
+          device, kOpenClOptionForms);
+  }
+  const auto items = ParseBackendOptions(backend_options, "opencl", {"binary"}, kOpenClOptionForms);
+  if (const auto binary = items.find("binary"); binary != items.end()) {
+    options.binary_path = binary->second;
   }
   return options;
 }

@@ -516,9 +516,10 @@ class OpenClExecutable final : public Executable {
 class OpenClBackend final : public Backend {
  public:
   std::string_view name() const override { return "opencl"; }
-  std::string device_options() const override {
-    return "P:D | NAME | device=SEL, binary=PATH (comma-separated)";
+  std::string device_forms() const override {
+    return "P:D (platform and device index) | NAME (part of the platform and device name)";
   }
+  std::string option_forms() const override { return std::string(kOpenClOptionForms); }
 
   DeviceKind device_kind() const override {
     const auto& devices = cl::ProcessProbe().devices;
@@ -561,19 +562,17 @@ class OpenClBackend final : public Backend {
     return {};
   }
 
-  std::unique_ptr<Executable> Compile(const Graph& graph,
-                                      const CompileOptions& options) const override {
-    if (!Supports(options.precision)) {
-      Throw(ErrorKind::kUnsupported, "backend 'opencl' computes in fp32 or bfp8, not {}",
-            PrecisionName(options.precision));
-    }
-    if (options.max_batch < 1) {
-      Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
-    }
+  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
+    ParseOpenClOptions(device, backend_options);
+  }
+
+ protected:
+  std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                        const CompileOptions& options) const override {
     Graph folded = graph;
     FoldBatchNorm(folded);
-    return std::make_unique<OpenClExecutable>(folded, options,
-                                              cl::Open(ParseOpenClOptions(options.device)));
+    return std::make_unique<OpenClExecutable>(
+        folded, options, cl::Open(ParseOpenClOptions(options.device, options.backend_options)));
   }
 };
 

@@ -21,8 +21,8 @@ namespace sonic {
 // owns its parallelism (PoCL: the POCL_MAX_PTHREAD_COUNT environment variable). docs/FPGA.md has
 // the details.
 //
-// CompileOptions::device is a comma-separated list (see ParseOpenClOptions):
-//   "" | "P:D" | "NAME" | "device=SEL" | "binary=PATH", e.g. "0:0,binary=/tmp/sonic.bin".
+// CompileOptions::device is "" | "P:D" | "NAME", ::backend_options "" | "binary=PATH" (see
+// ParseOpenClOptions).
 std::unique_ptr<Backend> MakeOpenClBackend();
 
 // One OpenCL device as the ICD loader lists it.
@@ -56,16 +56,18 @@ OpenClProbe ProbeOpenClDevices();
 // when the listing failed. Empty when no platform is installed.
 std::vector<OpenClDeviceInfo> ListOpenClDevices();
 
-// The backend's options, parsed from CompileOptions::device. Items are separated by commas:
-// `binary=PATH` loads the program from a device binary instead of building the embedded source;
-// `device=SEL` or a bare SEL picks the device: "P:D" (platform and device indices) or a
-// case-insensitive substring of "platform name device name". Empty: the first device. Throws
-// Error(kInvalidArgument) for an unknown key or a repeated item.
+// The backend's options, from CompileOptions::device and ::backend_options. The device selector
+// is "P:D" (platform and device indices) or a case-insensitive substring of "platform name device
+// name"; empty: the first device. The one backend option, `binary=PATH`, loads the program from
+// a device binary instead of building the embedded source. Throws Error(kInvalidArgument) for a
+// selector with an option in it, an unknown or repeated option. Pure: no device is opened.
+inline constexpr std::string_view kOpenClOptionForms =
+    "binary=PATH (a device binary: an FPGA bitstream, or one from `sonicbench opencl-compile`)";
 struct OpenClOptions {
   std::string device;
   std::string binary_path;
 };
-OpenClOptions ParseOpenClOptions(std::string_view spec);
+OpenClOptions ParseOpenClOptions(std::string_view device, std::string_view backend_options);
 
 // The device a selector names; throws Error(kNotFound) listing the devices, or Error(kUnavailable)
 // when there is no OpenCL platform at all.

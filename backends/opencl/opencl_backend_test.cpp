@@ -94,11 +94,12 @@ TEST(OpenClBinary, RoundTripGivesTheSameOutputs) {
   CompileOptions options;
   options.max_batch = 3;
   const auto from_source = RunOnce(*backend, graph, options, input, 3);
-  options.device = "0:0,binary=" + path.string();
+  options.device = "0:0";
+  options.backend_options = "binary=" + path.string();
   const auto from_binary = RunOnce(*backend, graph, options, input, 3);
   options.precision = Precision::kBfp8;
   const auto bfp_from_binary = RunOnce(*backend, graph, options, input, 3);
-  options.device.clear();
+  options.backend_options.clear();
   const auto bfp_from_source = RunOnce(*backend, graph, options, input, 3);
   std::filesystem::remove(path);
   EXPECT_EQ(from_source, from_binary);
@@ -111,7 +112,7 @@ TEST(OpenClBinary, AGarbageBinaryFailsNamingTheCall) {
                                      ("sonic_opencl_garbage_" + std::to_string(getpid()) + ".bin");
   std::ofstream(path, std::ios::binary) << "not a program binary";
   CompileOptions options;
-  options.device = "binary=" + path.string();
+  options.backend_options = "binary=" + path.string();
   try {
     MakeOpenClBackend()->Compile(BuildModel("jet_cnn"), options);
     ADD_FAILURE() << "a garbage binary was accepted";
@@ -119,7 +120,7 @@ TEST(OpenClBinary, AGarbageBinaryFailsNamingTheCall) {
     EXPECT_NE(std::string(error.what()).find("CL_"), std::string::npos) << error.what();
   }
   std::filesystem::remove(path);
-  options.device = "binary=/nonexistent/sonic.bin";
+  options.backend_options = "binary=/nonexistent/sonic.bin";
   try {
     MakeOpenClBackend()->Compile(BuildModel("jet_cnn"), options);
     ADD_FAILURE() << "a missing binary was accepted";
@@ -151,7 +152,7 @@ TEST(OpenClBinary, ABinaryWithOtherTileSizesIsRefused) {
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(binary.data()), binary.size());
   CompileOptions options;
-  options.device = "binary=" + path.string();
+  options.backend_options = "binary=" + path.string();
   try {
     MakeOpenClBackend()->Compile(BuildModel("jet_cnn"), options);
     ADD_FAILURE() << "a binary with TM=128 was accepted";
@@ -163,16 +164,23 @@ TEST(OpenClBinary, ABinaryWithOtherTileSizesIsRefused) {
 }
 
 TEST(OpenClOptions, ParsesDeviceAndBinary) {
-  EXPECT_EQ(ParseOpenClOptions("").device, "");
-  EXPECT_EQ(ParseOpenClOptions("1:2").device, "1:2");
-  EXPECT_EQ(ParseOpenClOptions("device=pthread").device, "pthread");
-  const OpenClOptions both = ParseOpenClOptions("0:0,binary=/tmp/a.bin");
+  EXPECT_EQ(ParseOpenClOptions("", "").device, "");
+  EXPECT_EQ(ParseOpenClOptions(" 1:2 ", "").device, "1:2");
+  EXPECT_EQ(ParseOpenClOptions("pthread", "").device, "pthread");
+  const OpenClOptions both = ParseOpenClOptions("0:0", "binary=/tmp/a.bin");
   EXPECT_EQ(both.device, "0:0");
   EXPECT_EQ(both.binary_path, "/tmp/a.bin");
-  EXPECT_EQ(ParseOpenClOptions("binary=/tmp/b.aocx").device, "");
-  EXPECT_THROW(ParseOpenClOptions("speed=fast"), Error);
-  EXPECT_THROW(ParseOpenClOptions("0:0,1:0"), Error);
-  EXPECT_THROW(ParseOpenClOptions("binary="), Error);
+  EXPECT_EQ(ParseOpenClOptions("", "binary=/tmp/b.aocx").device, "");
+  EXPECT_THROW(ParseOpenClOptions("", "speed=fast"), Error);
+  EXPECT_THROW(ParseOpenClOptions("", "binary=/a,binary=/b"), Error);
+  EXPECT_THROW(ParseOpenClOptions("", "binary="), Error);
+  // The selector and the options used to share one string: the old form names where each goes.
+  try {
+    ParseOpenClOptions("0:0,binary=/tmp/a.bin", "");
+    ADD_FAILURE() << "an option in the selector was accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("--backend-options"), std::string::npos);
+  }
 }
 
 TEST(OpenClDevices, SelectsByIndexAndByName) {
@@ -242,7 +250,7 @@ TEST(OpenClContract, ResNet50Fp32FromBinaryMatchesReference) {
   CompileOptions options;
   options.max_batch = kBatch;
   const auto ref = RunOnce(*MakeReferenceBackend(), graph, options, input, kBatch);
-  options.device = "binary=" + path.string();
+  options.backend_options = "binary=" + path.string();
   const auto out = RunOnce(*MakeOpenClBackend(), graph, options, input, kBatch);
   std::filesystem::remove(path);
   EXPECT_LE(RelativeError(out, ref), 1e-4);

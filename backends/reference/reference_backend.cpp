@@ -260,15 +260,9 @@ class ReferenceBackend final : public Backend {
   std::string library_version() const override { return "sonicbench reference"; }
   std::vector<Precision> precisions() const override { return {Precision::kFp32}; }
 
-  std::unique_ptr<Executable> Compile(const Graph& graph,
-                                      const CompileOptions& options) const override {
-    if (options.precision != Precision::kFp32) {
-      Throw(ErrorKind::kUnsupported, "backend 'reference' computes in fp32 only, not {}",
-            PrecisionName(options.precision));
-    }
-    if (options.max_batch < 1) {
-      Throw(ErrorKind::kInvalidArgument, "max batch {} must be at least 1", options.max_batch);
-    }
+ protected:
+  std::unique_ptr<Executable> DoCompile(const Graph& graph,
+                                        const CompileOptions& options) const override {
     return std::make_unique<ReferenceExecutable>(graph, options);
   }
 };

@@ -150,12 +150,30 @@ class CliTest(unittest.TestCase):
         self.assert_exit(run(), EXIT_USAGE)  # a subcommand is required
         self.assert_exit(run("infer", "--model", "jet_cnn"), EXIT_USAGE)  # --backend missing
 
+    def test_device_and_backend_options_are_checked_before_any_work(self):
+        result = run("infer", "--backend", "null", "--model", "jet_cnn",
+                     "--backend-options", "latency_us=100", "--iterations", "2", "--json")
+        self.assert_exit(result, EXIT_OK)
+        self.assertEqual(json.loads(result.stdout)["backend"]["backend_options"], "latency_us=100")
+        # The form of earlier versions: an option given as the device selector.
+        result = run("infer", "--backend", "null", "--model", "jet_cnn",
+                     "--device", "latency_us=100")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("takes no selector", result.stderr)
+        self.assertIn("--backend-options", result.stderr)
+        result = run("serve", "--backend", "null", "--model", "jet_cnn",
+                     "--backend-options", "latency=5")
+        self.assert_exit(result, EXIT_USAGE)
+        self.assertIn("backend option 'latency=5' is unknown", result.stderr)
+
     def test_backends_and_sysinfo_json(self):
         result = run("backends", "--json")
         self.assert_exit(result, EXIT_OK)
         backends = {b["name"]: b for b in json.loads(result.stdout)["backends"]}
         self.assertIn("fp32", backends["reference"]["precisions"])
         self.assertTrue(backends["reference"]["available"])
+        self.assertIn("latency_us=", backends["null"]["option_forms"])
+        self.assertEqual(backends["null"]["device_forms"], "")
         result = run("sysinfo", "--json")
         self.assert_exit(result, EXIT_OK)
         info = json.loads(result.stdout)

@@ -36,6 +36,7 @@ struct InferOptions {
   int warmup = 3;
   int threads = 0;
   std::string device;
+  std::string backend_options;
   bool check = false;
   bool json = false;
 };
@@ -92,7 +93,7 @@ std::unique_ptr<Backend> Validate(const InferOptions& options, Precision& precis
           options.classes);
   }
   precision = ParsePrecision(options.precision);
-  return MakeUsableBackend(options.backend, precision);
+  return MakeUsableBackend(options.backend, precision, options.device, options.backend_options);
 }
 
 LatencySummary Summarise(std::vector<std::int64_t> latencies_ns) {
@@ -191,6 +192,7 @@ void PrintJson(const InferOptions& options, const Backend& backend, const Graph&
                           .Add("device_kind", DeviceKindName(backend.device_kind()))
                           .Add("device", backend.device_name())
                           .Add("selector", options.device)
+                          .Add("backend_options", options.backend_options)
                           .Add("library", backend.library_version()))
       .Add("model", JsonObject()
                         .Add("name", report.model_name)
@@ -281,6 +283,7 @@ void Run(const InferOptions& options) {
   compile_options.precision = precision;
   compile_options.threads = options.threads;
   compile_options.device = options.device;
+  compile_options.backend_options = options.backend_options;
   InferReport report;
   report.model_name = options.onnx.empty() ? options.model : graph.name;
   const std::int64_t compile_start_ns = MonotonicNs();
@@ -341,9 +344,7 @@ void RegisterInferCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads for the backend (0: all cores)")
       ->capture_default_str();
-  cmd->add_option("--device", options->device,
-                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn, "
-                  "conv=direct for onednn (no Winograd)");
+  AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
   cmd->add_flag("--check", options->check,
                 "Compare the output with the reference backend on the same input; exit 1 if "
                 "outside the precision's tolerance (fp32 1e-4, bf16/fp16 2e-2 relative error; "

@@ -68,8 +68,9 @@ void Compile(const OpenClCompileOptions& options) {
   fmt::print("wrote {} ({} bytes) for {}:{} {} / {}\nbuild options: {}\n", options.out,
              binary.size(), device.platform_index, device.device_index, device.platform_name,
              device.device_name, tools.build_options());
-  fmt::print("use it with --device \"{}{}binary={}\"\n", options.device,
-             options.device.empty() ? "" : ",", options.out);
+  fmt::print("use it with {}--backend-options binary={}\n",
+             options.device.empty() ? "" : fmt::format("--device {} ", options.device),
+             options.out);
 }
 
 }  // namespace
@@ -94,8 +95,8 @@ void RegisterOpenClCommand(CLI::App& app) {
                       "compiler, with the printed build options); needs no device");
   compile->footer(
       "The binary is what clGetProgramInfo(CL_PROGRAM_BINARIES) returns for the device; the\n"
-      "backend loads it with clCreateProgramWithBinary when its device option names it:\n"
-      "  CompileOptions::device = \"P:D,binary=FILE\" (or \"binary=FILE\" for the first device).\n"
+      "backend loads it with clCreateProgramWithBinary when its backend options name it:\n"
+      "  --device P:D --backend-options binary=FILE (--device left out: the first device).\n"
       "For an FPGA board the binary comes from the vendor's offline compiler (docs/FPGA.md).\n"
       "Examples:\n"
       "  sonicbench opencl-compile --device 0:0 --out sonic_pocl.bin\n"

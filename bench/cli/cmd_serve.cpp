@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string precision = "fp32";
   int threads = 0;
   std::string device;
+  std::string backend_options;
   int port = 8001;
   std::string bind = "127.0.0.1";
   std::string tls_cert;
@@ -110,7 +111,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   batching.max_queue_delay_us = options.max_queue_delay_us;
   batching.Validate();
   precision = ParsePrecision(options.precision);
-  MakeUsableBackend(options.backend, precision);
+  MakeUsableBackend(options.backend, precision, options.device, options.backend_options);
   service::ServerOptions server;
   server.bind_address = options.bind;
   server.port = options.port;
@@ -125,6 +126,7 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   model.precision = precision;
   model.threads = options.threads;
   model.device = options.device;
+  model.backend_options = options.backend_options;
   server.models.push_back(model);  // the template the models are built from
   return server;
 }
@@ -217,9 +219,7 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads per instance (0: the default)")
       ->capture_default_str();
-  cmd->add_option("--device", options->device,
-                  "Backend device selector, e.g. 0:0 or binary=FILE for opencl, cuda:1 for cudnn, "
-                  "conv=direct for onednn (no Winograd)");
+  AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
   cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--bind", options->bind, "Address to listen on (0.0.0.0: every interface)")
       ->capture_default_str();

@@ -61,13 +61,13 @@ std::string FormatNs(double ns) {
 }
 
 std::string Describe(const CellSettings& s) {
-  std::string load = s.mode == "open"
-                         ? fmt::format("open {:g} Hz {} c{}", s.rate_hz, s.arrival, s.concurrency)
-                         : fmt::format("{} c{}", s.mode, s.concurrency);
+  std::string load = s.mode == LoadMode::kOpen
+                         ? fmt::format("open {:g} Hz {} c{}", s.rate_hz,
+                                       ArrivalProcessName(s.arrival), s.concurrency)
+                         : fmt::format("{} c{}", LoadModeName(s.mode), s.concurrency);
   const std::string where =
-      s.target == "remote"
-          ? fmt::format("remote/{}{}", s.link, s.dynamic_batching == "on" ? " +batching" : "")
-          : s.target;
+      s.remote() ? fmt::format("remote/{}{}", s.link, s.batched() ? " +batching" : "")
+                 : std::string(TargetKindName(s.target));
   return fmt::format("{} {} {} {} batch {} {} t{}{}", where, s.backend, s.model, s.precision,
                      s.batch, load, s.threads, s.repeat > 0 ? fmt::format(" #{}", s.repeat) : "");
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace sonic::cli {
 
@@ -10,6 +11,10 @@ inline constexpr int kExitFailure = 1;      // the run failed (backend error, I/
 inline constexpr int kExitUsage = 2;        // bad command line or config: nothing was run
 inline constexpr int kExitRegression = 3;   // `compare`/`nightly`: a regression beyond noise
 inline constexpr int kExitUnavailable = 4;  // a backend, device or server is not available
+
+// The backend's --device and --backend-options (CompileOptions::device and ::backend_options)
+// of infer and serve; the sweep's keys of the same names.
+void AddBackendChoiceOptions(CLI::App& cmd, std::string& device, std::string& backend_options);
 
 // Each subcommand lives in bench/cli/cmd_<name>.cpp and registers itself here: it adds its
 // CLI::App subcommand with options and a callback. Callbacks report failure by throwing

@@ -369,7 +369,7 @@ std::optional<CellResult> RunCellWithFleet(
   const std::vector<ClockOffset> offsets = coordinator.MeasureOffsets();
   const SweepCell run = RankCell(cell, 0, comm.size(), address, [&] { coordinator.Barrier(); });
   std::unique_ptr<CellServerStats> server_stats;
-  if (cell.settings.target == "remote") {
+  if (cell.settings.remote()) {
     try {
       server_stats = std::make_unique<CellServerStats>(run);
     } catch (const Error&) {
@@ -446,7 +446,7 @@ SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
     }
     std::unique_ptr<service::Server> server;
     std::string server_error;
-    if (cell.settings.target == "remote" && cell.remote.servers.empty()) {
+    if (cell.settings.remote() && cell.remote.servers.empty()) {
       try {
         server = StartEmbeddedServer(cell);
       } catch (const Error& error) {

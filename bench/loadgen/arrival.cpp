@@ -6,17 +6,6 @@
 
 namespace sonic {
 
-std::string_view ArrivalProcessName(ArrivalProcess process) {
-  return process == ArrivalProcess::kConstant ? "constant" : "poisson";
-}
-
-ArrivalProcess ParseArrivalProcess(std::string_view name) {
-  if (name == "constant") return ArrivalProcess::kConstant;
-  if (name == "poisson") return ArrivalProcess::kPoisson;
-  Throw(ErrorKind::kInvalidArgument, "unknown arrival process '{}': expected constant or poisson",
-        name);
-}
-
 ArrivalSchedule::ArrivalSchedule(ArrivalProcess process, double rate_hz, std::uint64_t seed,
                                  std::int64_t start_ns)
     : process_(process), period_ns_(1e9 / rate_hz), start_ns_(start_ns), random_(seed) {

@@ -4,13 +4,9 @@
 #include <string_view>
 
 #include "core/random.h"
+#include "results/cell.h"
 
 namespace sonic {
-
-enum class ArrivalProcess { kConstant, kPoisson };
-std::string_view ArrivalProcessName(ArrivalProcess process);  // "constant" | "poisson"
-// Throws Error(kInvalidArgument) naming the accepted names.
-ArrivalProcess ParseArrivalProcess(std::string_view name);
 
 // The open-loop send schedule: absolute arrival times (monotonic ns) at `rate_hz` from `start_ns`.
 // Constant arrivals are start + k / rate, computed from k so that no rounding drifts; Poisson

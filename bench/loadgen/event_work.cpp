@@ -115,19 +115,6 @@ std::string EventWorkSpreadName(const EventWork& work) {
   return "fixed";
 }
 
-std::string_view ClientModeName(ClientMode mode) {
-  return mode == ClientMode::kAsync ? "async" : "sync";
-}
-
-ClientMode ParseClientMode(std::string_view name) {
-  if (name == "sync") return ClientMode::kSync;
-  if (name == "async") return ClientMode::kAsync;
-  Throw(ErrorKind::kInvalidArgument,
-        "client_mode '{}': expected sync (work, then wait for the inference) or async (send at "
-        "the start of the work, collect at its end)",
-        name);
-}
-
 WorkSampler::WorkSampler(const EventWork& work, std::uint64_t seed) : work_(work), random_(seed) {
   if (work_.spread == EventWork::Spread::kLognormal) {
     // Mean m and coefficient of variation c: sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2.

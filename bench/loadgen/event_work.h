@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/random.h"
+#include "results/cell.h"
 
 namespace sonic {
 
@@ -43,11 +44,6 @@ void ParseEventWorkSpread(std::string_view text, EventWork& work);
 // "elsewhere:20", "none"; "fixed", "exponential", "lognormal:0.5".
 std::string EventWorkName(const EventWork& work);
 std::string EventWorkSpreadName(const EventWork& work);
-
-enum class ClientMode { kSync, kAsync };
-std::string_view ClientModeName(ClientMode mode);  // "sync" | "async"
-// Throws Error(kInvalidArgument) naming the accepted names.
-ClientMode ParseClientMode(std::string_view name);
 
 // The whole workflow of a cell's jobs.
 struct EventWorkflow {

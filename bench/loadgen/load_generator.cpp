@@ -579,25 +579,6 @@ void JudgeFixedWindow(const LoadSettings& settings, CellResult& result) {
       estimate.relative_ci95 <= settings.ci_fraction ? "<=" : ">", 100 * settings.ci_fraction);
 }
 
-std::string_view LoadModeName(LoadMode mode) {
-  switch (mode) {
-    case LoadMode::kClosed:
-      return "closed";
-    case LoadMode::kOpen:
-      return "open";
-    case LoadMode::kOffline:
-      return "offline";
-  }
-  return "unknown";
-}
-
-LoadMode ParseLoadMode(std::string_view name) {
-  if (name == "closed") return LoadMode::kClosed;
-  if (name == "open") return LoadMode::kOpen;
-  if (name == "offline") return LoadMode::kOffline;
-  Throw(ErrorKind::kInvalidArgument, "unknown mode '{}': expected closed, open or offline", name);
-}
-
 void ValidateLoadSettings(const LoadSettings& s) {
   auto bad = [](std::string_view what, auto value, std::string_view expected) {
     Throw(ErrorKind::kInvalidArgument, "{} = {}: expected {}", what, value, expected);

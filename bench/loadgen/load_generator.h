@@ -17,15 +17,6 @@
 
 namespace sonic {
 
-enum class LoadMode {
-  kClosed,   // `concurrency` clients, each sends its next request when the previous completes
-  kOpen,     // requests sent on a schedule at rate_hz, whatever the completions
-  kOffline,  // maximum throughput: `concurrency` workers keep the target's queue full
-};
-std::string_view LoadModeName(LoadMode mode);  // "closed" | "open" | "offline"
-// Throws Error(kInvalidArgument) naming the accepted names.
-LoadMode ParseLoadMode(std::string_view name);
-
 // Client workers in one process: each keeps two latency histograms (70 KB) and a thread; a fleet
 // of processes under MPI (docs/FLEET.md) goes further.
 inline constexpr int kMaxConcurrency = 4'096;

@@ -15,8 +15,9 @@ namespace sonic {
 struct LocalTargetOptions {
   int batch = 1;
   Precision precision = Precision::kFp32;
-  int threads = 0;     // backend threads per Executable (CompileOptions::threads)
-  std::string device;  // backend device selector (CompileOptions::device); empty: the default
+  int threads = 0;              // backend threads per Executable (CompileOptions::threads)
+  std::string device;           // CompileOptions::device; empty: the first
+  std::string backend_options;  // CompileOptions::backend_options; empty: the defaults
   // Distinct input batches staged per target before timing; request i uses batch i mod this, so
   // the timed region never copies or generates inputs.
   int staged_batches = 4;

@@ -40,7 +40,7 @@ namespace {
 service::BatcherOptions EmbeddedBatching(const SweepCell& cell) {
   const CellSettings& s = cell.settings;
   service::BatcherOptions batching;
-  batching.dynamic = s.dynamic_batching == "on";
+  batching.dynamic = s.batched();
   const std::int64_t combined =
       std::max<std::int64_t>(s.batch, std::min<std::int64_t>(64, s.batch * s.concurrency));
   batching.max_batch = static_cast<int>(
@@ -64,6 +64,7 @@ std::unique_ptr<service::Server> StartServerFor(const SweepCell& cell, Graph gra
   model.precision = ParsePrecision(s.precision);
   model.threads = static_cast<int>(s.threads);
   model.device = cell.device;
+  model.backend_options = cell.backend_options;
   service::ServerOptions server_options;
   server_options.models.push_back(std::move(model));
   return service::Server::Start(std::move(server_options));
@@ -164,14 +165,16 @@ std::optional<CellResult> RunSweepCell(
   try {
     // The embedded server's backend lives in this process, so its settings are ours to record;
     // an external server's precision is its own affair.
-    const bool backend_is_ours = s.target != "remote" || cell.remote.servers.empty();
+    const bool backend_is_ours = !s.remote() || cell.remote.servers.empty();
     std::shared_ptr<const Backend> backend = MakeUsableBackend(
-        s.backend, backend_is_ours ? std::optional(ParsePrecision(s.precision)) : std::nullopt);
+        s.backend, backend_is_ours ? std::optional(ParsePrecision(s.precision)) : std::nullopt,
+        cell.device, cell.backend_options);
     LocalTargetOptions options;
     options.batch = static_cast<int>(s.batch);
     options.precision = ParsePrecision(s.precision);
     options.threads = static_cast<int>(s.threads);
     options.device = cell.device;
+    options.backend_options = cell.backend_options;
     Graph graph = BuildCellModel(s);
     std::shared_ptr<const InputSource> inputs;
     if (s.inputs == "random") {
@@ -181,7 +184,7 @@ std::optional<CellResult> RunSweepCell(
     }
     const std::string backend_settings = backend_is_ours ? backend->settings() : "";
     std::optional<CellResult> result;
-    if (s.target == "remote") {
+    if (s.remote()) {
       result = RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress);
     } else {
       LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
@@ -202,7 +205,8 @@ std::optional<CellResult> RunSweepCell(
 }
 
 std::unique_ptr<service::Server> StartEmbeddedServer(const SweepCell& cell) {
-  MakeUsableBackend(cell.settings.backend, ParsePrecision(cell.settings.precision));
+  MakeUsableBackend(cell.settings.backend, ParsePrecision(cell.settings.precision), cell.device,
+                    cell.backend_options);
   return StartServerFor(cell, BuildCellModel(cell.settings));
 }
 

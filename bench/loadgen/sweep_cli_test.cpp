@@ -171,7 +171,7 @@ TEST(SweepCli, JobsSaturateOneSharedEmulatedDevice) {
   const Outcome run = RunSonicbench({"sweep",
                                      "--backend",
                                      "null",
-                                     "--device",
+                                     "--backend-options",
                                      "latency_us=2000",
                                      "--model",
                                      "jet_cnn",
@@ -201,10 +201,10 @@ TEST(SweepCli, JobsSaturateOneSharedEmulatedDevice) {
     const CellResult& r = cell.result;
     ASSERT_EQ(r.status, CellStatus::kOk) << s.Key() << ": " << r.error_message;
     EXPECT_EQ(s.event_work, "elsewhere:8");
-    EXPECT_EQ(s.client_mode, "sync");
+    EXPECT_EQ(s.client_mode, ClientMode::kSync);
     EXPECT_EQ(s.requests_per_event, 1);
     const double jobs = static_cast<double>(s.concurrency);
-    const bool shared = s.target == "remote";
+    const bool shared = s.remote();
     const double bound = shared ? std::min(jobs / 10e-3, 500.0) : jobs / 10e-3;
     EXPECT_NEAR(r.throughput_events_per_s / bound, 1, 0.1) << s.Key();
     EXPECT_EQ(r.event_time.count(), r.completed_events);

@@ -116,19 +116,13 @@ std::vector<T> ParseAxis(std::string_view text, std::string_view key, T max) {
   return unique;
 }
 
-// Each item of a `target`, `dynamic_batching`-like axis must be one of `allowed`.
-std::vector<std::string> ParseNameAxis(std::string_view text, std::string_view key,
-                                       std::initializer_list<std::string_view> allowed) {
-  std::vector<std::string> names;
-  for (const std::string& name : SplitList(text, key)) {
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      const std::vector<std::string_view> names(allowed);
-      Throw(ErrorKind::kInvalidArgument, "unknown {} '{}': expected {} or {}", key, name,
-            fmt::join(names.begin(), names.end() - 1, ", "), names.back());
-    }
-    AppendUnique(names, name);
-  }
-  return names;
+// An axis of names (`target = local, remote`), each read by `parse`; repeats dropped.
+template <typename T>
+std::vector<T> ParseNameAxis(std::string_view text, std::string_view key,
+                             T (*parse)(std::string_view)) {
+  std::vector<T> values;
+  for (const std::string& name : SplitList(text, key)) AppendUnique(values, parse(name));
+  return values;
 }
 
 double ParseDoubleAtLeast(std::string_view text, std::string_view key, double min, bool inclusive) {
@@ -215,7 +209,7 @@ const SweepKey kKeys[] = {
     {"target", "--target", [] { return std::string("local"); },
      "Targets: local (in-process), remote (the KServe v2 service)",
      [](const std::string& v, SweepConfig& c) {
-       c.targets = ParseNameAxis(v, "target", {"local", "remote"});
+       c.targets = ParseNameAxis(v, "target", ParseTargetKind);
      }},
     {"link", "--link", [] { return std::string("none"); },
      "Remote: emulated links none, edge, cloud or rtt_ms=R,bandwidth_gbps=B (';' between custom)",
@@ -223,7 +217,7 @@ const SweepKey kKeys[] = {
     {"dynamic_batching", "--dynamic-batching", [] { return std::string("off"); },
      "Remote, embedded server: batcher off, on or both",
      [](const std::string& v, SweepConfig& c) {
-       c.dynamic_batching = ParseNameAxis(v, "dynamic_batching", {"off", "on"});
+       c.dynamic_batching = ParseNameAxis(v, "dynamic_batching", ParseDynamicBatching);
      }},
     {"server", "--server", [] { return std::string(); },
      "Remote: host:port of running servers, comma-separated (default: start one)", ApplyServer},
@@ -263,9 +257,7 @@ const SweepKey kKeys[] = {
      [](const std::string& v, SweepConfig& c) { c.batches = ParseIntAxis(v, "batch", kMaxBatch); }},
     {"mode", "--mode", [] { return std::string("closed"); }, "Load modes: closed, open, offline",
      [](const std::string& v, SweepConfig& c) {
-       for (const std::string& name : SplitList(v, "mode")) {
-         AppendUnique(c.modes, ParseLoadMode(name));
-       }
+       c.modes = ParseNameAxis(v, "mode", ParseLoadMode);
      }},
     {"concurrency", "--concurrency", [] { return std::string("1"); },
      "Client workers (closed, offline) or most in flight (open)",
@@ -304,9 +296,7 @@ const SweepKey kKeys[] = {
     {"client_mode", "--client-mode", [] { return std::string("sync"); },
      "Client workflow: sync (work, then inference), async (both at once) or both",
      [](const std::string& v, SweepConfig& c) {
-       for (const std::string& name : SplitList(v, "client_mode")) {
-         AppendUnique(c.client_modes, ParseClientMode(name));
-       }
+       c.client_modes = ParseNameAxis(v, "client_mode", ParseClientMode);
      }},
     {"arrival", "--arrival", [] { return std::string("constant"); },
      "Open-loop arrivals: constant or poisson",
@@ -321,8 +311,11 @@ const SweepKey kKeys[] = {
        c.threads = ParseIntInRange(v, "threads", 0, 1024);
      }},
     {"device", "--device", [] { return std::string(); },
-     "Backend device selector (CompileOptions::device), e.g. 0:0, conv=direct for onednn",
+     "Which device of the backend (sonicbench backends lists the forms), e.g. 0:0 or cuda:1",
      [](const std::string& v, SweepConfig& c) { c.device = v; }},
+    {"backend_options", "--backend-options", [] { return std::string(); },
+     "How the backend runs (sonicbench backends lists the forms), e.g. conv=direct for onednn",
+     [](const std::string& v, SweepConfig& c) { c.backend_options = v; }},
     {"inputs", "--inputs", [] { return std::string("random"); },
      "Request inputs: random, or a dataset file (sonicbench dataset)",
      [](const std::string& v, SweepConfig& c) {
@@ -457,7 +450,7 @@ std::int64_t CountCells(const SweepConfig& config) {
     per_load += mode == LoadMode::kOpen ? static_cast<std::int64_t>(config.rates_hz.size()) : 1;
   }
   std::int64_t total = 0;
-  for (const std::string& target : config.targets) {
+  for (TargetKind target : config.targets) {
     std::int64_t n = 1;
     std::vector<std::size_t> factors = {config.backends.size(),
                                         config.models.size(),
@@ -468,7 +461,7 @@ std::int64_t CountCells(const SweepConfig& config) {
                                         std::max<std::size_t>(1, config.client_modes.size()),
                                         static_cast<std::size_t>(per_load),
                                         static_cast<std::size_t>(config.repeats)};
-    if (target == "remote") {
+    if (target == TargetKind::kRemote) {
       factors.push_back(config.links.size());
       factors.push_back(config.dynamic_batching.size());
     }
@@ -573,6 +566,15 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   }
 
   // Cross-field rules, checked once each field parsed.
+  for (const std::string& backend : config.backends) {
+    try {
+      MakeBackend(backend)->ValidateOptions(config.device, config.backend_options);
+    } catch (const Error& error) {
+      problems.push_back(fmt::format(
+          "{}: {}", origin_of(config.backend_options.empty() ? "device" : "backend_options"),
+          error.what()));
+    }
+  }
   const bool open =
       std::find(config.modes.begin(), config.modes.end(), LoadMode::kOpen) != config.modes.end();
   if (open && config.rates_hz.empty()) {
@@ -583,8 +585,8 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     problems.push_back(
         fmt::format("{}: rate_hz is only used with mode = open", origin_of("rate_hz")));
   }
-  const bool remote =
-      std::find(config.targets.begin(), config.targets.end(), "remote") != config.targets.end();
+  const bool remote = std::find(config.targets.begin(), config.targets.end(),
+                                TargetKind::kRemote) != config.targets.end();
   for (std::string_view key : kRemoteOnlyKeys) {
     const auto it = latest.find(std::string(key));
     if (!remote && it != latest.end() && it->second->value != FindKey(key)->default_value()) {
@@ -669,7 +671,7 @@ void ExpandAxis(std::vector<SweepCell>& cells, const Values& values_of, const Ap
   cells = std::move(expanded);
 }
 
-bool IsRemote(const SweepCell& cell) { return cell.settings.target == "remote"; }
+bool IsRemote(const SweepCell& cell) { return cell.settings.remote(); }
 
 }  // namespace
 
@@ -681,7 +683,8 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   base.load = config.load;
   base.remote = config.remote;
   base.device = config.device;
-  base.settings.arrival = std::string(ArrivalProcessName(config.load.arrival));
+  base.backend_options = config.backend_options;
+  base.settings.arrival = config.load.arrival;
   base.settings.inputs = config.inputs;
   std::vector<SweepCell> cells = {base};
   const auto all = [](const auto& values) {
@@ -689,9 +692,9 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   };
   const auto only = [](auto value) { return std::vector<decltype(value)>{value}; };
 
-  ExpandAxis(cells, all(config.targets), [&](SweepCell& c, const std::string& target) {
+  ExpandAxis(cells, all(config.targets), [&](SweepCell& c, TargetKind target) {
     c.settings.target = target;
-    c.settings.server_address = target == "remote" ? config.remote.server : "";
+    c.settings.server_address = c.settings.remote() ? config.remote.server : "";
   });
   ExpandAxis(
       cells,
@@ -700,9 +703,11 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   ExpandAxis(
       cells,
       [&](const SweepCell& c) {
-        return IsRemote(c) ? config.dynamic_batching : only(std::string());
+        return IsRemote(c) ? std::vector<std::optional<bool>>(config.dynamic_batching.begin(),
+                                                              config.dynamic_batching.end())
+                           : only(std::optional<bool>());
       },
-      [](SweepCell& c, const std::string& batching) { c.settings.dynamic_batching = batching; });
+      [](SweepCell& c, std::optional<bool> batching) { c.settings.dynamic_batching = batching; });
   ExpandAxis(cells, all(config.backends),
              [](SweepCell& c, const std::string& backend) { c.settings.backend = backend; });
   ExpandAxis(cells, all(config.models),
@@ -713,7 +718,7 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   ExpandAxis(cells, all(config.batches),
              [](SweepCell& c, std::int64_t batch) { c.settings.batch = batch; });
   ExpandAxis(cells, all(config.modes), [](SweepCell& c, LoadMode mode) {
-    c.settings.mode = std::string(LoadModeName(mode));
+    c.settings.mode = mode;
     c.load.mode = mode;
   });
   if (!config.event_works.empty()) {
@@ -724,7 +729,7 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
       c.load.workflow = EventWorkflow{work, config.requests_per_event, ClientMode::kSync};
     });
     ExpandAxis(cells, all(config.client_modes), [](SweepCell& c, ClientMode mode) {
-      c.settings.client_mode = std::string(ClientModeName(mode));
+      c.settings.client_mode = mode;
       c.load.workflow->mode = mode;
     });
   }

@@ -70,9 +70,9 @@ struct RemoteSettings {
 };
 
 struct SweepConfig {
-  std::vector<std::string> targets;
-  std::vector<std::string> links;             // remote cells: none, edge, cloud, rtt_ms=...
-  std::vector<std::string> dynamic_batching;  // remote cells: off, on
+  std::vector<TargetKind> targets;
+  std::vector<std::string> links;      // remote cells: none, edge, cloud, rtt_ms=...
+  std::vector<bool> dynamic_batching;  // remote cells: the embedded server's batcher off, on
   RemoteSettings remote;
   std::vector<std::string> backends;
   std::vector<std::string> models;
@@ -86,9 +86,10 @@ struct SweepConfig {
   std::vector<ClientMode> client_modes;
   int requests_per_event{};
   std::int64_t repeats{};
-  std::int64_t threads{};  // backend threads per executable; 0: usable CPUs / concurrency
-  std::string device;      // backend device selector (CompileOptions::device); empty: the default
-  std::string inputs;      // "random" or a dataset file (datasets/sample_source.h)
+  std::int64_t threads{};       // backend threads per executable; 0: usable CPUs / concurrency
+  std::string device;           // CompileOptions::device of every backend; empty: the first
+  std::string backend_options;  // CompileOptions::backend_options of every backend
+  std::string inputs;           // "random" or a dataset file (datasets/sample_source.h)
   std::uint64_t seed{};
   // Mode, concurrency and rate are set per cell. The load keys' defaults are LoadSettings' own.
   LoadSettings load;
@@ -108,8 +109,9 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries);
 struct SweepCell {
   CellSettings settings;
   LoadSettings load;
-  RemoteSettings remote;  // remote cells only
-  std::string device;     // backend device selector, as the config gave it
+  RemoteSettings remote;        // remote cells only
+  std::string device;           // CompileOptions::device, as the config gave it
+  std::string backend_options;  // CompileOptions::backend_options, as the config gave it
 };
 
 // The grid in run order: target, link, batching, backend, model, precision, batch, mode, event

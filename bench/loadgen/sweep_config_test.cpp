@@ -98,7 +98,7 @@ TEST(SweepConfig, OpenLoopTakesEveryRate) {
       "arrival = poisson\n");
   const std::vector<SweepCell> cells = ExpandCells(config);
   ASSERT_EQ(cells.size(), 3u);
-  EXPECT_EQ(cells[0].settings.mode, "closed");
+  EXPECT_EQ(cells[0].settings.mode, LoadMode::kClosed);
   EXPECT_EQ(cells[0].settings.rate_hz, 0);
   EXPECT_EQ(cells[2].load.mode, LoadMode::kOpen);
   EXPECT_EQ(cells[2].load.rate_hz, 200);
@@ -254,6 +254,26 @@ TEST(SweepConfig, FlagsAndDefaultsComeFromOneKeyTable) {
   EXPECT_DOUBLE_EQ(defaults.load.ci_fraction, load.ci_fraction);
   EXPECT_DOUBLE_EQ(defaults.load.max_send_lag_s, load.max_send_lag_s);
   EXPECT_EQ(defaults.load.raw_record_cap, load.raw_record_cap);
+}
+
+// Each backend of the grid checks the device selector and the backend options before any cell
+// runs; the message names the line, the backend and where an option goes.
+TEST(SweepConfig, EachBackendChecksTheDeviceAndItsOptions) {
+  const SweepConfig config =
+      FromText("backend = null\nmodel = jet_cnn\nbackend_options = latency_us=1500\n");
+  EXPECT_EQ(config.backend_options, "latency_us=1500");
+  EXPECT_EQ(ExpandCells(config).front().backend_options, "latency_us=1500");
+  const std::string in_selector = ErrorOf(
+      [] { FromText("backend = null, reference\nmodel = jet_cnn\ndevice = latency_us=1500\n"); });
+  EXPECT_NE(in_selector.find("test.conf:3: null: device 'latency_us=1500'"), std::string::npos)
+      << in_selector;
+  EXPECT_NE(in_selector.find("--backend-options / backend_options"), std::string::npos);
+  EXPECT_NE(in_selector.find("reference: device"), std::string::npos) << in_selector;
+  const std::string unknown = ErrorOf(
+      [] { FromText("backend = null\nmodel = jet_cnn\nbackend_options = latency_ms=2\n"); });
+  EXPECT_NE(unknown.find("null: backend option 'latency_ms=2' is unknown: expected latency_us="),
+            std::string::npos)
+      << unknown;
 }
 
 TEST(SweepConfig, ExplainsWhatIsMissingOrUnknown) {

@@ -2,11 +2,13 @@
 // backend x model x precision x batch. Reports images/s (items_per_second) and GFLOP/s
 // (2 x MACs per sample x batch per second of wall time). Compile and warm-up are untimed.
 //
-//   backend_benchmark [--threads=N] [--device=SELECTOR] [--benchmark_filter=REGEX] ...
+//   backend_benchmark [--threads=N] [--device=SELECTOR] [--backend-options=K=V,...]
+//                     [--benchmark_filter=REGEX] ...
 //
 // --threads: CPU threads per Executable (CompileOptions::threads); default 0, all cores.
-// --device: the backend device selector (CompileOptions::device), e.g. conv=direct for onednn;
-// default empty (each backend's default device and algorithms).
+// --device, --backend-options: CompileOptions::device (e.g. 0:0 for opencl) and
+// ::backend_options (e.g. conv=direct for onednn); default empty (each backend's default device
+// and algorithms).
 // Names read backend/model/precision/batch:N, e.g. onednn/resnet50/int8/batch:16.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -47,22 +49,24 @@ struct Prepared {
 struct Flags {
   int threads = 0;
   std::string device;
+  std::string backend_options;
 };
 
 Prepared& Prepare(const Case& c, const Flags& flags) {
   static Prepared prepared;
   const std::string key =
-      fmt::format("{}/{}/{}/{}/{}/{}", c.backend, c.model, PrecisionName(c.precision), c.batch,
-                  flags.threads, flags.device);
+      fmt::format("{}/{}/{}/{}/{}/{}/{}", c.backend, c.model, PrecisionName(c.precision), c.batch,
+                  flags.threads, flags.device, flags.backend_options);
   if (prepared.key == key) return prepared;
   prepared = {};
-  auto backend = MakeUsableBackend(c.backend, c.precision);
+  auto backend = MakeUsableBackend(c.backend, c.precision, flags.device, flags.backend_options);
   const Graph graph = BuildModel(c.model);
   CompileOptions options;
   options.max_batch = c.batch;
   options.precision = c.precision;
   options.threads = flags.threads;
   options.device = flags.device;
+  options.backend_options = flags.backend_options;
   prepared.executable = backend->Compile(graph, options);
   Random random(7);
   prepared.input.resize(c.batch * NumElements(graph.input_shape()));
@@ -111,7 +115,8 @@ std::vector<Case> DefaultCases() {
   return cases;
 }
 
-// Removes --threads=N and --device=S from argv (Google Benchmark rejects unknown flags).
+// Removes --threads=N, --device=S and --backend-options=O from argv (Google Benchmark rejects
+// unknown flags).
 Flags TakeFlags(int& argc, char** argv) {
   Flags flags;
   int kept = 1;
@@ -122,6 +127,8 @@ Flags TakeFlags(int& argc, char** argv) {
           ParseIntInRange(arg.substr(std::strlen("--threads=")), "--threads", 0, 4096));
     } else if (arg.starts_with("--device=")) {
       flags.device = arg.substr(std::strlen("--device="));
+    } else if (arg.starts_with("--backend-options=")) {
+      flags.backend_options = arg.substr(std::strlen("--backend-options="));
     } else {
       argv[kept++] = argv[i];
     }

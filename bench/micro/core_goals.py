@@ -2,7 +2,7 @@
 """Issue 2's speed goals for the onednn backend, measured in one run on this machine.
 
 Runs `sonicbench sysinfo --json`, then ROUNDS rounds of `backend_benchmark` (each: fp32, bf16 and
-int8 at batch 1 and 16 with the default algorithms, then fp32 with `--device=conv=direct`),
+int8 at batch 1 and 16 with the default algorithms, then fp32 with `--backend-options=conv=direct`),
 alternating so that the machine's drift falls on every configuration alike, then `sysinfo`
 again. Prints one Markdown table with the median over rounds of each configuration's median,
 the share of the measured peaks, the ratios to fp32 (the median of the per-round ratios, with
@@ -61,7 +61,7 @@ def run_rounds(args):
                        f"--benchmark_out={os.path.join(args.out, f'round{r}_{selector}.json')}",
                        "--benchmark_out_format=json"]
             if device:
-                command.append(f"--device={device}")
+                command.append(f"--backend-options={device}")
             print(f"core_goals: round {r} of {args.rounds}, {selector}", file=sys.stderr,
                   flush=True)
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)

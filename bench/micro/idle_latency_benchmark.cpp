@@ -5,9 +5,10 @@
 // rate, and the sleeps are the point.
 //
 //   idle_latency_benchmark [--backend=onednn] [--model=jet_cnn] [--threads=N]
-//                          [--device=SELECTOR] [--gaps-ms=0,1,5,20,50,200] [--requests=200]
+//                          [--backend-options=OPTIONS] [--gaps-ms=0,1,5,20,50,200] [--requests=200]
 //
-// --device is CompileOptions::device, e.g. `idle=passive` or `idle=spin:20ms` for onednn.
+// --backend-options is CompileOptions::backend_options, e.g. `idle=passive` or `idle=spin:20ms`
+// for onednn.
 // One line per gap: gap_ms p50_us p90_us p99_us cpu_ms_per_s.
 #include <fmt/format.h>
 #include <time.h>
@@ -33,7 +34,7 @@ namespace {
 struct Flags {
   std::string backend = "onednn";
   std::string model = "jet_cnn";
-  std::string device;
+  std::string backend_options;
   int threads = 0;
   int requests = 200;
   std::vector<double> gaps_ms = {0, 1, 5, 20, 50, 200};
@@ -58,8 +59,8 @@ Flags ParseFlags(int argc, char** argv) {
       flags.backend = value;
     } else if (key == "--model") {
       flags.model = value;
-    } else if (key == "--device") {
-      flags.device = value;
+    } else if (key == "--backend-options") {
+      flags.backend_options = value;
     } else if (key == "--threads") {
       flags.threads = static_cast<int>(ParseIntInRange(value, "--threads", 0, 4096));
     } else if (key == "--requests") {
@@ -68,7 +69,8 @@ Flags ParseFlags(int argc, char** argv) {
       flags.gaps_ms = ParseGaps(value);
     } else {
       Throw(ErrorKind::kInvalidArgument,
-            "unknown flag '{}': expected --backend, --model, --device, --threads, --requests or "
+            "unknown flag '{}': expected --backend, --model, --backend-options, --threads, "
+            "--requests or "
             "--gaps-ms (each as --flag=VALUE)",
             arg);
     }
@@ -96,7 +98,7 @@ int Main(int argc, char** argv) {
   const Graph graph = BuildModel(flags.model);
   CompileOptions options;
   options.threads = flags.threads;
-  options.device = flags.device;
+  options.backend_options = flags.backend_options;
   const auto executable = backend->Compile(graph, options);
   Random random(7);
   std::vector<float> input(NumElements(graph.input_shape()));
@@ -105,8 +107,8 @@ int Main(int argc, char** argv) {
   for (int i = 0; i < 20; ++i) executable->Run(input, 1, output);  // warm-up
 
   using Clock = std::chrono::steady_clock;
-  fmt::print("# {} {} threads={} device='{}' requests={}\n", flags.backend, flags.model,
-             flags.threads, flags.device, flags.requests);
+  fmt::print("# {} {} threads={} backend_options='{}' requests={}\n", flags.backend, flags.model,
+             flags.threads, flags.backend_options, flags.requests);
   fmt::print("{:>8} {:>10} {:>10} {:>10} {:>12}\n", "gap_ms", "p50_us", "p90_us", "p99_us",
              "cpu_ms_per_s");
   for (const double gap_ms : flags.gaps_ms) {

@@ -210,12 +210,15 @@ def load_result(path):
         data = json.load(f)
     if data.get("command") == "infer":
         selector = data["backend"].get("selector", "")
-        # The default run is the one the ratios compare against; a run with a device selector
-        # (onednn conv=direct: no Winograd) is a row of its own.
-        runtime = "sonicbench" if not selector else f"sonicbench {selector}"
+        options = data["backend"].get("backend_options", "")
+        # The default run is the one the ratios compare against; a run with a device selector or
+        # backend options (onednn conv=direct: no Winograd) is a row of its own.
+        variant = " ".join(v for v in (selector, options) if v)
+        runtime = "sonicbench" if not variant else f"sonicbench {variant}"
         return {"runtime": runtime, "version": data["backend"]["library"],
                 "detail": f"{data['backend']['name']} {data['precision']}"
-                          + (f", --device {selector}" if selector else ""),
+                          + (f", --device {selector}" if selector else "")
+                          + (f", --backend-options {options}" if options else ""),
                 "batch": data["batch"], "threads": data["threads"], "mode": "latency",
                 "throughput_img_s": data["throughput_img_s"], "latency_ms": data["latency_ms"]}
     data.setdefault("mode", "throughput" if data["runtime"] == "openvino-throughput"

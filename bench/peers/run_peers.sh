@@ -13,10 +13,10 @@
 # Usage: bench/peers/run_peers.sh [--sonicbench PATH] [--backend onednn] [--precision fp32]
 #                                 [--threads 2] [--batches "1 16"] [--iterations 20]
 #                                 [--warmup 3] [--max-seconds 60] [--nice N] [--out DIR]
-#                                 [--also-device "SELECTOR ..."]
+#                                 [--also-options "OPTIONS ..."]
 # --nice N runs each timed process in a scheduling group of its own at that niceness (negative
 # needs root): on a machine shared with other work it gives each runtime in turn the same larger
-# share of the cores. --also-device adds a sonicbench row per backend device selector (default
+# share of the cores. --also-options adds a sonicbench row per backend options string (default
 # for onednn fp32: conv=direct, the same kernels without Winograd; "" for none).
 # Example (after building): bench/peers/run_peers.sh --sonicbench build/release/bench/cli/sonicbench
 set -euo pipefail
@@ -35,9 +35,9 @@ iterations=20
 warmup=3
 max_seconds=60
 niceness=0
-# Extra sonicbench rows with these device selectors; onednn's conv=direct (no Winograd) shows
+# Extra sonicbench rows with these backend options; onednn's conv=direct (no Winograd) shows
 # what the same kernels do without the algorithmic saving.
-also_devices=auto
+also_options=auto
 out=$repo/out/peers
 
 while (($#)); do
@@ -51,7 +51,7 @@ while (($#)); do
     --warmup) warmup=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
-    --also-device) also_devices=$2; shift 2 ;;
+    --also-options) also_options=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage "$0" 21 ;;
     *) echo "run_peers: unknown argument '$1'" >&2; usage "$0" 21 2 >&2 ;;
@@ -59,8 +59,8 @@ while (($#)); do
 done
 need_executable "$sonicbench" "sonicbench binary" --sonicbench
 
-if [[ $also_devices == auto ]]; then
-  also_devices=$([[ $backend == onednn && $precision == fp32 ]] && echo conv=direct || true)
+if [[ $also_options == auto ]]; then
+  also_options=$([[ $backend == onednn && $precision == fp32 ]] && echo conv=direct || true)
 fi
 
 venv=$repo/.venv-peers
@@ -91,12 +91,13 @@ for batch in $batches; do
     --batch "$batch" --threads "$threads" --iterations "$iterations" --warmup "$warmup" --json \
     > "$out/sonicbench_b$batch.json"
   results+=("$out/sonicbench_b$batch.json")
-  for selector in $also_devices; do
-    echo "run_peers: batch $batch, $threads threads: sonicbench --device $selector" >&2
+  for options in $also_options; do
+    echo "run_peers: batch $batch, $threads threads: sonicbench --backend-options $options" >&2
     timed "$sonicbench" infer --onnx "$onnx" --backend "$backend" --precision "$precision" \
       --batch "$batch" --threads "$threads" --iterations "$iterations" --warmup "$warmup" \
-      --device "$selector" --json > "$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json"
-    results+=("$out/sonicbench_${selector//[^a-z0-9]/_}_b$batch.json")
+      --backend-options "$options" --json \
+      > "$out/sonicbench_${options//[^a-z0-9]/_}_b$batch.json"
+    results+=("$out/sonicbench_${options//[^a-z0-9]/_}_b$batch.json")
   done
   # sonicbench's throughput mode, as OpenVINO's THROUGHPUT hint runs: one closed-loop client
   # per thread, each with a one-thread executable, measured by the sweep's stop rule.
