@@ -16,6 +16,10 @@ constexpr NameTable<ArrivalProcess, 2> kArrivalNames{
     {{ArrivalProcess::kConstant, "constant"}, {ArrivalProcess::kPoisson, "poisson"}}};
 constexpr NameTable<ClientMode, 2> kClientModeNames{
     {{ClientMode::kSync, "sync"}, {ClientMode::kAsync, "async"}}};
+constexpr NameTable<SearchOver, 2> kSearchOverNames{
+    {{SearchOver::kRate, "rate"}, {SearchOver::kJobs, "jobs"}}};
+constexpr NameTable<SearchRole, 2> kSearchRoleNames{
+    {{SearchRole::kProbe, "probe"}, {SearchRole::kConfirmation, "confirmation"}}};
 constexpr NameTable<bool, 2> kBatchingNames{{{false, "off"}, {true, "on"}}};
 constexpr NameTable<CellStatus, 3> kStatusNames{{{CellStatus::kOk, "ok"},
                                                  {CellStatus::kFailed, "failed"},
@@ -39,12 +43,34 @@ std::string_view ClientModeName(ClientMode mode) { return NameIn(kClientModeName
 ClientMode ParseClientMode(std::string_view name) {
   return ParseNameIn(kClientModeNames, name, "client_mode");
 }
+std::string_view SearchOverName(SearchOver over) { return NameIn(kSearchOverNames, over); }
+SearchOver ParseSearchOver(std::string_view name) {
+  return ParseNameIn(kSearchOverNames, name, "search_over");
+}
+std::string_view SearchRoleName(SearchRole role) { return NameIn(kSearchRoleNames, role); }
+SearchRole ParseSearchRole(std::string_view name) {
+  return ParseNameIn(kSearchRoleNames, name, "search role");
+}
 std::string_view DynamicBatchingName(std::optional<bool> dynamic_batching) {
   return dynamic_batching ? NameIn(kBatchingNames, *dynamic_batching) : "";
 }
 bool ParseDynamicBatching(std::string_view name) {
   return ParseNameIn(kBatchingNames, name, "dynamic_batching");
 }
+std::string CellSettings::SearchKey() const {
+  if (!search_over) return Key();
+  CellSettings search = *this;
+  if (search_over == SearchOver::kRate) {
+    search.rate_hz = 0;
+  } else {
+    search.concurrency = 0;
+    search.threads = 0;
+  }
+  search.search_role.reset();
+  search.search_probe = 0;
+  return "search:" + search.Key();
+}
+
 std::string_view CellStatusName(CellStatus status) { return NameIn(kStatusNames, status); }
 CellStatus ParseCellStatus(std::string_view name) {
   return ParseNameIn(kStatusNames, name, "cell status");
@@ -65,7 +91,13 @@ std::string CellSettings::Key() const {
               : fmt::format(";event_work={};event_work_spread={};requests_per_event={};"
                             "client_mode={}",
                             event_work, event_work_spread, requests_per_event,
-                            client_mode ? ClientModeName(*client_mode) : ""));
+                            client_mode ? ClientModeName(*client_mode) : "")) +
+         (search_over
+              ? fmt::format(";search_over={};latency_bound_ms={};latency_percentile={};"
+                            "search_role={};search_probe={}",
+                            SearchOverName(*search_over), latency_bound_ms, latency_percentile,
+                            search_role ? SearchRoleName(*search_role) : "", search_probe)
+              : "");
 }
 
 }  // namespace sonic

@@ -49,6 +49,23 @@ std::string_view ClientModeName(ClientMode mode);  // "sync" | "async"
 // Throws Error(kInvalidArgument) naming the accepted names.
 ClientMode ParseClientMode(std::string_view name);
 
+// A latency-bound search (docs/SWEEP.md "Latency-bound search"): what it varies, and what each of
+// its cells was.
+enum class SearchOver : std::int8_t {
+  kRate,  // the Poisson arrival rate of an open loop (MLPerf's Server scenario)
+  kJobs,  // the closed-loop clients (jobs)
+};
+std::string_view SearchOverName(SearchOver over);  // "rate" | "jobs"
+// Throws Error(kInvalidArgument) naming the accepted names.
+SearchOver ParseSearchOver(std::string_view name);
+enum class SearchRole : std::int8_t {
+  kProbe,         // one step of the bisection
+  kConfirmation,  // the final run at the value found
+};
+std::string_view SearchRoleName(SearchRole role);  // "probe" | "confirmation"
+// Throws Error(kInvalidArgument) naming the accepted names.
+SearchRole ParseSearchRole(std::string_view name);
+
 // A remote cell's server batcher: on or off; none for local cells. Spelled "on" | "off" | "".
 std::string_view DynamicBatchingName(std::optional<bool> dynamic_batching);
 // "on" or "off"; throws Error(kInvalidArgument) naming the accepted names.
@@ -76,6 +93,14 @@ struct CellSettings {
   std::string event_work_spread;        // "fixed" | "exponential" | "lognormal:CV"
   std::int64_t requests_per_event = 0;  // requests per event (1 or more with a workflow)
   std::optional<ClientMode> client_mode;
+  // A cell of a latency-bound search: none (0) for other cells. The bound is met when at least
+  // latency_percentile % of the window's requests completed within latency_bound_ms (a failed
+  // request never does); rate_hz (rate search) or concurrency (jobs search) is the value probed.
+  std::optional<SearchOver> search_over;
+  double latency_bound_ms = 0;
+  double latency_percentile = 0;  // in (0, 100), e.g. 99
+  std::optional<SearchRole> search_role;
+  std::int64_t search_probe = 0;  // the probe's index in its search (the confirmation's: probes)
 
   bool remote() const { return target == TargetKind::kRemote; }
   bool batched() const { return dynamic_batching.value_or(false); }
@@ -83,10 +108,14 @@ struct CellSettings {
   // A stable identity of the cell, used by --resume (which cells are already in the file) and by
   // compare (which cells to match between two runs). Every field except server_address, which says
   // where the server was (an embedded server gets a new port each time), not what was measured.
-  // dynamic_batching and the workflow fields join the key only when set, so keys of cells
-  // without them stay as they were.
+  // dynamic_batching, the workflow fields and the search fields join the key only when set, so
+  // keys of cells without them stay as they were.
   // Format: "target=local;link=none;backend=...;...;repeat=0"; never reorder, only append.
   std::string Key() const;
+  // What the cells of one latency-bound search share, whatever value each probed: Key() with
+  // the probed value (and a jobs search's threads, sized per probe), the role and the probe
+  // index taken out. Key() for other cells.
+  std::string SearchKey() const;
 
   friend bool operator==(const CellSettings&, const CellSettings&) = default;
 };
@@ -239,6 +268,13 @@ struct CellResult {
   // time, warm-up included (the server's own statistics); empty otherwise.
   std::vector<double> instance_duty_cycles;
 
+  // Cells with a latency bound (CellSettings::latency_bound_ms): the window's requests that
+  // completed within it, and LoadGen's verdict on the bound (VALID: met; none without a bound)
+  // with what decided it ("p99 18.2 ms <= 20 ms", "stopped early: ...").
+  std::int64_t within_bound_requests = 0;
+  std::optional<bool> bound_met;
+  std::string bound_verdict_reason;
+
   // Cumulative (interpolated) completions at each sub-window boundary of the measured window, as
   // the stop rule saw them; what a fleet sums to judge the merged throughput's confidence
   // interval. In memory only: not stored in results files.
@@ -250,6 +286,11 @@ struct CellResult {
     return event_ns_total > 0
                ? static_cast<double>(event_inference_ns_total) / static_cast<double>(event_ns_total)
                : 0;
+  }
+
+  // Requests per second that completed within the latency bound (MLPerf's goodput); 0 without.
+  double GoodputPerS() const {
+    return duration_s > 0 ? static_cast<double>(within_bound_requests) / duration_s : 0;
   }
 
   // Client CPU use in cores: (user + sys) / duration; 1.0 is one core busy the whole window.

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 SCHEMA_VERSION = 2
-KNOWN_VERSIONS = {1, 2, 3, 4}
+KNOWN_VERSIONS = {1, 2, 3, 4, 5}
 
 RUN_ATTRS = {
     "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
@@ -57,6 +57,10 @@ COLUMNS_SINCE_4 = (
      "completed_events", "throughput_events_per_s", "throughput_events_per_s_per_job"]
     + ["event_time_" + s for s in SUMMARY_SUFFIXES]
     + ["event_ns_total", "event_inference_ns_total", "event_inference_fraction", "bytes_per_event"])
+COLUMNS_SINCE_5 = ["search_over", "latency_bound_ms", "latency_percentile", "search_role",
+                   "search_probe", "within_bound_requests", "goodput_per_s", "search_verdict",
+                   "bound_verdict_reason"]
+VERDICTS = {"", "VALID", "INVALID"}
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
                    "sum_sq_ns2_lo", "sub_bucket_count", "max_value_ns", "relative_error"}
@@ -143,8 +147,9 @@ class Checker:
         if not isinstance(table, h5py.Dataset) or table.dtype.names is None:
             self.fail(where, "no compound dataset cells")
             return
-        expected = CELL_COLUMNS + (COLUMNS_SINCE_4 if int(run.attrs.get("schema_version", 0)) >= 4
-                                   else [])
+        version = int(run.attrs.get("schema_version", 0))
+        expected = (CELL_COLUMNS + (COLUMNS_SINCE_4 if version >= 4 else [])
+                    + (COLUMNS_SINCE_5 if version >= 5 else []))
         missing = [c for c in expected if c not in table.dtype.names]
         if missing:
             self.fail(f"{where}/cells", f"missing columns {missing}")
@@ -166,12 +171,29 @@ class Checker:
         for i, row in enumerate(rows):
             self.check_cell(f"{where}/cell/{i}", i, row, groups.get(str(i)))
 
+    def check_search(self, where, row):
+        """Schema 5: a verdict only with a bound, and goodput = within-bound requests / duration."""
+        verdict = text(row["search_verdict"])
+        if verdict not in VERDICTS:
+            self.fail(where, f"search_verdict {verdict!r} not in {sorted(VERDICTS)}")
+        if verdict and not float(row["latency_bound_ms"]) > 0:
+            self.fail(where, "a search_verdict without latency_bound_ms")
+        within = int(row["within_bound_requests"])
+        if within > int(row["completed_requests"]):
+            self.fail(where, "within_bound_requests > completed_requests")
+        duration = float(row["duration_s"])
+        expected = within / duration if duration > 0 else 0.0
+        if not np.isclose(float(row["goodput_per_s"]), expected, rtol=1e-9):
+            self.fail(where, f"goodput_per_s {row['goodput_per_s']} != {expected}")
+
     def check_cell(self, where, i, row, group):
         self.cells_checked += 1
         if int(row["index"]) != i:
             self.fail(where, f"index column {row['index']} != row {i}")
         if text(row["status"]) not in STATUSES:
             self.fail(where, f"status {text(row['status'])!r} not in {sorted(STATUSES)}")
+        if "search_verdict" in row.dtype.names:
+            self.check_search(where, row)
         if not isinstance(group, h5py.Group):
             self.fail(where, "no cell group")
             return

@@ -58,6 +58,17 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
     open_loop.mode = LoadMode::kOpen;
     open_loop.rate_hz = 1000;
     writer->AppendCell(open_loop, testing::SampleResult(3, 3'000, 1e6, 1000, /*raw_cap=*/500));
+    // Schema v5: a probe of a latency-bound search, judged against its bound.
+    CellSettings probe = open_loop;
+    probe.search_over = SearchOver::kRate;
+    probe.latency_bound_ms = 2;
+    probe.latency_percentile = 99;
+    probe.search_role = SearchRole::kProbe;
+    CellResult judged = testing::SampleResult(5, 3'000, 1e6, 1000);
+    judged.within_bound_requests = judged.completed_requests - 1;
+    judged.bound_met = true;
+    judged.bound_verdict_reason = "p99 1.9 ms <= 2 ms";
+    writer->AppendCell(probe, judged);
     writer->Close();
   }
   EXPECT_EQ(CheckSchema(path), 0);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -155,6 +156,56 @@ std::string FormatWorkflow(const CellRecord& cell,
 
 }  // namespace
 
+// Each latency-bound search of the run, in the order its first cell ran: what it found, its
+// confirmation, and its probes in order.
+std::string FormatSearches(const std::vector<CellRecord>& cells) {
+  std::map<std::string, std::size_t> index;
+  std::vector<std::vector<const CellRecord*>> searches;
+  for (const CellRecord& cell : cells) {
+    if (!cell.settings.search_over) continue;
+    const auto [it, added] = index.emplace(cell.settings.SearchKey(), searches.size());
+    if (added) searches.emplace_back();
+    searches[it->second].push_back(&cell);
+  }
+  if (searches.empty()) return {};
+  std::string out = "latency-bound searches (docs/SWEEP.md \"Latency-bound search\"):\n";
+  for (const auto& search : searches) {
+    const CellSettings& s = search.front()->settings;
+    const bool rate = s.search_over == SearchOver::kRate;
+    const auto value = [&](const CellSettings& cell) {
+      return rate ? fmt::format("{:.4g}/s", cell.rate_hz)
+                  : fmt::format("{} jobs", cell.concurrency);
+    };
+    out += fmt::format("  {} {} {} {} b={}, p{:g} <= {:g} ms: ", TargetLabel(s), s.backend, s.model,
+                       s.precision, s.batch, s.latency_percentile, s.latency_bound_ms);
+    const CellRecord* confirmation = search.back();
+    if (confirmation->settings.search_role == SearchRole::kConfirmation) {
+      const CellResult& r = confirmation->result;
+      out +=
+          fmt::format("{} ({} on confirmation: {}; goodput {}/s)\n", value(confirmation->settings),
+                      r.bound_met.value_or(false) ? "VALID" : "INVALID", r.bound_verdict_reason,
+                      FormatRate(r.GoodputPerS()));
+    } else {
+      const bool any_met = std::any_of(search.begin(), search.end(), [](const CellRecord* cell) {
+        return cell->result.bound_met.value_or(false);
+      });
+      out += any_met ? "unfinished (interrupted before its confirmation run)\n"
+                     : fmt::format("none within the bound ({} already misses it)\n",
+                                   value(search.front()->settings));
+    }
+    out += "    probes:";
+    for (const CellRecord* cell : search) {
+      if (cell->settings.search_role != SearchRole::kProbe) continue;
+      const CellResult& r = cell->result;
+      out += fmt::format(" {} {}{},", value(cell->settings),
+                         r.bound_met.value_or(false) ? "VALID" : "INVALID",
+                         r.bound_verdict_reason.starts_with("stopped early") ? " (early)" : "");
+    }
+    out.back() = '\n';
+  }
+  return out;
+}
+
 // One series' saturation, in a few lines.
 std::string FormatSaturation(const SaturationSeries& series, const ReportOptions& options) {
   const Saturation s =
@@ -237,6 +288,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     if (r.status == CellStatus::kFailed) status += ": " + r.error_message;
     if (r.status == CellStatus::kNotConverged) status += ": " + r.convergence_reason;
     if (r.generator_behind) status += " (generator behind)";
+    if (r.bound_met) status += *r.bound_met ? "; VALID" : "; INVALID";
     if (r.latency.overflow_count() > 0) {
       status += fmt::format(" ({} latencies over {})", r.latency.overflow_count(),
                             FormatNs(static_cast<double>(LatencyHistogram::kMaxValueNs)));
@@ -254,6 +306,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     out += FormatBreakdown(r);
     out += FormatWorkflow(cell, local_events_per_s);
   }
+  out += FormatSearches(cells);
   const std::vector<SaturationSeries> series = SaturationSeriesOf(cells);
   if (!series.empty()) out += "saturation against jobs (docs/SIZING.md):\n";
   for (const SaturationSeries& one : series) out += FormatSaturation(one, options);

@@ -30,6 +30,9 @@ void ExpectSameCell(const CellSettings& settings, const CellResult& expected,
   EXPECT_EQ(r.converged, expected.converged);
   EXPECT_EQ(r.convergence_reason, expected.convergence_reason);
   EXPECT_EQ(r.backend_settings, expected.backend_settings);
+  EXPECT_EQ(r.within_bound_requests, expected.within_bound_requests);
+  EXPECT_EQ(r.bound_met, expected.bound_met);
+  EXPECT_EQ(r.bound_verdict_reason, expected.bound_verdict_reason);
   EXPECT_EQ(r.warmup_duration_s, expected.warmup_duration_s);
   EXPECT_EQ(r.warmup_requests, expected.warmup_requests);
   EXPECT_EQ(r.duration_s, expected.duration_s);
@@ -100,7 +103,15 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   remote_settings.arrival = ArrivalProcess::kPoisson;
   remote_settings.server_address = "127.0.0.1:8001";
   remote_settings.dynamic_batching = true;
+  remote_settings.search_over = SearchOver::kRate;
+  remote_settings.latency_bound_ms = 12.5;
+  remote_settings.latency_percentile = 99.9;
+  remote_settings.search_role = SearchRole::kConfirmation;
+  remote_settings.search_probe = 7;
   CellResult remote = SampleResult(2, 3000, 6e7, 250.0, /*raw_cap=*/1000);
+  remote.within_bound_requests = 2990;
+  remote.bound_met = false;
+  remote.bound_verdict_reason = "p99.9 13 ms > 12.5 ms";
   remote.status = CellStatus::kNotConverged;
   remote.converged = false;
   remote.convergence_reason = "max duration 60 s: ci 7.5% > 5%";

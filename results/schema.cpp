@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace sonic::schema {
 namespace {
@@ -68,6 +69,16 @@ std::optional<E> ParseOptional(std::string_view name) {
   return kParse(name);
 }
 
+// LoadGen's words for a latency bound met or not; "" for a cell without a bound.
+constexpr NameTable<bool, 2> kVerdictNames{{{true, "VALID"}, {false, "INVALID"}}};
+std::string_view VerdictName(std::optional<bool> met) {
+  return met ? NameIn(kVerdictNames, *met) : std::string_view();
+}
+std::optional<bool> ParseVerdict(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  return ParseNameIn(kVerdictNames, name, "search verdict");
+}
+
 template <typename T>
 CellTableColumn ResultColumn(std::string name, T CellResult::*member) {
   return {
@@ -110,6 +121,62 @@ void AddSummaryColumns(std::vector<CellTableColumn>& columns, const std::string&
   add("_std_ns", &LatencySummary::std_ns);
   add("_min_ns", &LatencySummary::min_ns);
   add("_max_ns", &LatencySummary::max_ns);
+}
+
+// Schema 4: a client workflow's settings and results.
+void AddWorkflowColumns(std::vector<CellTableColumn>& c) {
+  using S = CellSettings;
+  using R = CellResult;
+  c.push_back(SettingColumn("event_work", &S::event_work));
+  c.push_back(SettingColumn("event_work_spread", &S::event_work_spread));
+  c.push_back(SettingColumn("requests_per_event", &S::requests_per_event));
+  c.push_back(NamedSettingColumn("client_mode", &S::client_mode,
+                                 OptionalName<ClientMode, ClientModeName>,
+                                 ParseOptional<ClientMode, ParseClientMode>));
+  c.push_back(ResultColumn("completed_events", &R::completed_events));
+  c.push_back(ResultColumn("throughput_events_per_s", &R::throughput_events_per_s));
+  c.push_back(
+      DerivedColumn("throughput_events_per_s_per_job", FieldType::kFloat64, [](const CellRow& row) {
+        const auto jobs = static_cast<double>(std::max<std::int64_t>(1, row.settings.concurrency));
+        return Value(row.result.throughput_events_per_s / jobs);
+      }));
+  AddSummaryColumns(c, "event_time", &CellRow::event_time);
+  c.push_back(ResultColumn("event_ns_total", &R::event_ns_total));
+  c.push_back(ResultColumn("event_inference_ns_total", &R::event_inference_ns_total));
+  c.push_back(
+      DerivedColumn("event_inference_fraction", FieldType::kFloat64,
+                    [](const CellRow& row) { return Value(row.result.EventInferenceFraction()); }));
+  c.push_back(DerivedColumn("bytes_per_event", FieldType::kFloat64, [](const CellRow& row) {
+    const CellResult& r = row.result;
+    return Value(r.completed_events > 0 ? static_cast<double>(r.bytes_sent + r.bytes_received) /
+                                              static_cast<double>(r.completed_events)
+                                        : 0.0);
+  }));
+}
+
+// Schema 5: a latency-bound search's settings and verdict.
+void AddSearchColumns(std::vector<CellTableColumn>& c) {
+  using S = CellSettings;
+  using R = CellResult;
+  c.push_back(NamedSettingColumn("search_over", &S::search_over,
+                                 OptionalName<SearchOver, SearchOverName>,
+                                 ParseOptional<SearchOver, ParseSearchOver>));
+  c.push_back(SettingColumn("latency_bound_ms", &S::latency_bound_ms));
+  c.push_back(SettingColumn("latency_percentile", &S::latency_percentile));
+  c.push_back(NamedSettingColumn("search_role", &S::search_role,
+                                 OptionalName<SearchRole, SearchRoleName>,
+                                 ParseOptional<SearchRole, ParseSearchRole>));
+  c.push_back(SettingColumn("search_probe", &S::search_probe));
+  c.push_back(ResultColumn("within_bound_requests", &R::within_bound_requests));
+  c.push_back(DerivedColumn("goodput_per_s", FieldType::kFloat64,
+                            [](const CellRow& row) { return Value(row.result.GoodputPerS()); }));
+  c.push_back(
+      {{"search_verdict", FieldType::kString},
+       [](const CellRow& row) { return Value(std::string{VerdictName(row.result.bound_met)}); },
+       [](const Value& value, CellRecord& cell) {
+         cell.result.bound_met = ParseVerdict(std::get<std::string>(value));
+       }});
+  c.push_back(ResultColumn("bound_verdict_reason", &R::bound_verdict_reason));
 }
 
 }  // namespace
@@ -198,32 +265,8 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     c.push_back(NamedSettingColumn("dynamic_batching", &S::dynamic_batching, DynamicBatchingName,
                                    ParseOptional<bool, ParseDynamicBatching>));
     c.push_back(ResultColumn("backend_settings", &R::backend_settings));
-    c.push_back(SettingColumn("event_work", &S::event_work));
-    c.push_back(SettingColumn("event_work_spread", &S::event_work_spread));
-    c.push_back(SettingColumn("requests_per_event", &S::requests_per_event));
-    c.push_back(NamedSettingColumn("client_mode", &S::client_mode,
-                                   OptionalName<ClientMode, ClientModeName>,
-                                   ParseOptional<ClientMode, ParseClientMode>));
-    c.push_back(ResultColumn("completed_events", &R::completed_events));
-    c.push_back(ResultColumn("throughput_events_per_s", &R::throughput_events_per_s));
-    c.push_back(DerivedColumn(
-        "throughput_events_per_s_per_job", FieldType::kFloat64, [](const CellRow& row) {
-          const auto jobs =
-              static_cast<double>(std::max<std::int64_t>(1, row.settings.concurrency));
-          return Value(row.result.throughput_events_per_s / jobs);
-        }));
-    AddSummaryColumns(c, "event_time", &CellRow::event_time);
-    c.push_back(ResultColumn("event_ns_total", &R::event_ns_total));
-    c.push_back(ResultColumn("event_inference_ns_total", &R::event_inference_ns_total));
-    c.push_back(DerivedColumn(
-        "event_inference_fraction", FieldType::kFloat64,
-        [](const CellRow& row) { return Value(row.result.EventInferenceFraction()); }));
-    c.push_back(DerivedColumn("bytes_per_event", FieldType::kFloat64, [](const CellRow& row) {
-      const CellResult& r = row.result;
-      return Value(r.completed_events > 0 ? static_cast<double>(r.bytes_sent + r.bytes_received) /
-                                                static_cast<double>(r.completed_events)
-                                          : 0.0);
-    }));
+    AddWorkflowColumns(c);
+    AddSearchColumns(c);
     return c;
   }();
   return columns;

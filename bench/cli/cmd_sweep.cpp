@@ -68,8 +68,12 @@ std::string Describe(const CellSettings& s) {
   const std::string where =
       s.remote() ? fmt::format("remote/{}{}", s.link, s.batched() ? " +batching" : "")
                  : std::string(TargetKindName(s.target));
-  return fmt::format("{} {} {} {} batch {} {} t{}{}", where, s.backend, s.model, s.precision,
-                     s.batch, load, s.threads, s.repeat > 0 ? fmt::format(" #{}", s.repeat) : "");
+  const std::string search =
+      s.search_role ? fmt::format(" search {} {}", SearchRoleName(*s.search_role), s.search_probe)
+                    : "";
+  return fmt::format("{} {} {} {} batch {} {} t{}{}{}", where, s.backend, s.model, s.precision,
+                     s.batch, load, s.threads, s.repeat > 0 ? fmt::format(" #{}", s.repeat) : "",
+                     search);
 }
 
 // Cell i of N, elapsed, ETA and the current throughput: rewritten in place on a terminal; one
@@ -115,6 +119,10 @@ class ProgressPrinter final : public SweepObserver {
                       FormatNs(r.latency.Percentile(0.5)), FormatNs(r.latency.Percentile(0.99)),
                       r.ClientCpuUtilisation(),
                       r.converged ? "converged" : "NOT CONVERGED: " + r.convergence_reason);
+    }
+    if (r.bound_met) {
+      outcome += fmt::format("  {}: {}; goodput {:.4g}/s", *r.bound_met ? "VALID" : "INVALID",
+                             r.bound_verdict_reason, r.GoodputPerS());
     }
     fmt::print("{}[{}/{}] {}: {}\n", tty_ ? "\r\033[K" : "", index + 1, total, Describe(settings),
                outcome);
@@ -211,7 +219,7 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
         resume ? StoredFinishedCells(out_path) : std::map<std::string, CellStatus>{};
     std::size_t listed = 0;
     for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (finished.contains(cells[i].settings.Key())) continue;
+      if (AlreadyFinished(cells[i], finished)) continue;
       ++listed;
       fmt::print("[{}/{}] {}\n", i + 1, cells.size(), Describe(cells[i].settings));
     }
@@ -239,8 +247,10 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
   if (fleet && fleet->rank() != 0) return;  // rank 0 reports for the fleet
   printer.Finish();
   fmt::print(
-      "{} of {} cells run ({} already in the file), {} failed, {} not converged{}\n", summary.ran,
-      summary.total, summary.skipped, summary.failed, summary.not_converged,
+      "{} {} cells run ({} already in the file), {} failed, {} not converged{}\n", summary.ran,
+      config.search ? fmt::format("search cells for the grid's {}", summary.total)
+                    : fmt::format("of {}", summary.total),
+      summary.skipped, summary.failed, summary.not_converged,
       out_path.empty() ? "" : fmt::format("; results in {} (run {})", out_path, summary.run_id));
   if (summary.interrupted) {
     if (out_path.empty()) {

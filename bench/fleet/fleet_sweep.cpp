@@ -499,6 +499,12 @@ SweepSummary RunRankZero(FleetComm& comm, const SweepConfig& config,
 SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const SweepOptions& options,
                            const FleetOptions& fleet, SweepObserver& observer,
                            const std::atomic<bool>* cancel) {
+  if (config.search) {
+    // Every rank has the config, so every rank stops here alike.
+    Throw(ErrorKind::kInvalidArgument,
+          "mode = search does not run under a fleet yet: run the search from one process (each "
+          "probe is a cell), or a fleet sweep over the rates or jobs it found");
+  }
   const std::vector<SweepCell> cells = ExpandCells(config);
   StartTermWatcher(comm.rank());
   if (comm.rank() != 0) {

@@ -12,6 +12,7 @@ void CellAccumulator::Add(const CellResult& part, std::int64_t clock_offset_ns, 
   total_.event_ns_total += part.event_ns_total;
   total_.event_inference_ns_total += part.event_inference_ns_total;
   total_.completed_requests += part.completed_requests;
+  total_.within_bound_requests += part.within_bound_requests;
   total_.completed_inferences += part.completed_inferences;
   total_.warmup_requests += part.warmup_requests;
   total_.client_cpu_user_s += part.client_cpu_user_s;

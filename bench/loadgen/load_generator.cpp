@@ -185,6 +185,7 @@ class alignas(64) Worker final : public CompletionHandler {
         sub_window_ns_(sub_window_ns),
         record_cap_(record_cap),
         open_loop_(settings.mode == LoadMode::kOpen),
+        bound_ns_(settings.latency_bound ? settings.latency_bound->bound_ns : kNever),
         slots_per_job_(SlotsPerJob(settings)),
         progress_(max_boundaries, 0.0) {
     tally_.raw_records.reserve(record_cap);
@@ -276,6 +277,13 @@ class alignas(64) Worker final : public CompletionHandler {
     return completed_published_.load(std::memory_order_relaxed);
   }
   int boundaries_published() const { return boundaries_published_.load(std::memory_order_acquire); }
+  // With a latency bound: the window's finished requests, and those over it or failed.
+  std::int64_t bound_requests_published() const {
+    return bound_requests_published_.load(std::memory_order_relaxed);
+  }
+  std::int64_t over_bound_published() const {
+    return over_bound_published_.load(std::memory_order_relaxed);
+  }
   // Valid for indices below boundaries_published().
   double progress(int boundary) const { return progress_[boundary]; }
 
@@ -499,7 +507,9 @@ class alignas(64) Worker final : public CompletionHandler {
     tally_.bytes_sent += response.bytes_sent;
     tally_.bytes_received += response.bytes_received;
     if (!response.error) {
-      tally_.latency.Record(now - request.scheduled_ns);
+      const std::int64_t latency_ns = now - request.scheduled_ns;
+      tally_.latency.Record(latency_ns);
+      if (bound_ns_ != kNever && latency_ns <= bound_ns_) ++tally_.within_bound_requests;
       if (open_loop_) tally_.send_lag.Record(request.sent_ns - request.scheduled_ns);
       ++tally_.completed_requests;
     } else {
@@ -508,6 +518,12 @@ class alignas(64) Worker final : public CompletionHandler {
         first_error_ = response.error;
         first_error_message_.assign(response.error_message);
       }
+    }
+    if (bound_ns_ != kNever) {
+      // Only this worker writes them: a plain increment, published for the stop rule.
+      bound_requests_published_.store(++bound_requests_, std::memory_order_relaxed);
+      over_bound_published_.store(bound_requests_ - tally_.within_bound_requests,
+                                  std::memory_order_relaxed);
     }
     if (tally_.raw_records.size() < record_cap_) {
       tally_.raw_records.push_back(RequestRecord{
@@ -525,6 +541,7 @@ class alignas(64) Worker final : public CompletionHandler {
   const std::int64_t sub_window_ns_;
   const std::size_t record_cap_;
   const bool open_loop_;
+  const std::int64_t bound_ns_;  // kNever: no latency bound
   const int slots_per_job_;
   std::exception_ptr error_;
 
@@ -537,6 +554,7 @@ class alignas(64) Worker final : public CompletionHandler {
   int boundaries_filled_ = 0;
   bool finished_ = false;
   std::int64_t sent_in_window_ = 0;
+  std::int64_t bound_requests_ = 0;  // in the window, with a latency bound
   CellResult tally_;  // latency, send lag, counts, bytes and records; errors in error_counts_
   std::int64_t error_counts_[kErrorKinds] = {};
   std::optional<ErrorKind> first_error_;
@@ -547,6 +565,8 @@ class alignas(64) Worker final : public CompletionHandler {
 
   // Read by the controller; on their own line so that its reads do not slow the hot fields.
   alignas(64) std::atomic<std::int64_t> completed_published_{0};
+  std::atomic<std::int64_t> bound_requests_published_{0};
+  std::atomic<std::int64_t> over_bound_published_{0};
   std::atomic<int> boundaries_published_{0};
   CompletionSignal signal_;
 };
@@ -586,6 +606,14 @@ void ValidateLoadSettings(const LoadSettings& s) {
   if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
     bad("concurrency", s.concurrency, fmt::format("1 to {} in one process", kMaxConcurrency));
   }
+  if (s.latency_bound && !(s.latency_bound->bound_ns > 0)) {
+    bad("latency_bound_ms", static_cast<double>(s.latency_bound->bound_ns) * 1e-6,
+        "more than 0");
+  }
+  if (s.latency_bound &&
+      !(s.latency_bound->percentile > 0 && s.latency_bound->percentile < 100)) {
+    bad("latency_percentile", s.latency_bound->percentile, "more than 0 and less than 100");
+  }
   if (s.mode == LoadMode::kOpen && !(s.rate_hz > 0 && s.rate_hz <= kMaxRateHz)) {
     bad("rate_hz", s.rate_hz,
         fmt::format("a positive rate for open loop, at most {:g} Hz in one process", kMaxRateHz));
@@ -624,6 +652,18 @@ void ValidateLoadSettings(const LoadSettings& s) {
   }
 }
 
+bool LatencyBoundCertainlyMissed(std::int64_t requests, std::int64_t over_bound,
+                                 double percentile) {
+  if (requests <= 0) return false;
+  constexpr double kZ = 2.576;
+  const double n = static_cast<double>(requests);
+  const double f = static_cast<double>(over_bound) / n;
+  const double lower = (f + kZ * kZ / (2 * n) -
+                        kZ * std::sqrt(f * (1 - f) / n + kZ * kZ / (4 * n * n))) /
+                       (1 + kZ * kZ / n);
+  return lower > 1 - percentile / 100;
+}
+
 StopDecision DecideStop(const LoadSettings& settings, std::int64_t sub_window_ns,
                         const WindowLook& look) {
   using Outcome = StopDecision::Outcome;
@@ -635,6 +675,16 @@ StopDecision DecideStop(const LoadSettings& settings, std::int64_t sub_window_ns
     return {Outcome::kFailures, look.elapsed_ns,
             fmt::format("stopped early: {} requests in a row failed (stop_after_failures)",
                         settings.stop_after_failures)};
+  }
+  if (settings.latency_bound && look.windows >= 1 &&
+      LatencyBoundCertainlyMissed(look.bound_requests, look.over_bound,
+                                  settings.latency_bound->percentile)) {
+    return {Outcome::kBoundMissed, look.elapsed_ns,
+            fmt::format("stopped early: {} of {} requests over {:g} ms, so p{:g} cannot be within "
+                        "it (99% confidence)",
+                        look.over_bound, look.bound_requests,
+                        static_cast<double>(settings.latency_bound->bound_ns) * 1e-6,
+                        settings.latency_bound->percentile)};
   }
   if (settings.fixed_window) {
     const std::int64_t end_ns = settings.sub_windows * sub_window_ns;
@@ -815,6 +865,10 @@ class LoadRunner {
       const std::int64_t now = MonotonicNs();
       look.elapsed_ns = now - measure_start_ns_;
       look.failing = Failing();
+      for (const auto& worker : pool_) {
+        look.bound_requests += worker->bound_requests_published();
+        look.over_bound += worker->over_bound_published();
+      }
       if (cancelled()) {
         StopAndJoin(now);
         return false;

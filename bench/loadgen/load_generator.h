@@ -38,6 +38,14 @@ struct LoadSettings {
   // has requests_per_event requests in flight at once: the target is set up for concurrency x
   // requests_per_event workers, job j using workers j x requests_per_event onwards.
   std::optional<EventWorkflow> workflow;
+  // A latency bound (a latency-bound search's): the window counts the requests that completed
+  // within bound_ns (CellResult::within_bound_requests), and ends early once at least
+  // `percentile` % of them cannot be (LatencyBoundCertainlyMissed).
+  struct LatencyBound {
+    std::int64_t bound_ns = 0;
+    double percentile = 99;  // in (0, 100)
+  };
+  std::optional<LatencyBound> latency_bound;
 
   // Warm-up ends when both are met (0 disables one).
   double warmup_s = 1.0;
@@ -98,7 +106,16 @@ struct WindowLook {
   ThroughputEstimate estimate;
   std::int64_t elapsed_ns = 0;  // since the window started
   bool failing = false;         // stop_after_failures requests in a row failed
+  // With a latency bound: the window's finished requests so far, and those over the bound (or
+  // failed).
+  std::int64_t bound_requests = 0;
+  std::int64_t over_bound = 0;
 };
+
+// Whether `over_bound` of `requests` over a latency bound show, with 99% confidence, that more
+// than (100 - percentile) % of all requests are: the lower end of the Wilson score interval of
+// the observed fraction (z = 2.576) is above it. Pure; false without requests.
+bool LatencyBoundCertainlyMissed(std::int64_t requests, std::int64_t over_bound, double percentile);
 
 // The stop rule's verdict. `stop_at_ns` (since the window started) is the earliest time the window
 // may end; the controller ends it at the first sub-window boundary it can still publish after that.
@@ -109,6 +126,7 @@ struct StopDecision {
     kMaxDuration,  // not converged
     kFailures,     // stop_after_failures in a row
     kFixedWindow,  // a fleet's fixed window is over (judged afterwards by JudgeFixedWindow)
+    kBoundMissed,  // the latency bound cannot be met (LatencyBoundCertainlyMissed): not converged
   };
   Outcome outcome = Outcome::kContinue;
   std::int64_t stop_at_ns = 0;

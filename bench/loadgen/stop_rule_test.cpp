@@ -74,5 +74,35 @@ TEST(StopRule, AFixedWindowLastsItsSubWindowsWhateverTheInterval) {
   EXPECT_EQ(end.stop_at_ns, 10 * kSubWindowNs);
 }
 
+// The Wilson interval at 99%: one request over a p99 bound in 100 proves nothing, 10 in 100 do;
+// with a p50 bound, 60 of 100 over is within the noise and 75 is not.
+TEST(StopRule, TheLatencyBoundIsMissedOnlyWhenTheIntervalIsWhollyAboveIt) {
+  EXPECT_FALSE(LatencyBoundCertainlyMissed(0, 0, 99));
+  EXPECT_FALSE(LatencyBoundCertainlyMissed(100, 1, 99));
+  EXPECT_FALSE(LatencyBoundCertainlyMissed(100, 2, 99));
+  EXPECT_TRUE(LatencyBoundCertainlyMissed(100, 10, 99));
+  EXPECT_TRUE(LatencyBoundCertainlyMissed(5, 5, 99));
+  EXPECT_FALSE(LatencyBoundCertainlyMissed(100, 60, 50));
+  EXPECT_TRUE(LatencyBoundCertainlyMissed(100, 75, 50));
+}
+
+TEST(StopRule, AMissedLatencyBoundEndsTheWindowEarlyAndNotConverged) {
+  LoadSettings s = Rule();
+  s.latency_bound = LoadSettings::LatencyBound{2'000'000, 99};
+  WindowLook look = Look(1, 30, 0.5);
+  look.bound_requests = 30;
+  look.over_bound = 30;
+  const StopDecision missed = DecideStop(s, kSubWindowNs, look);
+  EXPECT_EQ(missed.outcome, Outcome::kBoundMissed);
+  EXPECT_EQ(missed.stop_at_ns, kSubWindowNs);
+  EXPECT_NE(missed.reason.find("stopped early: 30 of 30 requests over 2 ms"), std::string::npos)
+      << missed.reason;
+  look.over_bound = 0;
+  EXPECT_EQ(DecideStop(s, kSubWindowNs, look).outcome, Outcome::kContinue);
+  look.over_bound = 30;
+  s.latency_bound.reset();  // without a bound, the same look goes on
+  EXPECT_EQ(DecideStop(s, kSubWindowNs, look).outcome, Outcome::kContinue);
+}
+
 }  // namespace
 }  // namespace sonic

@@ -238,11 +238,72 @@ std::string StoredConfigText(const std::string& path) {
   return reader.ReadRunInfo(runs.back()).config_text;
 }
 
+namespace {
+
+// The finished cells of `run`, and the identities of the searches it finished.
+std::map<std::string, CellStatus> FinishedCellsAndSearches(const ResultsReader& reader,
+                                                           const std::string& run) {
+  std::map<std::string, CellStatus> finished = reader.FinishedCells(run);
+  for (const CellRecord& cell : reader.ReadCells(run, /*with_raw_records=*/false)) {
+    if (cell.settings.search_role == SearchRole::kConfirmation) {
+      finished[cell.settings.SearchKey()] = cell.result.status;
+    }
+  }
+  return finished;
+}
+
+}  // namespace
+
 std::map<std::string, CellStatus> StoredFinishedCells(const std::string& path) {
   ResultsReader reader(path);
   const std::vector<std::string> runs = reader.ListRuns();
   if (runs.empty()) Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", path);
-  return reader.FinishedCells(runs.back());
+  return FinishedCellsAndSearches(reader, runs.back());
+}
+
+bool AlreadyFinished(const SweepCell& cell, const std::map<std::string, CellStatus>& finished) {
+  return finished.contains(cell.search ? cell.settings.SearchKey() : cell.settings.Key());
+}
+
+SweepCell SearchCell(const SweepCell& search, double value, int index, SearchRole role) {
+  SweepCell cell = search;
+  if (search.search->over == SearchOver::kRate) {
+    cell.settings.rate_hz = value;
+    cell.load.rate_hz = value;
+  } else {
+    cell.settings.concurrency = std::llround(value);
+    cell.load.concurrency = static_cast<int>(cell.settings.concurrency);
+    if (search.search->auto_thread_cpus > 0) {
+      cell.settings.threads =
+          std::max<std::int64_t>(1, search.search->auto_thread_cpus / cell.settings.concurrency);
+    }
+  }
+  cell.settings.search_role = role;
+  cell.settings.search_probe = index;
+  return cell;
+}
+
+bool RunSearch(const SweepCell& search,
+               const std::function<std::optional<CellResult>(const SweepCell&)>& run,
+               const std::function<void(const SweepCell&, const CellResult&)>& done) {
+  const SearchPlan& plan = *search.search;
+  std::vector<SearchProbe> probes;
+  const auto measure = [&](double value, SearchRole role) -> std::optional<bool> {
+    const SweepCell cell = SearchCell(search, value, static_cast<int>(probes.size()), role);
+    std::optional<CellResult> result = run(cell);
+    if (!result) return std::nullopt;
+    JudgeLatencyBound(cell.settings.latency_bound_ms, cell.settings.latency_percentile,
+                      cell.load.min_requests, *result);
+    done(cell, *result);
+    return result->bound_met.value_or(false);
+  };
+  while (const std::optional<double> value = NextSearchValue(plan, probes)) {
+    const std::optional<bool> met = measure(*value, SearchRole::kProbe);
+    if (!met) return false;
+    probes.push_back({*value, *met});
+  }
+  const std::optional<double> answer = SearchAnswer(probes);
+  return !answer || measure(*answer, SearchRole::kConfirmation).has_value();
 }
 
 std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
@@ -258,7 +319,7 @@ std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
         Throw(ErrorKind::kInvalidArgument, "{} holds no sweep run to resume", options.out_path);
       }
       run_id = runs.back();
-      finished = reader.FinishedCells(run_id);
+      finished = FinishedCellsAndSearches(reader, run_id);
     }
     return ResultsWriter::Resume(options.out_path, run_id);
   }
@@ -302,30 +363,32 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
   std::unique_ptr<ResultsWriter> writer = OpenSweepResults(config, options, finished);
   if (writer) summary.run_id = writer->run_id();
 
-  for (int i = 0; i < summary.total; ++i) {
-    const SweepCell& cell = cells[i];
-    if (finished.contains(cell.settings.Key())) {
+  for (int i = 0; i < summary.total && !summary.interrupted; ++i) {
+    if (AlreadyFinished(cells[i], finished)) {
       ++summary.skipped;
       continue;
     }
-    observer.OnCellStart(i, summary.total, cell.settings);
-    const std::optional<CellResult> result =
-        RunSweepCell(cell, cancel, [&](const LoadProgress& progress) {
-          observer.OnCellProgress(i, summary.total, cell.settings, progress);
-        });
-    if (!result) {
-      summary.interrupted = true;
-      break;  // the writer closes without marking the run complete
+    const auto run = [&](const SweepCell& cell) {
+      observer.OnCellStart(i, summary.total, cell.settings);
+      return RunSweepCell(cell, cancel, [&](const LoadProgress& progress) {
+        observer.OnCellProgress(i, summary.total, cell.settings, progress);
+      });
+    };
+    const auto done = [&](const SweepCell& cell, const CellResult& result) {
+      if (writer) writer->AppendCell(cell.settings, result);
+      ++summary.ran;
+      summary.failed += result.status == CellStatus::kFailed;
+      summary.not_converged += result.status == CellStatus::kNotConverged;
+      observer.OnCellDone(i, summary.total, cell.settings, result);
+    };
+    if (cells[i].search) {
+      summary.interrupted = !RunSearch(cells[i], run, done);
+    } else if (const std::optional<CellResult> result = run(cells[i])) {
+      done(cells[i], *result);
+    } else {
+      summary.interrupted = true;  // the writer closes without marking the run complete
     }
-    if (writer) writer->AppendCell(cell.settings, *result);
-    ++summary.ran;
-    summary.failed += result->status == CellStatus::kFailed;
-    summary.not_converged += result->status == CellStatus::kNotConverged;
-    observer.OnCellDone(i, summary.total, cell.settings, *result);
-    if (cancel != nullptr && cancel->load()) {
-      summary.interrupted = true;
-      break;
-    }
+    if (cancel != nullptr && cancel->load()) summary.interrupted = true;
   }
   if (writer && !summary.interrupted) writer->Close();
   return summary;

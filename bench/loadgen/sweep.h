@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,11 +52,24 @@ class CellServerStats {
   std::unique_ptr<RemoteTarget> target_;
 };
 
+// The cell that probes `value` (Hz or jobs) of a latency-bound search (cell.search set) as its
+// `index`-th cell in `role`: the rate or the jobs (and their automatic threads) set, the rest as
+// the search's.
+SweepCell SearchCell(const SweepCell& search, double value, int index, SearchRole role);
+
+// Runs a latency-bound search: each probe NextSearchValue asks for, then a confirmation at the
+// answer (none when no probe met the bound), each by `run` and judged (JudgeLatencyBound) before
+// `done` gets it. False when `run` returned nullopt (cancelled): the search stops there.
+bool RunSearch(const SweepCell& search,
+               const std::function<std::optional<CellResult>(const SweepCell&)>& run,
+               const std::function<void(const SweepCell&, const CellResult&)>& done);
+
 // Told about each cell as the sweep goes; called on the sweep's thread.
 class SweepObserver {
  public:
   virtual ~SweepObserver() = default;
-  // `index` counts from 0 over all cells of the grid (cells a resume skips included).
+  // `index` counts from 0 over all cells of the grid (cells a resume skips included); the cells of
+  // a latency-bound search share its index.
   virtual void OnCellStart(int index, int total, const CellSettings& settings) = 0;
   virtual void OnCellProgress(int index, int total, const CellSettings& settings,
                               const LoadProgress& progress) = 0;
@@ -87,7 +101,8 @@ struct SweepSummary {
 // validated first (ValidateResultsFile): a damaged one is refused, naming what is wrong, before
 // its configuration is read or anything is measured.
 std::string StoredConfigText(const std::string& path);
-// The keys (CellSettings::Key) of the cells the last run of a results file holds, for --resume.
+// The keys (CellSettings::Key) of the cells the last run of a results file holds, for --resume,
+// and the SearchKey of each search it holds the confirmation of (a finished search).
 std::map<std::string, CellStatus> StoredFinishedCells(const std::string& path);
 
 // The results file of a sweep, as RunSweep opens it: nullptr without out_path; with `resume`, the
@@ -99,10 +114,14 @@ std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
 
 // Runs every cell of `config` in order, appending each finished cell to the results file at once
 // (so an interrupted sweep leaves a valid file). With `resume`, cells whose key is already in the
-// file's last run are skipped. Provenance (command line, canonical config, seeds, host, CPU model
+// file's last run are skipped, and searches whose confirmation is; an unfinished search runs again
+// from its first probe. Provenance (command line, canonical config, seeds, host, CPU model
 // and measured peak, backend versions and devices, start time) goes into the run's RunInfo.
 // Throws Error(kIo) when the file cannot be written, Error(kInvalidArgument) for a resume target
 // that is not a sonicbench file.
+// Whether `finished` (StoredFinishedCells) holds `cell`: its key, or a search's SearchKey.
+bool AlreadyFinished(const SweepCell& cell, const std::map<std::string, CellStatus>& finished);
+
 SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
                       SweepObserver& observer, const std::atomic<bool>* cancel);
 

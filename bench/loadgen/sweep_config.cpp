@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <numeric>
+#include <span>
 
 #include "backends/registry.h"
 #include "bench/loadgen/cpu_set.h"
@@ -154,6 +156,41 @@ void ApplyServer(const std::string& v, SweepConfig& c) {
   c.remote.server = fmt::format("{}", fmt::join(c.remote.servers, ","));
 }
 
+void ApplyMode(const std::string& v, SweepConfig& c) {
+  const std::vector<std::string> names = SplitList(v, "mode");
+  if (std::find(names.begin(), names.end(), "search") != names.end()) {
+    if (names.size() > 1) {
+      Throw(ErrorKind::kInvalidArgument,
+            "mode = {}: search runs alone (its probes are open or closed loops of their own)", v);
+    }
+    c.search.emplace();
+    c.modes.clear();  // set by the search's cross-field rules
+    return;
+  }
+  c.modes = ParseNameAxis(v, "mode", ParseLoadMode);
+}
+
+// "LOW-HIGH" (Hz or jobs), LOW > 0 and HIGH >= LOW; a '-' after an exponent's 'e' is the
+// exponent's sign.
+void ParseSearchRange(std::string_view v, std::pair<double, double>& range) {
+  std::size_t dash = std::string_view::npos;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i] == '-' && v[i - 1] != 'e' && v[i - 1] != 'E') {
+      dash = i;
+      break;
+    }
+  }
+  if (dash == std::string_view::npos) {
+    Throw(ErrorKind::kInvalidArgument, "search_range = {}: expected LOW-HIGH, e.g. 10-5000", v);
+  }
+  range = {ParseDouble(v.substr(0, dash), "search_range low"),
+           ParseDouble(v.substr(dash + 1), "search_range high")};
+  if (!(range.first > 0 && range.second >= range.first)) {
+    Throw(ErrorKind::kInvalidArgument, "search_range = {}: expected 0 < LOW <= HIGH, e.g. 10-5000",
+          v);
+  }
+}
+
 void ApplyBackend(const std::string& v, SweepConfig& c) {
   if (v.empty()) Throw(ErrorKind::kInvalidArgument, "backend is required (e.g. backend = onednn)");
   const std::vector<std::string> compiled = CompiledBackendNames();
@@ -255,10 +292,8 @@ const SweepKey kKeys[] = {
      }},
     {"batch", "--batch", [] { return std::string("1"); }, "Batch sizes: 1,2,4 or 1-64*2",
      [](const std::string& v, SweepConfig& c) { c.batches = ParseIntAxis(v, "batch", kMaxBatch); }},
-    {"mode", "--mode", [] { return std::string("closed"); }, "Load modes: closed, open, offline",
-     [](const std::string& v, SweepConfig& c) {
-       c.modes = ParseNameAxis(v, "mode", ParseLoadMode);
-     }},
+    {"mode", "--mode", [] { return std::string("closed"); },
+     "Load modes: closed, open, offline; or search (a latency-bound search, alone)", ApplyMode},
     {"concurrency", "--concurrency", [] { return std::string("1"); },
      "Client workers (closed, offline) or most in flight (open)",
      [](const std::string& v, SweepConfig& c) {
@@ -301,6 +336,44 @@ const SweepKey kKeys[] = {
     {"arrival", "--arrival", [] { return std::string("constant"); },
      "Open-loop arrivals: constant or poisson",
      [](const std::string& v, SweepConfig& c) { c.load.arrival = ParseArrivalProcess(v); }},
+    {"search_over", "--search-over", [] { return std::string("rate"); },
+     "mode = search: rate (the Poisson rate) or jobs (closed-loop clients)",
+     [](const std::string& v, SweepConfig& c) {
+       const SearchOver over = ParseSearchOver(v);
+       if (c.search) c.search->over = over;
+     }},
+    {"latency_bound_ms", "--latency-bound-ms", [] { return std::string(); },
+     "mode = search: the latency bound, in ms, that latency_percentile of requests must meet",
+     [](const std::string& v, SweepConfig& c) {
+       if (!v.empty()) c.latency_bound_ms = ParseDoubleAtLeast(v, "latency_bound_ms", 0, false);
+     }},
+    {"latency_percentile", "--latency-percentile", [] { return std::string("99"); },
+     "mode = search: the percentile held to the bound, in (0, 100)",
+     [](const std::string& v, SweepConfig& c) {
+       c.latency_percentile = ParseDouble(v, "latency_percentile");
+       if (!(c.latency_percentile > 0 && c.latency_percentile < 100)) {
+         Throw(ErrorKind::kInvalidArgument,
+               "latency_percentile = {}: expected more than 0 and less than 100, e.g. 99", v);
+       }
+     }},
+    {"search_range", "--search-range", [] { return std::string(); },
+     "mode = search: LOW-HIGH, in Hz or jobs (default 10-100000 Hz, 1-1024 jobs)",
+     [](const std::string& v, SweepConfig& c) {
+       if (!v.empty()) ParseSearchRange(v, c.search_range);
+     }},
+    {"search_tolerance", "--search-tolerance", [] { return Format(SearchPlan{}.tolerance); },
+     "mode = search: stop when the gap is this fraction of the value found (rate)",
+     [](const std::string& v, SweepConfig& c) {
+       const double tolerance = ParseDoubleAtLeast(v, "search_tolerance", 0, false);
+       if (c.search) c.search->tolerance = tolerance;
+     }},
+    {"search_max_probes", "--search-max-probes",
+     [] { return fmt::format("{}", SearchPlan{}.max_probes); },
+     "mode = search: the most probes before the confirmation run",
+     [](const std::string& v, SweepConfig& c) {
+       const auto probes = static_cast<int>(ParseIntInRange(v, "search_max_probes", 1, 1000));
+       if (c.search) c.search->max_probes = probes;
+     }},
     {"repeats", "--repeats", [] { return std::string("1"); }, "Repeats of every cell",
      [](const std::string& v, SweepConfig& c) {
        c.repeats = ParseIntInRange(v, "repeats", 1, kMaxGridCells);
@@ -436,6 +509,54 @@ std::string UnknownKeyMessage(std::string_view key) {
 constexpr std::string_view kWorkflowOnlyKeys[] = {"event_work_spread", "requests_per_event",
                                                   "client_mode"};
 
+// Keys that only a latency-bound search uses.
+constexpr std::string_view kSearchOnlyKeys[] = {"search_over",        "latency_bound_ms",
+                                                "latency_percentile", "search_range",
+                                                "search_tolerance",   "search_max_probes"};
+
+// mode = search: the plan's range and the probes' load mode, or what is wrong. `given` says
+// whether the config set a key to other than its default (the canonical text --resume reads
+// holds every default). A rate search sends Poisson arrivals whatever `arrival` says.
+std::vector<std::string> SearchRules(SweepConfig& config,
+                                     const std::function<bool(std::string_view)>& given) {
+  std::vector<std::string> problems;
+  SearchPlan& plan = *config.search;
+  const bool rate = plan.over == SearchOver::kRate;
+  if (!(config.latency_bound_ms > 0)) {
+    problems.emplace_back("mode = search needs latency_bound_ms (e.g. latency_bound_ms = 20)");
+  }
+  const auto [low, high] = config.search_range.first > 0
+                               ? config.search_range
+                               : (rate ? std::pair(10.0, 100'000.0) : std::pair(1.0, 1'024.0));
+  plan.low = low;
+  plan.high = high;
+  if (rate) {
+    if (given("rate_hz")) {
+      problems.emplace_back("rate_hz is not used by a rate search: search_range sets the rates");
+    }
+    if (high > kMaxRateHz) {
+      problems.push_back(fmt::format("search_range: {} Hz is above {} Hz", high, kMaxRateHz));
+    }
+    config.load.arrival = ArrivalProcess::kPoisson;
+    config.modes = {LoadMode::kOpen};
+    config.rates_hz = {low};
+  } else {
+    if (given("concurrency")) {
+      problems.emplace_back("concurrency is what a jobs search varies: give search_range");
+    }
+    if (low != std::floor(low) || high != std::floor(high) ||
+        high > static_cast<double>(MachineConcurrencyLimit())) {
+      problems.push_back(fmt::format("search_range = {}-{}: expected whole jobs, 1 to {}", low,
+                                     high, MachineConcurrencyLimit()));
+    }
+    config.modes = {LoadMode::kClosed};
+    config.concurrencies = {static_cast<std::int64_t>(low)};
+  }
+  config.load.latency_bound = LoadSettings::LatencyBound{
+      std::llround(config.latency_bound_ms * 1e6), config.latency_percentile};
+  return problems;
+}
+
 // Keys that only remote cells use: set on a grid without remote cells, they would be ignored.
 constexpr std::string_view kRemoteOnlyKeys[] = {
     "link",      "dynamic_batching",   "server",           "server_policy",
@@ -535,6 +656,91 @@ ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
   return entries;
 }
 
+namespace {
+
+// What the cross-field rules read of the config's entries (the last entry of each key).
+struct EntryView {
+  const std::map<std::string, const ConfigEntry*>& latest;
+
+  // Where a key's value came from: "sweep.conf:3", "--batch", or "default KEY".
+  std::string Origin(std::string_view key) const {
+    const auto it = latest.find(std::string(key));
+    return it != latest.end() ? it->second->origin : fmt::format("default {}", key);
+  }
+  // The value the config set for a key other than its default; nullptr otherwise. The canonical
+  // text --resume reads holds every default, so "set to the default" is "not set".
+  const ConfigEntry* Given(std::string_view key) const {
+    const auto it = latest.find(std::string(key));
+    return it != latest.end() && it->second->value != FindKey(key)->default_value() ? it->second
+                                                                                    : nullptr;
+  }
+};
+
+// Keys set although nothing of the grid uses them (`used` false): each a problem saying `why`.
+void UnusedKeyProblems(const EntryView& entries, std::span<const std::string_view> keys, bool used,
+                       std::string_view why, std::vector<std::string>& problems) {
+  if (used) return;
+  for (std::string_view key : keys) {
+    if (const ConfigEntry* entry = entries.Given(key)) {
+      problems.push_back(fmt::format("{}: {} = {} {}", entry->origin, key, entry->value, why));
+    }
+  }
+}
+
+// The rules between fields, once each has parsed; a search's first, since it sets the modes.
+void CrossFieldProblems(SweepConfig& config, const EntryView& entries,
+                        std::vector<std::string>& problems) {
+  if (config.search) {
+    const auto given = [&](std::string_view key) { return entries.Given(key) != nullptr; };
+    for (std::string& problem : SearchRules(config, given)) {
+      problems.push_back(fmt::format("{}: {}", entries.Origin("mode"), problem));
+    }
+  }
+  UnusedKeyProblems(entries, kSearchOnlyKeys, config.search.has_value(),
+                    "applies to mode = search only (add mode = search and latency_bound_ms)",
+                    problems);
+  for (const std::string& backend : config.backends) {
+    try {
+      MakeBackend(backend)->ValidateOptions(config.device, config.backend_options);
+    } catch (const Error& error) {
+      problems.push_back(fmt::format(
+          "{}: {}", entries.Origin(config.backend_options.empty() ? "device" : "backend_options"),
+          error.what()));
+    }
+  }
+  const bool open =
+      std::find(config.modes.begin(), config.modes.end(), LoadMode::kOpen) != config.modes.end();
+  if (open && config.rates_hz.empty()) {
+    problems.push_back(fmt::format("{}: mode open needs rate_hz (e.g. rate_hz = 100, 200)",
+                                   entries.Origin("mode")));
+  }
+  if (!open && !config.rates_hz.empty()) {
+    problems.push_back(
+        fmt::format("{}: rate_hz is only used with mode = open", entries.Origin("rate_hz")));
+  }
+  const bool remote = std::find(config.targets.begin(), config.targets.end(),
+                                TargetKind::kRemote) != config.targets.end();
+  UnusedKeyProblems(entries, kRemoteOnlyKeys, remote,
+                    "applies to remote cells only, and no target is remote (add target = remote)",
+                    problems);
+  UnusedKeyProblems(entries, kWorkflowOnlyKeys, !config.event_works.empty(),
+                    "applies to client workflows only, and there is none (add event_work, e.g. "
+                    "event_work = elsewhere:20)",
+                    problems);
+  if (!config.event_works.empty() &&
+      (config.modes.size() != 1 || config.modes.front() != LoadMode::kClosed)) {
+    problems.push_back(fmt::format("{}: event_work needs mode = closed (each client is a job)",
+                                   entries.Origin("mode")));
+  }
+  if (!(config.load.max_duration_s >= config.load.min_duration_s)) {
+    problems.push_back(fmt::format("{}: max_duration_s = {} is less than min_duration_s = {}",
+                                   entries.Origin("max_duration_s"), config.load.max_duration_s,
+                                   config.load.min_duration_s));
+  }
+}
+
+}  // namespace
+
 SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   std::map<std::string, const ConfigEntry*> latest;
   std::vector<std::string> problems;
@@ -565,58 +771,10 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
     }
   }
 
-  // Cross-field rules, checked once each field parsed.
-  for (const std::string& backend : config.backends) {
-    try {
-      MakeBackend(backend)->ValidateOptions(config.device, config.backend_options);
-    } catch (const Error& error) {
-      problems.push_back(fmt::format(
-          "{}: {}", origin_of(config.backend_options.empty() ? "device" : "backend_options"),
-          error.what()));
-    }
-  }
-  const bool open =
-      std::find(config.modes.begin(), config.modes.end(), LoadMode::kOpen) != config.modes.end();
-  if (open && config.rates_hz.empty()) {
-    problems.push_back(
-        fmt::format("{}: mode open needs rate_hz (e.g. rate_hz = 100, 200)", origin_of("mode")));
-  }
-  if (!open && !config.rates_hz.empty()) {
-    problems.push_back(
-        fmt::format("{}: rate_hz is only used with mode = open", origin_of("rate_hz")));
-  }
-  const bool remote = std::find(config.targets.begin(), config.targets.end(),
-                                TargetKind::kRemote) != config.targets.end();
-  for (std::string_view key : kRemoteOnlyKeys) {
-    const auto it = latest.find(std::string(key));
-    if (!remote && it != latest.end() && it->second->value != FindKey(key)->default_value()) {
-      problems.push_back(fmt::format(
-          "{}: {} = {} applies to remote cells only, and no target is remote (add target = "
-          "remote)",
-          it->second->origin, key, it->second->value));
-    }
-  }
-  for (std::string_view key : kWorkflowOnlyKeys) {
-    const auto it = latest.find(std::string(key));
-    if (config.event_works.empty() && it != latest.end() &&
-        it->second->value != FindKey(key)->default_value()) {
-      problems.push_back(fmt::format(
-          "{}: {} = {} applies to client workflows only, and there is none (add event_work, "
-          "e.g. event_work = elsewhere:20)",
-          it->second->origin, key, it->second->value));
-    }
-  }
-  if (!config.event_works.empty() &&
-      (config.modes.size() != 1 || config.modes.front() != LoadMode::kClosed)) {
-    problems.push_back(fmt::format("{}: event_work needs mode = closed (each client is a job)",
-                                   origin_of("mode")));
-  }
-  if (!(config.load.max_duration_s >= config.load.min_duration_s)) {
-    problems.push_back(fmt::format("{}: max_duration_s = {} is less than min_duration_s = {}",
-                                   origin_of("max_duration_s"), config.load.max_duration_s,
-                                   config.load.min_duration_s));
-  }
+  CrossFieldProblems(config, EntryView{latest}, problems);
   if (problems.empty()) {
+    const bool open =
+        std::find(config.modes.begin(), config.modes.end(), LoadMode::kOpen) != config.modes.end();
     LoadSettings probe = config.load;
     probe.mode = open ? LoadMode::kOpen : LoadMode::kClosed;
     probe.rate_hz = open ? config.rates_hz.front() : 0;
@@ -759,6 +917,18 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
     c.settings.repeat = repeat;
     c.load.arrival_seed = config.seed + static_cast<std::uint64_t>(repeat);
   });
+  if (config.search) {
+    for (SweepCell& c : cells) {
+      c.search = config.search;
+      if (config.search->over == SearchOver::kJobs && config.threads == 0 && !IsRemote(c)) {
+        c.search->auto_thread_cpus = static_cast<std::int64_t>(usable_cpus);
+      }
+      c.settings.search_over = config.search->over;
+      c.settings.latency_bound_ms = config.latency_bound_ms;
+      c.settings.latency_percentile = config.latency_percentile;
+      c.settings.search_role = SearchRole::kProbe;
+    }
+  }
   return cells;
 }
 

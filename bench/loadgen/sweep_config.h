@@ -8,6 +8,7 @@
 
 #include "bench/loadgen/load_generator.h"
 #include "bench/loadgen/remote_target.h"
+#include "bench/loadgen/search.h"
 #include "core/tensor.h"
 #include "results/cell.h"
 
@@ -85,6 +86,12 @@ struct SweepConfig {
   std::vector<EventWork> event_works;  // spread applied to each
   std::vector<ClientMode> client_modes;
   int requests_per_event{};
+  // mode = search (docs/SWEEP.md "Latency-bound search"): the plan every search of the grid runs
+  // and the bound its cells are judged against; none for a grid of plain cells.
+  std::optional<SearchPlan> search;
+  double latency_bound_ms{};
+  double latency_percentile{};
+  std::pair<double, double> search_range;  // as given; (0, 0): the default of search_over
   std::int64_t repeats{};
   std::int64_t threads{};       // backend threads per executable; 0: usable CPUs / concurrency
   std::string device;           // CompileOptions::device of every backend; empty: the first
@@ -112,6 +119,9 @@ struct SweepCell {
   RemoteSettings remote;        // remote cells only
   std::string device;           // CompileOptions::device, as the config gave it
   std::string backend_options;  // CompileOptions::backend_options, as the config gave it
+  // A latency-bound search (mode = search): the sweep runs its probes and a confirmation, each
+  // stored as a cell; `settings` and `load` are its first probe's.
+  std::optional<SearchPlan> search;
 };
 
 // The grid in run order: target, link, batching, backend, model, precision, batch, mode, event

@@ -276,6 +276,41 @@ TEST(SweepConfig, EachBackendChecksTheDeviceAndItsOptions) {
       << unknown;
 }
 
+TEST(SweepConfig, ASearchSetsItsProbesLoadAndRefusesWhatItVaries) {
+  const SweepConfig rate = FromText(
+      "backend = null\nmodel = jet_cnn\nmode = search\nlatency_bound_ms = 20\nconcurrency = 64\n");
+  ASSERT_TRUE(rate.search.has_value());
+  EXPECT_EQ(rate.search->over, SearchOver::kRate);
+  EXPECT_DOUBLE_EQ(rate.search->low, 10);
+  const std::vector<SweepCell> cells = ExpandCells(rate);
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0].load.mode, LoadMode::kOpen);
+  EXPECT_EQ(cells[0].load.arrival, ArrivalProcess::kPoisson);
+  EXPECT_EQ(cells[0].load.latency_bound->bound_ns, 20'000'000);
+  EXPECT_EQ(cells[0].settings.search_role, SearchRole::kProbe);
+  const SweepConfig jobs = FromText(
+      "backend = null\nmodel = jet_cnn\nmode = search\nsearch_over = jobs\n"
+      "search_range = 2-32\nlatency_bound_ms = 5\nlatency_percentile = 90\n");
+  EXPECT_EQ(jobs.modes, std::vector<LoadMode>{LoadMode::kClosed});
+  EXPECT_EQ(ExpandCells(jobs)[0].settings.concurrency, 2);
+  EXPECT_DOUBLE_EQ(ExpandCells(jobs)[0].settings.latency_percentile, 90);
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"mode = search\n", "needs latency_bound_ms"},
+           {"mode = search, closed\nlatency_bound_ms = 5\n", "search runs alone"},
+           {"mode = search\nlatency_bound_ms = 5\nrate_hz = 100\n", "search_range sets the rates"},
+           {"mode = search\nsearch_over = jobs\nlatency_bound_ms = 5\nconcurrency = 4\n",
+            "what a jobs search varies"},
+           {"mode = search\nsearch_over = jobs\nlatency_bound_ms = 5\nsearch_range = 1-2.5\n",
+            "whole jobs"},
+           {"mode = search\nlatency_bound_ms = 5\nsearch_range = 100\n", "LOW-HIGH"},
+           {"latency_bound_ms = 5\n", "applies to mode = search only"},
+       }) {
+    const std::string config = "backend = null\nmodel = jet_cnn\n" + text;
+    const std::string error = ErrorOf([&] { FromText(config); });
+    EXPECT_NE(error.find(expected), std::string::npos) << text << " -> " << error;
+  }
+}
+
 TEST(SweepConfig, ExplainsWhatIsMissingOrUnknown) {
   EXPECT_NE(ErrorOf([] { FromText("model = jet_cnn\n"); }).find("backend is required"),
             std::string::npos);
