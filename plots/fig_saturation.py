@@ -6,7 +6,7 @@ fewest jobs reaching 90% of the plateau, as `sonicbench report` finds it: result
 marked. A second panel has the p50 and p99 request latency against jobs. docs/SIZING.md.
 """
 
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter
 
 import sonicplots as sp
 
@@ -53,20 +53,24 @@ def draw(path, out_dir):
         for axis in (rate_axis, latency_axis):
             axis.grid(True, which="both", alpha=0.3)
             axis.set_xscale("log", base=2)
-            axis.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4 jobs, not 2^0, 2^1
+            # 1, 2, 4 jobs, not 2^0, 2^1 or 1.0
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         for key, points in sorted(series.items(), key=lambda item: str(item[0])):
             points.sort(key=lambda c: c["concurrency"])
             jobs = [c["concurrency"] for c in points]
             rates = [_rate(c) for c in points]
-            colour = sp.colour(points[0]["backend"])
+            # One colour per deployment (local, loopback, edge, cloud); local jobs dashed, and
+            # each precision of one deployment its own marker.
+            colour = sp.colour(sp.deployment(points[0]))
             style = "--" if points[0]["target"] == "local" else "-"
+            marker = "s" if points[0]["precision"] == "fp32" else "o"
             label = _label(key)
-            rate_axis.plot(jobs, rates, marker="o", linestyle=style, color=colour, label=label)
+            rate_axis.plot(jobs, rates, marker=marker, linestyle=style, color=colour, label=label)
             plateau = max(rates)
             knee = next(j for j, r in zip(jobs, rates) if r >= KNEE_FRACTION * plateau)
             rate_axis.plot([knee], [rates[jobs.index(knee)]], marker="*", markersize=14,
                            color=colour, linestyle="none")
-            latency_axis.plot(jobs, [c["latency_p50_ns"] / 1e6 for c in points], marker="o",
+            latency_axis.plot(jobs, [c["latency_p50_ns"] / 1e6 for c in points], marker=marker,
                               linestyle=style, color=colour, label=f"{label} p50")
             latency_axis.plot(jobs, [c["latency_p99_ns"] / 1e6 for c in points], marker="^",
                               linestyle=":", color=colour, label=f"{label} p99")

@@ -50,6 +50,9 @@ class Run:
         # The host record (results/SCHEMA.md); empty for files written before it existed.
         system = group.get("system")
         self.system = {k: _attr(v) for k, v in system.attrs.items()} if system is not None else {}
+        devices = group.get("device_names")
+        self.device_names = ({k: _attr(v) for k, v in devices.attrs.items()}
+                             if devices is not None else {})
         table = group["cells"][()]
         names = table.dtype.names
         self.cells = []

@@ -81,6 +81,38 @@ class Figures(unittest.TestCase):
         # One table row per cell of the newest run: 2 backends x 3 batches x 2 client counts.
         self.assertEqual(report.count("| local | none |"), 12)
 
+    def test_report_puts_the_job_comparison_beside_the_papers(self):
+        # A small main job: jobs each with their own model, and the same jobs sharing one server.
+        work = OUT + "_main"
+        os.makedirs(work, exist_ok=True)
+        config = os.path.join(work, "main.conf")
+        with open(config, "w") as handle:
+            handle.write("[sweep]\nmodel = jet_cnn\nbackend = onednn\nevent_work = elsewhere:5\n"
+                         "warmup_s = 0.1\nmin_duration_s = 0.4\nmax_duration_s = 2\n"
+                         "min_requests = 5\nthreads = 1\n"
+                         "[sweep.local]\ntarget = local\nconcurrency = 1, 2\n"
+                         "[sweep.service]\ntarget = remote\ndynamic_batching = on\n"
+                         "concurrency = 1, 2, 4\n")
+        results = os.path.join(work, "main.h5")
+        sweep = run(SONICBENCH, "sweep", "--config", config, "--no-peak", "--out", results)
+        self.assertEqual(sweep.returncode, 0, sweep.stdout + sweep.stderr)
+        result = run(SONICBENCH, "plot", results, "--out", OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(os.path.join(OUT, "report.md")) as handle:
+            report = handle.read()
+        self.assertIn("the accelerator was played by the `onednn` backend at fp32", report)
+        # The ratio of events/s at the most jobs both have, computed here from the file itself.
+        import h5py
+        with h5py.File(results, "r") as f:
+            run_group = next(iter(f["runs"].values()))
+            rows = run_group["cells"][()]
+        events = {(r["target"].decode(), int(r["concurrency"])): float(r["throughput_events_per_s"])
+                  for r in rows}
+        expected = events[("remote", 2)] / events[("local", 2)]
+        row = next(line for line in report.splitlines() if line.startswith("| events/s of 2 jobs"))
+        self.assertAlmostEqual(float(row.rsplit("|", 2)[1]), expected, places=1)
+        self.assertIn("| jobs that saturate the service", report)
+
     def test_plot_of_a_missing_file_is_a_usage_error(self):
         result = run(SONICBENCH, "plot", os.path.join(OUT, "missing.h5"), "--out", OUT)
         self.assertEqual(result.returncode, 2)

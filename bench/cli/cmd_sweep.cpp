@@ -186,7 +186,7 @@ SweepConfig ConfigFromFlags(const SweepFlags& flags,
           ParseConfigText(ReadWholeFile(flags.config_path, "sweep config"), flags.config_path);
     }
     for (const auto& [key, value] : flags.values) {
-      entries.push_back({key, value, given.at(key)->get_name(), ""});
+      entries.push_back({key, value, given.at(key)->get_name(), "", ""});
     }
   }
   return BuildSweepConfig(entries);

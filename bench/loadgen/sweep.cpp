@@ -106,13 +106,20 @@ std::vector<double> DutyCycles(const service::ModelStatsSnapshot& before,
 std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
                                         std::shared_ptr<const InputSource> inputs,
                                         const std::atomic<bool>* cancel,
-                                        const std::function<void(const LoadProgress&)>& progress) {
-  std::unique_ptr<service::Server> server;
+                                        const std::function<void(const LoadProgress&)>& progress,
+                                        EmbeddedServerPool* pool) {
+  std::unique_ptr<service::Server> own_server;
+  service::Server* server = nullptr;
   RemoteTargetOptions options = RemoteOptionsFor(cell, graph);
   options.cancel = cancel;
   const Shape input_shape = graph.input_shape();
   if (cell.remote.servers.empty()) {
-    server = StartServerFor(cell, std::move(graph));
+    if (pool != nullptr) {
+      server = &pool->For(cell, graph);
+    } else {
+      own_server = StartServerFor(cell, std::move(graph));
+      server = own_server.get();
+    }
     options.client.address = server->address();
   }
   RemoteTarget target(options, input_shape, std::move(inputs));
@@ -152,15 +159,43 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
                       server ? options.client.address : cell.remote.server, target.first_error());
     }
   }
-  if (server) server->Shutdown(std::chrono::seconds(5));
+  if (own_server) own_server->Shutdown(std::chrono::seconds(5));
+  if (pool != nullptr && server != nullptr && (!result || result->status == CellStatus::kFailed)) {
+    pool->Reset();
+  }
   return result;
 }
 
 }  // namespace
 
-std::optional<CellResult> RunSweepCell(
-    const SweepCell& cell, const std::atomic<bool>* cancel,
-    const std::function<void(const LoadProgress&)>& on_progress) {
+EmbeddedServerPool::EmbeddedServerPool() = default;
+
+EmbeddedServerPool::~EmbeddedServerPool() { Reset(); }
+
+service::Server& EmbeddedServerPool::For(const SweepCell& cell, const Graph& graph) {
+  const CellSettings& s = cell.settings;
+  const service::BatcherOptions batching = EmbeddedBatching(cell);
+  const std::string key =
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.backend, s.model, s.precision, s.threads,
+                  cell.remote.instances, batching.dynamic, batching.max_batch,
+                  batching.max_queue_delay_us, cell.device, cell.backend_options);
+  if (server_ == nullptr || key != key_) {
+    Reset();
+    server_ = StartServerFor(cell, graph);
+    key_ = key;
+  }
+  return *server_;
+}
+
+void EmbeddedServerPool::Reset() {
+  if (server_) server_->Shutdown(std::chrono::seconds(5));
+  server_.reset();
+  key_.clear();
+}
+
+std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<bool>* cancel,
+                                       const std::function<void(const LoadProgress&)>& on_progress,
+                                       EmbeddedServerPool* servers) {
   const CellSettings& s = cell.settings;
   try {
     // The embedded server's backend lives in this process, so its settings are ours to record;
@@ -185,7 +220,8 @@ std::optional<CellResult> RunSweepCell(
     const std::string backend_settings = backend_is_ours ? backend->settings() : "";
     std::optional<CellResult> result;
     if (s.remote()) {
-      result = RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress);
+      result =
+          RunRemoteCell(cell, std::move(graph), std::move(inputs), cancel, on_progress, servers);
     } else {
       LocalTarget target(std::move(backend), std::move(graph), options, std::move(inputs));
       result = RunLoad(target, cell.load, cancel, on_progress);
@@ -362,6 +398,7 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
   std::map<std::string, CellStatus> finished;
   std::unique_ptr<ResultsWriter> writer = OpenSweepResults(config, options, finished);
   if (writer) summary.run_id = writer->run_id();
+  EmbeddedServerPool servers;
 
   for (int i = 0; i < summary.total && !summary.interrupted; ++i) {
     if (AlreadyFinished(cells[i], finished)) {
@@ -370,9 +407,12 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
     }
     const auto run = [&](const SweepCell& cell) {
       observer.OnCellStart(i, summary.total, cell.settings);
-      return RunSweepCell(cell, cancel, [&](const LoadProgress& progress) {
-        observer.OnCellProgress(i, summary.total, cell.settings, progress);
-      });
+      return RunSweepCell(
+          cell, cancel,
+          [&](const LoadProgress& progress) {
+            observer.OnCellProgress(i, summary.total, cell.settings, progress);
+          },
+          &servers);
     };
     const auto done = [&](const SweepCell& cell, const CellResult& result) {
       if (writer) writer->AppendCell(cell.settings, result);

@@ -13,6 +13,7 @@
 #include "bench/loadgen/load_generator.h"
 #include "bench/loadgen/sweep_config.h"
 #include "core/error.h"
+#include "models/graph.h"
 #include "results/cell.h"
 
 namespace sonic {
@@ -24,12 +25,37 @@ class Server;
 // A failed cell's result: status kFailed, error_message "<kind>: <message>".
 CellResult FailedCell(ErrorKind kind, std::string_view message);
 
+// The embedded servers of a sweep: consecutive remote cells that would start the same server (the
+// same backend, model, precision, threads, instances, batcher, device and backend options) share
+// one, as the clients of a deployment share it, instead of each compiling its own; a cell that
+// needs another server replaces it. Each cell still has its own warm-up, and its statistics are
+// deltas over its own window. Not thread-safe.
+class EmbeddedServerPool {
+ public:
+  EmbeddedServerPool();
+  ~EmbeddedServerPool();
+  EmbeddedServerPool(const EmbeddedServerPool&) = delete;
+  EmbeddedServerPool& operator=(const EmbeddedServerPool&) = delete;
+
+  // The server for `cell`, started with `graph` unless the one kept serves the same. Throws what
+  // Server::Start throws.
+  service::Server& For(const SweepCell& cell, const Graph& graph);
+  // Stops the server kept (after a failed cell, whose server may be what failed).
+  void Reset();
+
+ private:
+  std::string key_;
+  std::unique_ptr<service::Server> server_;
+};
+
 // Runs one cell: builds the backend, model, inputs and LocalTarget, then RunLoad. Every error
 // (an unavailable backend, an unsupported precision, a compile error, out of memory, a failing
 // device) becomes a kFailed result with the error's kind and message: the sweep goes on.
-// std::nullopt when `cancel` became true during the cell (nothing about it is kept).
+// std::nullopt when `cancel` became true during the cell (nothing about it is kept). A remote
+// cell without a server address takes its server from `servers`, or starts its own when null.
 std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<bool>* cancel,
-                                       const std::function<void(const LoadProgress&)>& on_progress);
+                                       const std::function<void(const LoadProgress&)>& on_progress,
+                                       EmbeddedServerPool* servers = nullptr);
 
 // Starts the embedded default server of a remote cell (what RunSweepCell does for a cell without
 // a server address): the cell's backend, model, precision, threads, instances and batcher on a

@@ -616,6 +616,7 @@ std::vector<double> ParseRateAxis(std::string_view text, std::string_view key) {
 
 ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
   ConfigEntries entries;
+  std::string part;  // the section the lines are in
   int line_number = 0;
   for (std::size_t begin = 0; begin < text.size();) {
     std::size_t end = text.find('\n', begin);
@@ -624,13 +625,24 @@ ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
     begin = end + 1;
     ++line_number;
     line = Trim(line.substr(0, line.find('#')));
-    if (line.empty() || line == "[sweep]") continue;
+    if (line.empty()) continue;
     const std::string where = fmt::format("{}:{}", origin, line_number);
     auto problem = [&](std::string message) {
-      entries.push_back({"", "", where, std::move(message)});
+      entries.push_back({"", "", where, std::move(message), part});
     };
     if (line.front() == '[') {
-      problem(fmt::format("unknown section '{}' (only [sweep] is accepted)", line));
+      if (line == "[sweep]") {
+        part.clear();
+      } else if (line.starts_with("[sweep.") && line.ends_with(']') && line.size() > 8 &&
+                 std::all_of(line.begin() + 7, line.end() - 1, [](char c) {
+                   return std::islower(static_cast<unsigned char>(c)) != 0 ||
+                          std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '_';
+                 })) {
+        part = std::string(line.substr(7, line.size() - 8));
+      } else {
+        problem(fmt::format(
+            "unknown section '{}' (expected [sweep] or [sweep.PART], PART in a-z, 0-9, _)", line));
+      }
       continue;
     }
     const std::size_t equals = line.find('=');
@@ -644,14 +656,15 @@ ConfigEntries ParseConfigText(std::string_view text, std::string_view origin) {
       problem(fmt::format("expected 'key = value', got '{}'", line));
       continue;
     }
-    const auto first = std::find_if(entries.begin(), entries.end(),
-                                    [&](const ConfigEntry& entry) { return entry.key == key; });
+    const auto first = std::find_if(entries.begin(), entries.end(), [&](const ConfigEntry& entry) {
+      return entry.key == key && entry.part == part;
+    });
     if (first != entries.end()) {
       problem(
           fmt::format("'{}' is set twice (first at {}): one axis per line", key, first->origin));
       continue;
     }
-    entries.push_back({std::string(key), value, where, ""});
+    entries.push_back({std::string(key), value, where, "", part});
   }
   return entries;
 }
@@ -741,9 +754,12 @@ void CrossFieldProblems(SweepConfig& config, const EntryView& entries,
 
 }  // namespace
 
-SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
+namespace {
+
+// One grid: the entries of one part (and the common ones), problems collected.
+SweepConfig BuildPart(const ConfigEntries& entries, std::vector<std::string>& problems) {
   std::map<std::string, const ConfigEntry*> latest;
-  std::vector<std::string> problems;
+  const std::size_t first_problem = problems.size();
   for (const ConfigEntry& entry : entries) {
     if (!entry.problem.empty()) {
       problems.push_back(fmt::format("{}: {}", entry.origin, entry.problem));
@@ -772,7 +788,7 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   }
 
   CrossFieldProblems(config, EntryView{latest}, problems);
-  if (problems.empty()) {
+  if (problems.size() == first_problem) {
     const bool open =
         std::find(config.modes.begin(), config.modes.end(), LoadMode::kOpen) != config.modes.end();
     LoadSettings probe = config.load;
@@ -790,8 +806,65 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
       problems.push_back(error.what());
     }
   }
+  std::string& text = config.canonical_text;
+  text = "[sweep]\n";
+  for (const SweepKey& key : kKeys) {
+    const std::string value = value_of(key);
+    if (!value.empty()) text += fmt::format("{} = {}\n", key.name, value);
+  }
+  return config;
+}
+
+}  // namespace
+
+SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
+  std::vector<std::string> part_names;
+  for (const ConfigEntry& entry : entries) {
+    if (!entry.part.empty() &&
+        std::find(part_names.begin(), part_names.end(), entry.part) == part_names.end()) {
+      part_names.push_back(entry.part);
+    }
+  }
+  std::vector<std::string> problems;
+  SweepConfig config;
+  if (part_names.empty()) {
+    config = BuildPart(entries, problems);
+  } else {
+    for (const std::string& name : part_names) {
+      ConfigEntries part;
+      for (const ConfigEntry& entry : entries) {
+        if (entry.part.empty() || entry.part == name) part.push_back(entry);
+      }
+      std::vector<std::string> part_problems;
+      config.parts.push_back(BuildPart(part, part_problems));
+      for (std::string& problem : part_problems) {
+        // A common line's problem is every part's: say it once.
+        if (std::find(problems.begin(), problems.end(), problem) == problems.end()) {
+          problems.push_back(std::move(problem));
+        }
+      }
+    }
+    const std::vector<SweepConfig> parts = std::move(config.parts);
+    config = parts.front();
+    config.parts = parts;
+    config.part_names = part_names;
+    config.backends.clear();
+    config.canonical_text.clear();
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      for (const std::string& backend : parts[i].backends) AppendUnique(config.backends, backend);
+      if (parts[i].search) config.search = parts[i].search;
+      // Each part complete (every key), so that --resume needs no common section.
+      config.canonical_text +=
+          fmt::format("[sweep.{}]{}", part_names[i], parts[i].canonical_text.substr(7));
+    }
+  }
   if (problems.empty()) {
-    if (CountCells(config) > kMaxGridCells) {
+    std::int64_t cells = 0;
+    for (const SweepConfig& part :
+         config.parts.empty() ? std::vector<SweepConfig>{config} : config.parts) {
+      cells += CountCells(part);
+    }
+    if (cells > kMaxGridCells) {
       problems.push_back(fmt::format(
           "the grid has more than {0} cells; a sweep has at most {0} (split it into several "
           "sweeps)",
@@ -801,13 +874,6 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries) {
   if (!problems.empty()) {
     Throw(ErrorKind::kInvalidArgument, "invalid sweep configuration:\n  {}",
           fmt::join(problems, "\n  "));
-  }
-
-  std::string& text = config.canonical_text;
-  text = "[sweep]\n";
-  for (const SweepKey& key : kKeys) {
-    const std::string value = value_of(key);
-    if (!value.empty()) text += fmt::format("{} = {}\n", key.name, value);
   }
   return config;
 }
@@ -834,6 +900,15 @@ bool IsRemote(const SweepCell& cell) { return cell.settings.remote(); }
 }  // namespace
 
 std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
+  if (!config.parts.empty()) {
+    std::vector<SweepCell> cells;
+    for (const SweepConfig& part : config.parts) {
+      std::vector<SweepCell> more = ExpandCells(part);
+      cells.insert(cells.end(), std::make_move_iterator(more.begin()),
+                   std::make_move_iterator(more.end()));
+    }
+    return cells;
+  }
   const std::size_t usable_cpus = config.load.backend_cpus.empty()
                                       ? CurrentThreadCpus().size()
                                       : config.load.backend_cpus.size();

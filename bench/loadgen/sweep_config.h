@@ -23,12 +23,14 @@ struct ConfigEntry {
   std::string value;
   std::string origin;   // "configs/demo.conf:3" or "--batch", for error messages
   std::string problem;  // non-empty: the line is malformed, or repeats a key of the same file
+  std::string part;     // the [sweep.PART] section the line is in; empty: common to every part
 };
 using ConfigEntries = std::vector<ConfigEntry>;
 
 // Parses the sweep config text format (docs/SWEEP.md): one `key = value` per line, `#` comments,
-// blank lines, an optional `[sweep]` header line; a value may be written as a TOML string ("x") or
-// array ([1, 2, 4], ["a", "b"]). Never throws: malformed lines become entries with a problem.
+// blank lines, an optional `[sweep]` header line and `[sweep.PART]` sections (grids of their own,
+// each with the common keys above them); a value may be written as a TOML string ("x") or array
+// ([1, 2, 4], ["a", "b"]). Never throws: malformed lines become entries with a problem.
 ConfigEntries ParseConfigText(std::string_view text, std::string_view origin);
 
 // One sweep key, defined once: its config name, its command-line flag, its default (the canonical
@@ -103,6 +105,11 @@ struct SweepConfig {
   // The configuration in canonical form (every key, defaults included): stored in the results
   // file and read back by --resume, so that it reproduces exactly this grid.
   std::string canonical_text;
+  // A config with [sweep.PART] sections: each part's grid, in the order of the sections; the grid
+  // is their cells one part after the other. The fields above are then the first part's, except
+  // `backends` (every part's), `search` (set when a part searches) and canonical_text (all).
+  std::vector<SweepConfig> parts;
+  std::vector<std::string> part_names;
 };
 
 // Validates every entry before anything runs and throws Error(kInvalidArgument) listing all the

@@ -88,7 +88,7 @@ TEST(SweepConfig, CanonicalTextReproducesTheGrid) {
 
 TEST(SweepConfig, FlagsOverrideTheFile) {
   ConfigEntries entries = ParseConfigText("backend = null\nmodel = jet_cnn\nbatch = 1\n", "f");
-  entries.push_back({"batch", "2,4", "--batch"});
+  entries.push_back({"batch", "2,4", "--batch", "", ""});
   EXPECT_EQ(BuildSweepConfig(entries).batches, (std::vector<std::int64_t>{2, 4}));
 }
 
@@ -309,6 +309,41 @@ TEST(SweepConfig, ASearchSetsItsProbesLoadAndRefusesWhatItVaries) {
     const std::string error = ErrorOf([&] { FromText(config); });
     EXPECT_NE(error.find(expected), std::string::npos) << text << " -> " << error;
   }
+}
+
+// [sweep.PART] sections are grids of their own, each with the common keys; the grid is their
+// cells in section order, the canonical text reproduces it, and a common line's problem is told
+// once.
+TEST(SweepConfig, PartsAreGridsOfTheirOwnWithTheCommonKeys) {
+  const std::string text =
+      "[sweep]\nbackend = null\nmodel = jet_cnn\nconcurrency = 1, 2\n"
+      "[sweep.local]\ntarget = local\nprecision = fp32, int8\n"
+      "[sweep.service]\ntarget = remote\nlink = none, edge\nprecision = int8\n"
+      "concurrency = 4\n";
+  const SweepConfig config = FromText(text);
+  EXPECT_EQ(config.part_names, (std::vector<std::string>{"local", "service"}));
+  const std::vector<SweepCell> cells = ExpandCells(config);
+  ASSERT_EQ(cells.size(), 4u + 2u);
+  EXPECT_EQ(cells[0].settings.target, TargetKind::kLocal);
+  EXPECT_EQ(cells[3].settings.precision, "int8");
+  EXPECT_EQ(cells[4].settings.target, TargetKind::kRemote);
+  EXPECT_EQ(cells[4].settings.concurrency, 4);  // the part's own value wins over the common one
+  EXPECT_EQ(cells[5].settings.link, "edge");
+  const SweepConfig again = BuildSweepConfig(ParseConfigText(config.canonical_text, "stored"));
+  const std::vector<SweepCell> cells_again = ExpandCells(again);
+  ASSERT_EQ(cells_again.size(), cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    EXPECT_EQ(cells_again[i].settings.Key(), cells[i].settings.Key());
+  }
+  const std::string error = ErrorOf([] {
+    FromText(
+        "batch = x\nbackend = null\nmodel = jet_cnn\n[sweep.a]\n[sweep.b]\n"
+        "target = remote\n");
+  });
+  EXPECT_NE(error.find("test.conf:1: batch"), std::string::npos) << error;
+  EXPECT_EQ(error.find("test.conf:1:"), error.rfind("test.conf:1:")) << "told twice: " << error;
+  EXPECT_NE(ErrorOf([] { FromText("[sweep.Bad Name]\n"); }).find("unknown section"),
+            std::string::npos);
 }
 
 TEST(SweepConfig, ExplainsWhatIsMissingOrUnknown) {
