@@ -607,11 +607,9 @@ void ValidateLoadSettings(const LoadSettings& s) {
     bad("concurrency", s.concurrency, fmt::format("1 to {} in one process", kMaxConcurrency));
   }
   if (s.latency_bound && !(s.latency_bound->bound_ns > 0)) {
-    bad("latency_bound_ms", static_cast<double>(s.latency_bound->bound_ns) * 1e-6,
-        "more than 0");
+    bad("latency_bound_ms", static_cast<double>(s.latency_bound->bound_ns) * 1e-6, "more than 0");
   }
-  if (s.latency_bound &&
-      !(s.latency_bound->percentile > 0 && s.latency_bound->percentile < 100)) {
+  if (s.latency_bound && !(s.latency_bound->percentile > 0 && s.latency_bound->percentile < 100)) {
     bad("latency_percentile", s.latency_bound->percentile, "more than 0 and less than 100");
   }
   if (s.mode == LoadMode::kOpen && !(s.rate_hz > 0 && s.rate_hz <= kMaxRateHz)) {
@@ -658,9 +656,9 @@ bool LatencyBoundCertainlyMissed(std::int64_t requests, std::int64_t over_bound,
   constexpr double kZ = 2.576;
   const double n = static_cast<double>(requests);
   const double f = static_cast<double>(over_bound) / n;
-  const double lower = (f + kZ * kZ / (2 * n) -
-                        kZ * std::sqrt(f * (1 - f) / n + kZ * kZ / (4 * n * n))) /
-                       (1 + kZ * kZ / n);
+  const double lower =
+      (f + kZ * kZ / (2 * n) - kZ * std::sqrt(f * (1 - f) / n + kZ * kZ / (4 * n * n))) /
+      (1 + kZ * kZ / n);
   return lower > 1 - percentile / 100;
 }
 
