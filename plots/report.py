@@ -148,6 +148,51 @@ def accelerator_sentence(run):
             f"carry over, not the absolute numbers.")
 
 
+def _metric_tables(run, cell):
+    """(deltas {name: delta}, gauge series [(t_s, name, value)]) of a cell with server metrics."""
+    import h5py
+    with h5py.File(run.path, "r") as handle:
+        groups = handle["runs"][run.id]["cell"]
+        group = groups[sp._cell_group_name(groups, cell["_index"])]
+        deltas = {sp._text(r["name"]): float(r["delta"]) for r in group["server_metric_deltas"][()]}
+        series = [(float(r["t_s"]), sp._text(r["name"]), float(r["value"]))
+                  for r in group["server_metric_series"][()]]
+    return deltas, series
+
+
+def server_metric_rows(run):
+    """One row per remote cell with server metrics: what the server counted, each instance's duty
+    cycle over the scrapes' span, and the host's CPU and the GPUs' utilisation and power (means)."""
+    rows = []
+    for cell in run.cells:
+        if not cell.get("metrics_endpoint"):
+            continue
+        if cell.get("metrics_error") and not cell.get("metrics_span_s"):
+            rows.append(f"| {cell['_index']} | {cell['concurrency']} | — | — | — | — | — | "
+                        f"none: {cell['metrics_error']} |")
+            continue
+        deltas, series = _metric_tables(run, cell)
+        span = cell["metrics_span_s"] or float("nan")
+        total = lambda prefix: sum(v for k, v in deltas.items() if k.startswith(prefix))
+        duty = ", ".join(f"{v * 1e-6 / span:.2f}" for k, v in deltas.items()
+                         if k.startswith("sonic_inference_instance_busy_duration_us"))
+        mean = lambda prefix: (lambda values: sum(values) / len(values) if values else None)(
+            [value for _, name, value in series if name.startswith(prefix)])
+        rows.append(
+            f"| {cell['_index']} | {cell['concurrency']} | "
+            f"{total('nv_inference_request_success{'):.0f} | {duty or '—'} | "
+            f"{_fmt(mean('nv_cpu_utilization'), digits=2)} | "
+            f"{_fmt(mean('nv_gpu_utilization'), digits=2)} | "
+            f"{_fmt(mean('nv_gpu_power_usage'), ' W', 0)} | {cell.get('metrics_error') or 'ok'} |")
+    if not rows:
+        return []
+    return ["## Server metrics", "",
+            "What each remote cell's server reported on its Prometheus endpoint (docs/SWEEP.md "
+            "\"Server metrics\"): instance duty = busy time over the scrapes' span.", "",
+            "| cell | jobs | requests | instance duty | host cpu | gpu util | gpu power | scrapes |",
+            "|---|---|---|---|---|---|---|---|"] + rows + [""]
+
+
 def write(path, out_dir, figures):
     run = sp.latest_run(path)
     os.makedirs(out_dir, exist_ok=True)
@@ -182,6 +227,7 @@ def write(path, out_dir, figures):
             name = os.path.basename(figure)
             lines.append(f"![{name}]({os.path.relpath(figure, out_dir)})")
             lines.append("")
+    lines += server_metric_rows(run)
     lines += ["## Cells", "",
               "| target | link | backend | model | precision | batch | clients | rate (Hz) | inf/s ± 95% | p50 ms | p99 ms | status |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]

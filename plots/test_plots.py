@@ -112,6 +112,12 @@ class Figures(unittest.TestCase):
         row = next(line for line in report.splitlines() if line.startswith("| events/s of 2 jobs"))
         self.assertAlmostEqual(float(row.rsplit("|", 2)[1]), expected, places=1)
         self.assertIn("| jobs that saturate the service", report)
+        # The service cells' server metrics, their request counts the statistics RPC's.
+        self.assertIn("## Server metrics", report)
+        for r in rows:
+            if r["target"].decode() == "remote":
+                self.assertIn(f"| {int(r['index'])} | {int(r['concurrency'])} | "
+                              f"{int(r['server_request_count'])} |", report)
 
     def test_plot_of_a_missing_file_is_a_usage_error(self):
         result = run(SONICBENCH, "plot", os.path.join(OUT, "missing.h5"), "--out", OUT)

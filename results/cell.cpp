@@ -71,6 +71,33 @@ std::string CellSettings::SearchKey() const {
   return "search:" + search.Key();
 }
 
+std::optional<double> ServerMetrics::Delta(std::string_view name) const {
+  for (const MetricDelta& counter : counters) {
+    if (counter.name == name) return counter.delta;
+  }
+  return std::nullopt;
+}
+
+std::vector<MetricDelta> ServerMetrics::DeltasStartingWith(std::string_view prefix) const {
+  std::vector<MetricDelta> found;
+  for (const MetricDelta& counter : counters) {
+    if (counter.name.starts_with(prefix)) found.push_back(counter);
+  }
+  return found;
+}
+
+std::optional<double> ServerMetrics::MeanGauge(std::string_view name_prefix) const {
+  double sum = 0;
+  int count = 0;
+  for (const MetricPoint& point : gauges) {
+    if (point.name.starts_with(name_prefix)) {
+      sum += point.value;
+      ++count;
+    }
+  }
+  return count > 0 ? std::optional(sum / count) : std::nullopt;
+}
+
 std::string_view CellStatusName(CellStatus status) { return NameIn(kStatusNames, status); }
 CellStatus ParseCellStatus(std::string_view name) {
   return ParseNameIn(kStatusNames, name, "cell status");

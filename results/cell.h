@@ -181,6 +181,40 @@ struct ServerShare {
   friend bool operator==(const ServerShare&, const ServerShare&) = default;
 };
 
+// A remote cell's server as its Prometheus endpoint showed it (docs/SWEEP.md "Server metrics"):
+// scraped before and after the cell, for the counters' deltas, and at a fixed interval during it,
+// for the gauges' series. Samples are named as the text has them, labels included, sorted by
+// key: `nv_inference_count{model="resnet50",version="1"}`.
+struct MetricDelta {
+  std::string name;
+  double delta = 0;  // after - before; a histogram's _sum, _count and _bucket samples too
+  friend bool operator==(const MetricDelta&, const MetricDelta&) = default;
+};
+struct MetricPoint {
+  double t_s = 0;  // since the first scrape
+  std::string name;
+  double value = 0;
+  friend bool operator==(const MetricPoint&, const MetricPoint&) = default;
+};
+struct ServerMetrics {
+  std::string endpoint;  // the URL scraped
+  // Why the cell has no (or only part of its) metrics: the endpoint did not answer, a scrape
+  // failed; empty when every scrape succeeded.
+  std::string error;
+  double span_s = 0;  // from the first scrape to the last
+  std::vector<MetricDelta> counters;
+  std::vector<MetricPoint> gauges;
+
+  // The delta of the counter `name` (labels included); none when the scrapes lack it.
+  std::optional<double> Delta(std::string_view name) const;
+  // The deltas of every counter whose name (labels included) starts with `prefix`, in order.
+  std::vector<MetricDelta> DeltasStartingWith(std::string_view prefix) const;
+  // The mean over the series of the gauges whose name (labels included) starts with
+  // `name_prefix`; none without points.
+  std::optional<double> MeanGauge(std::string_view name_prefix) const;
+  friend bool operator==(const ServerMetrics&, const ServerMetrics&) = default;
+};
+
 // One client process (MPI rank) of a fleet cell, as it measured with its own monotonic clock.
 // Clock figures are relative to rank 0's clock: offset_ns = this rank's clock - rank 0's clock,
 // estimated by ping-pong with uncertainty offset_uncertainty_ns (half the best round trip).
@@ -267,6 +301,9 @@ struct CellResult {
   // Remote cells on the embedded server: each model instance's busy time over the cell's wall
   // time, warm-up included (the server's own statistics); empty otherwise.
   std::vector<double> instance_duty_cycles;
+  // Remote cells whose server has a metrics endpoint (the embedded server's, or metrics_url);
+  // none for other cells.
+  std::optional<ServerMetrics> server_metrics;
 
   // Cells with a latency bound (CellSettings::latency_bound_ms): the window's requests that
   // completed within it, and LoadGen's verdict on the bound (VALID: met; none without a bound)

@@ -59,7 +59,7 @@ COLUMNS_SINCE_4 = (
     + ["event_ns_total", "event_inference_ns_total", "event_inference_fraction", "bytes_per_event"])
 COLUMNS_SINCE_5 = ["search_over", "latency_bound_ms", "latency_percentile", "search_role",
                    "search_probe", "within_bound_requests", "goodput_per_s", "search_verdict",
-                   "bound_verdict_reason"]
+                   "bound_verdict_reason", "metrics_endpoint", "metrics_error", "metrics_span_s"]
 VERDICTS = {"", "VALID", "INVALID"}
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
@@ -197,6 +197,12 @@ class Checker:
         if not isinstance(group, h5py.Group):
             self.fail(where, "no cell group")
             return
+        if "metrics_endpoint" in row.dtype.names and text(row["metrics_endpoint"]):
+            for name, fields in (("server_metric_deltas", ("name", "delta")),
+                                 ("server_metric_series", ("t_s", "name", "value"))):
+                table = group.get(name)
+                if not isinstance(table, h5py.Dataset) or table.dtype.names != fields:
+                    self.fail(f"{where}/{name}", f"expected a compound dataset with fields {fields}")
         latency = self.check_histogram(f"{where}/latency_histogram", group.get("latency_histogram"),
                                        row, "latency")
         self.check_histogram(f"{where}/send_lag_histogram", group.get("send_lag_histogram"), row,

@@ -267,6 +267,12 @@ RunInfo ReadRunInfo(hid_t run) {
 
 void WriteCellGroup(hid_t group, const CellResult& result) {
   WriteServers(group, result.servers);
+  if (result.server_metrics) {
+    WriteTable(group, schema::kServerMetricDeltas, schema::MetricDeltaColumns(),
+               result.server_metrics->counters);
+    WriteTable(group, schema::kServerMetricSeries, schema::MetricPointColumns(),
+               result.server_metrics->gauges);
+  }
   WriteFleet(group, result.fleet);
   WriteHistogram(group, schema::kLatencyHistogram, result.latency);
   WriteHistogram(group, schema::kSendLagHistogram, result.send_lag);
@@ -299,6 +305,17 @@ void WriteCellGroup(hid_t group, const CellResult& result) {
 
 void ReadCellGroup(hid_t group, bool with_raw_records, CellResult& result) {
   result.servers = ReadServers(group);
+  if (result.server_metrics) {
+    if (!h5::Exists(group, schema::kServerMetricDeltas) ||
+        !h5::Exists(group, schema::kServerMetricSeries)) {
+      Throw(ErrorKind::kIo, "the cell names a metrics endpoint but has no {} and {} tables",
+            schema::kServerMetricDeltas, schema::kServerMetricSeries);
+    }
+    result.server_metrics->counters =
+        ReadTable(group, schema::kServerMetricDeltas, schema::MetricDeltaColumns());
+    result.server_metrics->gauges =
+        ReadTable(group, schema::kServerMetricSeries, schema::MetricPointColumns());
+  }
   result.fleet = ReadFleet(group);
   result.latency = ReadHistogram(group, schema::kLatencyHistogram);
   result.send_lag = ReadHistogram(group, schema::kSendLagHistogram);

@@ -73,6 +73,44 @@ double P99HalfWidth(const LatencyHistogram& latency) {
 
 // The lines under a cell: its share per server (when there are several) and, for a fleet, its
 // client processes (the first kListedRanks of them) and the windows' alignment.
+// The line under a remote cell with server metrics: the requests and executions the server
+// counted, each instance's busy fraction of the scrapes' span (its duty cycle), and the host's
+// CPU and, where the server has GPUs, their utilisation and power, as means over the cell.
+std::string FormatServerMetrics(const CellResult& r) {
+  if (!r.server_metrics) return {};
+  const ServerMetrics& m = *r.server_metrics;
+  if (m.counters.empty()) {
+    return fmt::format("        server metrics ({}): none: {}\n", m.endpoint,
+                       m.error.empty() ? "no counter in the scrapes" : m.error);
+  }
+  const auto sum = [&](std::string_view prefix) {
+    double total = 0;
+    for (const MetricDelta& counter : m.DeltasStartingWith(prefix)) total += counter.delta;
+    return total;
+  };
+  std::string out = fmt::format(
+      "        server metrics ({}, {:.1f} s): {:.0f} requests, {:.0f} inferences, {:.0f} "
+      "executions",
+      m.endpoint, m.span_s, sum("nv_inference_request_success{"), sum("nv_inference_count{"),
+      sum("nv_inference_exec_count{"));
+  const std::vector<MetricDelta> busy = m.DeltasStartingWith("sonic_inference_instance_busy");
+  for (std::size_t i = 0; i < busy.size() && m.span_s > 0; ++i) {
+    out +=
+        fmt::format("{} {:.2f}", i == 0 ? "; instance duty" : ",", busy[i].delta * 1e-6 / m.span_s);
+  }
+  if (const auto cpu = m.MeanGauge("nv_cpu_utilization")) {
+    out += fmt::format("; host cpu {:.2f}", *cpu);
+  }
+  if (const auto gpu = m.MeanGauge("nv_gpu_utilization")) {
+    out += fmt::format("; gpu {:.2f}", *gpu);
+  }
+  if (const auto power = m.MeanGauge("nv_gpu_power_usage")) {
+    out += fmt::format(", {:.0f} W", *power);
+  }
+  if (!m.error.empty()) out += fmt::format(" (then: {})", m.error);
+  return out + "\n";
+}
+
 std::string FormatBreakdown(const CellResult& r) {
   constexpr std::size_t kListedRanks = 8;
   std::string out;
@@ -304,6 +342,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
         measured ? FormatNs(r.latency.Percentile(0.99)) : "-",
         measured ? fmt::format("{:.2f}", r.ClientCpuUtilisation()) : "-", status);
     out += FormatBreakdown(r);
+    out += FormatServerMetrics(r);
     out += FormatWorkflow(cell, local_events_per_s);
   }
   out += FormatSearches(cells);

@@ -154,6 +154,37 @@ void AddWorkflowColumns(std::vector<CellTableColumn>& c) {
   }));
 }
 
+// Schema 5: a remote cell's server metrics: present when the endpoint is named (the series and
+// deltas are tables in the cell's group).
+void AddMetricsColumns(std::vector<CellTableColumn>& c) {
+  using M = ServerMetrics;
+  const auto metrics_column = [&](std::string name, FieldType type, auto member, Value none) {
+    c.push_back({{std::move(name), type},
+                 [member, none](const CellRow& row) {
+                   return row.result.server_metrics ? Value((*row.result.server_metrics).*member)
+                                                    : none;
+                 },
+                 [member](const Value& value, CellRecord& cell) {
+                   using T = std::remove_reference_t<decltype(M{}.*member)>;
+                   if (cell.result.server_metrics) {
+                     (*cell.result.server_metrics).*member = std::get<T>(value);
+                   }
+                 }});
+  };
+  // The endpoint first: a non-empty one is what says the cell has metrics.
+  c.push_back({{"metrics_endpoint", FieldType::kString},
+               [](const CellRow& row) {
+                 return Value(row.result.server_metrics ? row.result.server_metrics->endpoint
+                                                        : std::string());
+               },
+               [](const Value& value, CellRecord& cell) {
+                 const auto& endpoint = std::get<std::string>(value);
+                 if (!endpoint.empty()) cell.result.server_metrics.emplace().endpoint = endpoint;
+               }});
+  metrics_column("metrics_error", FieldType::kString, &M::error, Value(std::string()));
+  metrics_column("metrics_span_s", FieldType::kFloat64, &M::span_s, Value(0.0));
+}
+
 // Schema 5: a latency-bound search's settings and verdict.
 void AddSearchColumns(std::vector<CellTableColumn>& c) {
   using S = CellSettings;
@@ -267,6 +298,7 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     c.push_back(ResultColumn("backend_settings", &R::backend_settings));
     AddWorkflowColumns(c);
     AddSearchColumns(c);
+    AddMetricsColumns(c);
     return c;
   }();
   return columns;
@@ -302,6 +334,19 @@ const std::vector<Column<ServerShare, ServerShare>>& ServerColumns() {
     add("latency_max_ns", &LatencySummary::max_ns);
     return c;
   }();
+  return columns;
+}
+
+const std::vector<Column<MetricDelta, MetricDelta>>& MetricDeltaColumns() {
+  static const std::vector<Column<MetricDelta, MetricDelta>> columns = {
+      MemberColumn("name", &MetricDelta::name), MemberColumn("delta", &MetricDelta::delta)};
+  return columns;
+}
+
+const std::vector<Column<MetricPoint, MetricPoint>>& MetricPointColumns() {
+  static const std::vector<Column<MetricPoint, MetricPoint>> columns = {
+      MemberColumn("t_s", &MetricPoint::t_s), MemberColumn("name", &MetricPoint::name),
+      MemberColumn("value", &MetricPoint::value)};
   return columns;
 }
 

@@ -29,6 +29,8 @@ inline constexpr const char* kEventTimeHistogram = "event_time_histogram";  // s
 inline constexpr const char* kInstanceDutyCycles = "instance_duty_cycles";  // schema 4
 inline constexpr const char* kRawRecords = "raw_records";
 inline constexpr const char* kServerBatchSizes = "server_batch_sizes";
+inline constexpr const char* kServerMetricDeltas = "server_metric_deltas";  // schema 5
+inline constexpr const char* kServerMetricSeries = "server_metric_series";  // schema 5
 std::string ServerHistogramName(std::size_t server);  // "server_<i>_latency_histogram"
 
 // One column of a table: how to compute its value from a `Source` and, unless it is derived
@@ -56,6 +58,8 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns();
 const Column<CellRow, CellRecord>& CellColumn(const std::string& name);
 const std::vector<Column<ServerShare, ServerShare>>& ServerColumns();  // latency histogram aside
 const std::vector<Column<RankSummary, RankSummary>>& RankColumns();
+const std::vector<Column<MetricDelta, MetricDelta>>& MetricDeltaColumns();
+const std::vector<Column<MetricPoint, MetricPoint>>& MetricPointColumns();
 const std::vector<Column<ErrorCount, ErrorCount>>& ErrorColumns();
 
 template <typename Source, typename Record>

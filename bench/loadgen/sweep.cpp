@@ -11,6 +11,7 @@
 
 #include "backends/registry.h"
 #include "bench/loadgen/local_target.h"
+#include "bench/loadgen/metrics_recorder.h"
 #include "bench/loadgen/remote_target.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -67,6 +68,7 @@ std::unique_ptr<service::Server> StartServerFor(const SweepCell& cell, Graph gra
   model.backend_options = cell.backend_options;
   service::ServerOptions server_options;
   server_options.models.push_back(std::move(model));
+  if (cell.remote.metrics_url == "auto") server_options.metrics_port = 0;  // any free port
   return service::Server::Start(std::move(server_options));
 }
 
@@ -99,6 +101,17 @@ std::vector<double> DutyCycles(const service::ModelStatsSnapshot& before,
   return duty;
 }
 
+// The metrics endpoint a remote cell scrapes: the embedded server's own with metrics_url = auto,
+// the URL given otherwise; none with metrics_url = none, or auto against an external server.
+std::optional<service::MetricsUrl> MetricsUrlFor(const SweepCell& cell,
+                                                 const service::Server* embedded) {
+  const std::string& url = cell.remote.metrics_url;
+  if (url == "none") return std::nullopt;
+  if (url != "auto") return service::ParseMetricsUrl(url);
+  if (embedded == nullptr || embedded->metrics() == nullptr) return std::nullopt;
+  return service::ParseMetricsUrl(embedded->metrics()->url());
+}
+
 // A remote cell: the service as the system under test, through the emulated link. Without a
 // server address the cell starts its own server on a free loopback port (the embedded default)
 // and stops it afterwards. Any failed request fails the cell: a measurement with errors in it
@@ -127,6 +140,11 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
   const std::vector<service::ModelStatsSnapshot> before =
       server ? server->Statistics() : std::vector<service::ModelStatsSnapshot>{};
   const std::int64_t started_ns = MonotonicNs();
+  std::unique_ptr<CellMetricsRecorder> metrics;
+  if (const std::optional<service::MetricsUrl> url = MetricsUrlFor(cell, server)) {
+    metrics = std::make_unique<CellMetricsRecorder>(
+        *url, std::chrono::milliseconds(cell.remote.metrics_interval_ms));
+  }
   try {
     result = RunLoad(target, cell.load, cancel, progress);
   } catch (const Error& error) {
@@ -134,6 +152,7 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
     Throw(error.kind(), "{} (server {})", error.what(),
           server ? options.client.address : cell.remote.server);
   }
+  if (result && metrics) result->server_metrics = metrics->Finish();
   if (result && result->status != CellStatus::kFailed) {
     try {
       result->server = target.ServerStatisticsDelta();
@@ -175,10 +194,10 @@ EmbeddedServerPool::~EmbeddedServerPool() { Reset(); }
 service::Server& EmbeddedServerPool::For(const SweepCell& cell, const Graph& graph) {
   const CellSettings& s = cell.settings;
   const service::BatcherOptions batching = EmbeddedBatching(cell);
-  const std::string key =
-      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.backend, s.model, s.precision, s.threads,
-                  cell.remote.instances, batching.dynamic, batching.max_batch,
-                  batching.max_queue_delay_us, cell.device, cell.backend_options);
+  const std::string key = fmt::format(
+      "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.backend, s.model, s.precision, s.threads,
+      cell.remote.instances, batching.dynamic, batching.max_batch, batching.max_queue_delay_us,
+      cell.device, cell.backend_options, cell.remote.metrics_url);
   if (server_ == nullptr || key != key_) {
     Reset();
     server_ = StartServerFor(cell, graph);

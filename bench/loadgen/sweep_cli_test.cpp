@@ -143,6 +143,65 @@ TEST(SweepCli, WritesEveryCellOfJetCnnOnReferenceAndOnednn) {
   EXPECT_EQ(cells[3].settings.batch, 4);
 }
 
+// A remote cell on the embedded server records the server's Prometheus metrics: the counters'
+// deltas agree with what the statistics RPC said for the same cell, the gauges form a series over
+// the cell, and each instance's busy time is its duty cycle. A cell whose endpoint does not answer
+// records why, and is measured as ever.
+TEST(SweepCli, RemoteCellsRecordTheirServersMetrics) {
+  const std::string path = TempFile("metrics.h5");
+  const Outcome run =
+      RunSonicbench(With({"sweep", "--backend", "null", "--backend-options", "latency_us=2000",
+                          "--model", "jet_cnn", "--target", "remote", "--concurrency", "1,2",
+                          "--metrics-interval-ms", "100", "--out", path}));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells(reader.ListRuns().at(0));
+  ASSERT_EQ(cells.size(), 2u);
+  for (const CellRecord& cell : cells) {
+    ASSERT_TRUE(cell.result.server_metrics.has_value());
+    ASSERT_TRUE(cell.result.server.has_value());
+    const ServerMetrics& metrics = *cell.result.server_metrics;
+    EXPECT_TRUE(metrics.error.empty()) << metrics.error;
+    EXPECT_TRUE(metrics.endpoint.starts_with("http://127.0.0.1:")) << metrics.endpoint;
+    double success = 0, inferences = 0;
+    for (const MetricDelta& d : metrics.DeltasStartingWith("nv_inference_request_success{")) {
+      success += d.delta;
+    }
+    for (const MetricDelta& d : metrics.DeltasStartingWith("nv_inference_count{")) {
+      inferences += d.delta;
+    }
+    EXPECT_EQ(success, static_cast<double>(cell.result.server->request_count));
+    EXPECT_EQ(inferences, static_cast<double>(cell.result.server->inference_count));
+    // Busy 2 ms of every request, whatever the clients do: the duty cycle is well above zero.
+    const std::vector<MetricDelta> busy =
+        metrics.DeltasStartingWith("sonic_inference_instance_busy");
+    ASSERT_EQ(busy.size(), 1u);
+    EXPECT_GT(busy[0].delta * 1e-6 / metrics.span_s, 0.3) << busy[0].delta << " us";
+    int pending = 0;
+    for (const MetricPoint& point : metrics.gauges) {
+      pending += point.name.starts_with("nv_inference_pending_request_count{");
+    }
+    EXPECT_GE(pending, 3) << "the first, the last and the scrapes in between";
+  }
+  const Outcome report = RunSonicbench({"report", path});
+  EXPECT_NE(report.out.find("server metrics (http://127.0.0.1:"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("instance duty"), std::string::npos) << report.out;
+
+  const std::string dead = TempFile("metrics_dead.h5");
+  const Outcome unanswered =
+      RunSonicbench(With({"sweep", "--backend", "null", "--model", "jet_cnn", "--target", "remote",
+                          "--metrics-url", "http://127.0.0.1:1/metrics", "--out", dead}));
+  ASSERT_EQ(unanswered.exit_code, 0) << unanswered.out << unanswered.err;
+  const std::vector<CellRecord> measured =
+      ResultsReader(dead).ReadCells(ResultsReader(dead).ListRuns().at(0));
+  ASSERT_EQ(measured.size(), 1u);
+  EXPECT_NE(measured[0].result.status, CellStatus::kFailed) << measured[0].result.error_message;
+  ASSERT_TRUE(measured[0].result.server_metrics.has_value());
+  EXPECT_NE(measured[0].result.server_metrics->error.find("127.0.0.1:1"), std::string::npos)
+      << measured[0].result.server_metrics->error;
+  EXPECT_TRUE(measured[0].result.server_metrics->counters.empty());
+}
+
 // The idle policy is the environment the process started with (libgomp reads it at load), so
 // the child gets it and each cell must say which one it ran with, local and embedded server alike.
 TEST(SweepCli, EachCellRecordsTheOnednnIdlePolicyItRanWith) {

@@ -18,6 +18,7 @@
 #include "core/parse.h"
 #include "models/zoo.h"
 #include "service/link.h"
+#include "service/metrics_scrape.h"
 
 namespace sonic {
 namespace {
@@ -374,6 +375,18 @@ const SweepKey kKeys[] = {
        const auto probes = static_cast<int>(ParseIntInRange(v, "search_max_probes", 1, 1000));
        if (c.search) c.search->max_probes = probes;
      }},
+    {"metrics_url", "--metrics-url", [] { return std::string("auto"); },
+     "Remote: the server's Prometheus endpoint: auto (the embedded server's), none, or a URL",
+     [](const std::string& v, SweepConfig& c) {
+       if (v != "auto" && v != "none") service::ParseMetricsUrl(v);
+       c.remote.metrics_url = v;
+     }},
+    {"metrics_interval_ms", "--metrics-interval-ms", [] { return std::string("500"); },
+     "Remote: how often the server's gauges are scraped during a cell",
+     [](const std::string& v, SweepConfig& c) {
+       c.remote.metrics_interval_ms =
+           static_cast<int>(ParseIntInRange(v, "metrics_interval_ms", 10, 3'600'000));
+     }},
     {"repeats", "--repeats", [] { return std::string("1"); }, "Repeats of every cell",
      [](const std::string& v, SweepConfig& c) {
        c.repeats = ParseIntInRange(v, "repeats", 1, kMaxGridCells);
@@ -559,8 +572,9 @@ std::vector<std::string> SearchRules(SweepConfig& config,
 
 // Keys that only remote cells use: set on a grid without remote cells, they would be ignored.
 constexpr std::string_view kRemoteOnlyKeys[] = {
-    "link",      "dynamic_batching",   "server",           "server_policy",
-    "instances", "max_queue_delay_us", "server_max_batch", "channels"};
+    "link",        "dynamic_batching",   "server",           "server_policy",
+    "instances",   "max_queue_delay_us", "server_max_batch", "channels",
+    "metrics_url", "metrics_interval_ms"};
 
 // The number of cells ExpandCells would make, capped at kMaxGridCells + 1. Each factor is at most
 // kMaxGridCells and the running count is capped after each step, so nothing overflows.

@@ -70,6 +70,10 @@ struct RemoteSettings {
   std::int64_t max_queue_delay_us{};  // embedded server, dynamic batching on
   std::int64_t max_batch{};           // embedded server's max batch; 0: batch x concurrency, <= 64
   int channels{};                     // client gRPC connections
+  // The servers' Prometheus endpoint: "auto" (the embedded server's own; none for others),
+  // "none", or an http:// URL (e.g. a Triton server's http://host:8002/metrics).
+  std::string metrics_url;
+  int metrics_interval_ms{};  // gauges scraped this often during a cell
 };
 
 struct SweepConfig {
