@@ -111,8 +111,8 @@ void CellMetricsRecorder::Poll() {
   while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
     lock.unlock();
     const std::optional<service::ScrapedMetrics> scrape = Scrape();
-    const double t_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-                           .count();
+    const double t_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     lock.lock();
     if (!scrape) return;
     const std::vector<MetricPoint> points = GaugePoints(*scrape, t_s);

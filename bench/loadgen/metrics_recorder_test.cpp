@@ -38,8 +38,10 @@ TEST(MetricsRecorder, CountersAndHistogramsGiveDeltasOfWhatBothScrapesHave) {
   EXPECT_EQ(deltas, expected);  // the gauge is no counter; the new model has no earlier value
   const std::vector<MetricPoint> gauges = GaugePoints(after, 1.5);
   ASSERT_EQ(gauges.size(), 1u);
-  EXPECT_EQ(gauges[0], (MetricPoint{1.5, "nv_inference_pending_request_count{model=\"m\","
-                                         "version=\"1\"}", 0}));
+  EXPECT_EQ(gauges[0], (MetricPoint{1.5,
+                                    "nv_inference_pending_request_count{model=\"m\","
+                                    "version=\"1\"}",
+                                    0}));
 }
 
 TEST(MetricsRecorder, NamesEscapeLabelValuesAsTheTextFormatDoes) {
