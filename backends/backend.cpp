@@ -61,6 +61,7 @@ void Backend::ValidateOptions(std::string_view device, std::string_view backend_
     Throw(ErrorKind::kInvalidArgument, "{}: backend options '{}': this backend takes none", name(),
           backend_options);
   }
+  DoValidateOptions(device, backend_options);
 }
 
 std::map<std::string, std::string, std::less<>> ParseBackendOptions(

@@ -99,8 +99,9 @@ class Backend {
   virtual std::string settings() const { return {}; }
   // Checks CompileOptions::device and ::backend_options as Compile would read them, before any
   // work and without touching a device: Error(kInvalidArgument) naming the backend, the item and
-  // the accepted forms. The base refuses any selector or option the backend has no forms for.
-  virtual void ValidateOptions(std::string_view device, std::string_view backend_options) const;
+  // the accepted forms. Refuses any selector or option the backend has no forms for, then asks
+  // DoValidateOptions.
+  void ValidateOptions(std::string_view device, std::string_view backend_options) const;
 
   // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
   // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options (a
@@ -110,6 +111,10 @@ class Backend {
   bool Supports(Precision precision) const;
 
  protected:
+  // The backend's own reading of a selector and options it has forms for; throws as
+  // ValidateOptions. The default accepts them.
+  virtual void DoValidateOptions(std::string_view /*device*/,
+                                 std::string_view /*backend_options*/) const {}
   // Compile once the checks above passed.
   virtual std::unique_ptr<Executable> DoCompile(const Graph& graph,
                                                 const CompileOptions& options) const = 0;

@@ -687,10 +687,6 @@ class CudnnBackend final : public Backend {
 
   std::string_view name() const override { return "cudnn"; }
   std::string device_forms() const override { return "N | cuda:N (GPU index, default 0)"; }
-  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
-    Backend::ValidateOptions(device, backend_options);
-    ParseDevice(device);
-  }
   DeviceKind device_kind() const override { return DeviceKind::kGpu; }
   std::string device_name() const override { return device_name_; }
   std::string library_version() const override {
@@ -706,6 +702,10 @@ class CudnnBackend final : public Backend {
   std::string unavailable_reason() const override { return reason_; }
 
  protected:
+  void DoValidateOptions(std::string_view device,
+                         std::string_view /*backend_options*/) const override {
+    ParseDevice(device);
+  }
   std::unique_ptr<Executable> DoCompile(const Graph& graph,
                                         const CompileOptions& options) const override {
     if (!reason_.empty()) Throw(ErrorKind::kUnavailable, "backend 'cudnn': {}", reason_);

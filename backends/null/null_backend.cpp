@@ -53,12 +53,12 @@ class NullBackend final : public Backend {
             Precision::kBf16, Precision::kInt8, Precision::kBfp8};
   }
   std::string option_forms() const override { return std::string(kOptionForms); }
-  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
-    Backend::ValidateOptions(device, backend_options);
-    ParseEmulatedDevice(backend_options);
-  }
 
  protected:
+  void DoValidateOptions(std::string_view /*device*/,
+                         std::string_view backend_options) const override {
+    ParseEmulatedDevice(backend_options);
+  }
   std::unique_ptr<Executable> DoCompile(const Graph& graph,
                                         const CompileOptions& options) const override {
     return std::make_unique<NullExecutable>(graph.input_shape(), graph.output_shape(),

@@ -1012,12 +1012,11 @@ class OneDnnBackend final : public Backend {
     return supported;
   }
 
-  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
-    Backend::ValidateOptions(device, backend_options);
+ protected:
+  void DoValidateOptions(std::string_view /*device*/,
+                         std::string_view backend_options) const override {
     ParseOneDnnOptions(backend_options);
   }
-
- protected:
   std::unique_ptr<Executable> DoCompile(const Graph& graph,
                                         const CompileOptions& options) const override {
     CheckIdlePolicy(ParseOneDnnOptions(options.backend_options).idle);

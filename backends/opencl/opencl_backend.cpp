@@ -562,11 +562,10 @@ class OpenClBackend final : public Backend {
     return {};
   }
 
-  void ValidateOptions(std::string_view device, std::string_view backend_options) const override {
+ protected:
+  void DoValidateOptions(std::string_view device, std::string_view backend_options) const override {
     ParseOpenClOptions(device, backend_options);
   }
-
- protected:
   std::unique_ptr<Executable> DoCompile(const Graph& graph,
                                         const CompileOptions& options) const override {
     Graph folded = graph;
