@@ -113,9 +113,9 @@ std::optional<service::MetricsUrl> MetricsUrlFor(const SweepCell& cell,
 }
 
 // A remote cell: the service as the system under test, through the emulated link. Without a
-// server address the cell starts its own server on a free loopback port (the embedded default)
-// and stops it afterwards. Any failed request fails the cell: a measurement with errors in it
-// does not describe the service.
+// server address the cell takes the embedded server from `pool` (or, without one, starts its own
+// on a free loopback port and stops it afterwards). Any failed request fails the cell: a
+// measurement with errors in it does not describe the service.
 std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
                                         std::shared_ptr<const InputSource> inputs,
                                         const std::atomic<bool>* cancel,
@@ -248,13 +248,16 @@ std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<
     if (result) result->backend_settings = backend_settings;
     return result;
   } catch (const Error& error) {
+    if (servers != nullptr) servers->Reset();  // the failure may be the server's
     // An interrupt during setup (waiting for a server, compiling) abandons the cell like one
     // during the load: nothing is stored for it, and --resume runs it.
     if (cancel != nullptr && cancel->load()) return std::nullopt;
     return FailedCell(error.kind(), error.what());
   } catch (const std::bad_alloc&) {
+    if (servers != nullptr) servers->Reset();
     return FailedCell(ErrorKind::kResourceExhausted, "out of memory");
   } catch (const std::exception& error) {
+    if (servers != nullptr) servers->Reset();
     return FailedCell(ErrorKind::kInternal, error.what());
   }
 }

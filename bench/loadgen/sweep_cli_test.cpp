@@ -183,6 +183,8 @@ TEST(SweepCli, RemoteCellsRecordTheirServersMetrics) {
     }
     EXPECT_GE(pending, 3) << "the first, the last and the scrapes in between";
   }
+  // The two cells differ only in their clients: one embedded server serves both.
+  EXPECT_EQ(cells[0].result.server_metrics->endpoint, cells[1].result.server_metrics->endpoint);
   const Outcome report = RunSonicbench({"report", path});
   EXPECT_NE(report.out.find("server metrics (http://127.0.0.1:"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("instance duty"), std::string::npos) << report.out;
