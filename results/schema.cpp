@@ -69,13 +69,10 @@ std::optional<E> ParseOptional(std::string_view name) {
   return kParse(name);
 }
 
-// LoadGen's words for a latency bound met or not; "" for a cell without a bound.
+// LoadGen's words for a latency bound met or not (OptionalName: "" for a cell without a bound).
 constexpr NameTable<bool, 2> kVerdictNames{{{true, "VALID"}, {false, "INVALID"}}};
-std::string_view VerdictName(std::optional<bool> met) {
-  return met ? NameIn(kVerdictNames, *met) : std::string_view();
-}
-std::optional<bool> ParseVerdict(std::string_view name) {
-  if (name.empty()) return std::nullopt;
+std::string_view VerdictName(bool met) { return NameIn(kVerdictNames, met); }
+bool ParseVerdict(std::string_view name) {
   return ParseNameIn(kVerdictNames, name, "search verdict");
 }
 
@@ -201,12 +198,14 @@ void AddSearchColumns(std::vector<CellTableColumn>& c) {
   c.push_back(ResultColumn("within_bound_requests", &R::within_bound_requests));
   c.push_back(DerivedColumn("goodput_per_s", FieldType::kFloat64,
                             [](const CellRow& row) { return Value(row.result.GoodputPerS()); }));
-  c.push_back(
-      {{"search_verdict", FieldType::kString},
-       [](const CellRow& row) { return Value(std::string{VerdictName(row.result.bound_met)}); },
-       [](const Value& value, CellRecord& cell) {
-         cell.result.bound_met = ParseVerdict(std::get<std::string>(value));
-       }});
+  c.push_back({{"search_verdict", FieldType::kString},
+               [](const CellRow& row) {
+                 return Value(std::string{OptionalName<bool, VerdictName>(row.result.bound_met)});
+               },
+               [](const Value& value, CellRecord& cell) {
+                 cell.result.bound_met =
+                     ParseOptional<bool, ParseVerdict>(std::get<std::string>(value));
+               }});
   c.push_back(ResultColumn("bound_verdict_reason", &R::bound_verdict_reason));
 }
 

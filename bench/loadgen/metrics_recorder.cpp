@@ -9,8 +9,8 @@
 namespace sonic {
 namespace {
 
-// Whether a sample of family-typed `types` is cumulative: a counter, or a histogram's or
-// summary's _sum, _count and _bucket.
+// Whether a sample of `scrape` is cumulative: its family is a counter, or it is a histogram's or
+// summary's _sum, _count or _bucket.
 bool IsCumulative(const service::ScrapedMetrics& scrape, const std::string& name) {
   const auto type_of = [&](const std::string& family) {
     const auto it = scrape.types.find(family);

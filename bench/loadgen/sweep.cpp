@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -298,10 +299,15 @@ std::string StoredConfigText(const std::string& path) {
 
 namespace {
 
-// The finished cells of `run`, and the identities of the searches it finished.
+// The finished cells of `run`, and the identities of the searches it finished. The cells
+// themselves are read only when a key says the run has a search.
 std::map<std::string, CellStatus> FinishedCellsAndSearches(const ResultsReader& reader,
                                                            const std::string& run) {
   std::map<std::string, CellStatus> finished = reader.FinishedCells(run);
+  const bool searched = std::any_of(finished.begin(), finished.end(), [](const auto& cell) {
+    return cell.first.find(";search_over=") != std::string::npos;
+  });
+  if (!searched) return finished;
   for (const CellRecord& cell : reader.ReadCells(run, /*with_raw_records=*/false)) {
     if (cell.settings.search_role == SearchRole::kConfirmation) {
       finished[cell.settings.SearchKey()] = cell.result.status;
