@@ -1,5 +1,6 @@
 #include "models/graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -24,7 +25,7 @@ void ExpectInputs(const Node& node, std::size_t count) {
 
 std::int64_t WindowOutput(const Node& node, std::int64_t size, std::int64_t kernel,
                           std::int64_t stride, std::int64_t dilation, std::int64_t pad_begin,
-                          std::int64_t pad_end) {
+                          std::int64_t pad_end, bool ceil_mode = false) {
   if (kernel <= 0 || stride <= 0 || dilation <= 0 || pad_begin < 0 || pad_end < 0) {
     NodeError(node, fmt::format("kernel {}, stride {}, dilation {} must be positive and pads "
                                 "{}, {} non-negative",
@@ -38,7 +39,11 @@ std::int64_t WindowOutput(const Node& node, std::int64_t size, std::int64_t kern
                                 "{}+{}",
                                 extent, size, pad_begin, pad_end));
   }
-  return span / stride + 1;
+  if (!ceil_mode) return span / stride + 1;
+  std::int64_t out = (span + stride - 1) / stride + 1;
+  // The last window must start inside the input or its begin padding.
+  if ((out - 1) * stride >= size + pad_begin) --out;
+  return out;
 }
 
 const Shape& RequireRank(const Node& node, const Graph& graph, ValueId id, std::size_t rank) {
@@ -96,8 +101,189 @@ Shape InferPool(const Graph& graph, const Node& node) {
     }
   }
   return {in[0],
-          WindowOutput(node, in[1], pool.kernel[0], pool.stride[0], 1, pool.pads[0], pool.pads[2]),
-          WindowOutput(node, in[2], pool.kernel[1], pool.stride[1], 1, pool.pads[1], pool.pads[3])};
+          WindowOutput(node, in[1], pool.kernel[0], pool.stride[0], 1, pool.pads[0], pool.pads[2],
+                       pool.ceil_mode),
+          WindowOutput(node, in[2], pool.kernel[1], pool.stride[1], 1, pool.pads[1], pool.pads[3],
+                       pool.ceil_mode)};
+}
+
+const Shape& RequireMinRank(const Node& node, const Graph& graph, ValueId id, std::size_t rank) {
+  const Shape& shape = graph.values.at(id).shape;
+  if (shape.size() < rank) {
+    NodeError(node, fmt::format("input '{}' has shape {}: expected rank {} or more per sample",
+                                graph.values.at(id).name, ShapeToString(shape), rank));
+  }
+  return shape;
+}
+
+void ExpectAxis(const Node& node, std::int64_t axis, std::size_t rank) {
+  if (axis < 0 || axis >= static_cast<std::int64_t>(rank)) {
+    NodeError(node, fmt::format("axis {} is outside the {} per-sample axes", axis, rank));
+  }
+}
+
+Shape InferBinary(const Graph& graph, const Node& node) {
+  const auto& binary = RequireAttrs<BinaryAttrs>(node);
+  const Shape& a = graph.values[node.inputs.at(0)].shape;
+  if (binary.constant.empty()) {
+    ExpectInputs(node, 2);
+  } else {
+    ExpectInputs(node, 1);
+    ExpectSize(node, "constant", binary.constant.size(),
+               NumElements(binary.constant_shape, NodeLabel(node) + " constant"));
+  }
+  const Shape& b =
+      binary.constant.empty() ? graph.values[node.inputs[1]].shape : binary.constant_shape;
+  std::optional<Shape> out = BroadcastShapes(a, b);
+  if (!out) {
+    NodeError(node, fmt::format("operands of shapes {} and {} do not broadcast", ShapeToString(a),
+                                ShapeToString(b)));
+  }
+  if (!binary.constant.empty() && binary.constant_shape.size() != out->size()) {
+    NodeError(node, fmt::format("constant shape {} must have the output's rank {}",
+                                ShapeToString(binary.constant_shape), out->size()));
+  }
+  return *out;
+}
+
+Shape InferConcat(const Graph& graph, const Node& node) {
+  if (node.inputs.empty()) NodeError(node, "expected at least one input");
+  const auto& concat = RequireAttrs<AxisAttrs>(node);
+  Shape out = graph.values[node.inputs[0]].shape;
+  ExpectAxis(node, concat.axis, out.size());
+  for (std::size_t k = 1; k < node.inputs.size(); ++k) {
+    const Shape& in = graph.values[node.inputs[k]].shape;
+    bool same = in.size() == out.size();
+    for (std::size_t d = 0; same && d < in.size(); ++d) {
+      same = static_cast<std::int64_t>(d) == concat.axis || in[d] == out[d];
+    }
+    if (!same) {
+      NodeError(node, fmt::format("input {} has shape {}: expected {} except along axis {}", k,
+                                  ShapeToString(in), ShapeToString(out), concat.axis));
+    }
+    out[concat.axis] = CheckedAdd(out[concat.axis], in[concat.axis], NodeLabel(node));
+  }
+  return out;
+}
+
+Shape InferTranspose(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 1);
+  const auto& transpose = RequireAttrs<TransposeAttrs>(node);
+  const Shape& in = graph.values[node.inputs[0]].shape;
+  std::vector<bool> seen(in.size(), false);
+  Shape out;
+  for (std::int64_t axis : transpose.perm) {
+    if (axis < 0 || axis >= static_cast<std::int64_t>(in.size()) || seen[axis]) {
+      NodeError(node, fmt::format("perm {} is not a permutation of the {} per-sample axes",
+                                  ShapeToString(transpose.perm), in.size()));
+    }
+    seen[axis] = true;
+    out.push_back(in[axis]);
+  }
+  if (out.size() != in.size()) {
+    NodeError(node, fmt::format("perm {} has {} entries: expected {}",
+                                ShapeToString(transpose.perm), out.size(), in.size()));
+  }
+  return out;
+}
+
+Shape InferMatMul(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 2);
+  const Shape& a = RequireMinRank(node, graph, node.inputs[0], 2);
+  const Shape& b = RequireMinRank(node, graph, node.inputs[1], 2);
+  if (a.back() != b[b.size() - 2]) {
+    NodeError(node, fmt::format("operands of shapes {} and {}: the inner dimensions differ",
+                                ShapeToString(a), ShapeToString(b)));
+  }
+  const std::optional<Shape> leading =
+      BroadcastShapes(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  if (!leading) {
+    NodeError(node, fmt::format("operands of shapes {} and {}: the leading axes do not broadcast",
+                                ShapeToString(a), ShapeToString(b)));
+  }
+  Shape out = *leading;
+  out.push_back(a[a.size() - 2]);
+  out.push_back(b.back());
+  return out;
+}
+
+Shape InferReduce(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 1);
+  const auto& reduce = RequireAttrs<ReduceAttrs>(node);
+  const Shape& in = graph.values[node.inputs[0]].shape;
+  if (reduce.axes.empty()) NodeError(node, "expected at least one axis");
+  Shape out;
+  std::size_t next = 0;
+  for (std::size_t d = 0; d < in.size(); ++d) {
+    const bool reduced =
+        next < reduce.axes.size() && reduce.axes[next] == static_cast<std::int64_t>(d);
+    if (reduced) {
+      ++next;
+      if (reduce.keep_dims) out.push_back(1);
+    } else {
+      out.push_back(in[d]);
+    }
+  }
+  if (next != reduce.axes.size()) {
+    NodeError(node, fmt::format("axes {} must be sorted, distinct and within the {} per-sample "
+                                "axes",
+                                ShapeToString(reduce.axes), in.size()));
+  }
+  return out;
+}
+
+Shape InferPad(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 1);
+  const auto& pad = RequireAttrs<PadAttrs>(node);
+  const Shape& in = graph.values[node.inputs[0]].shape;
+  if (pad.begin.size() != in.size() || pad.end.size() != in.size()) {
+    NodeError(node,
+              fmt::format("pads {} and {} must have one entry per axis of {}",
+                          ShapeToString(pad.begin), ShapeToString(pad.end), ShapeToString(in)));
+  }
+  Shape out = in;
+  for (std::size_t d = 0; d < in.size(); ++d) {
+    if (pad.begin[d] < 0 || pad.end[d] < 0) {
+      NodeError(node, fmt::format("pads {} and {} must be non-negative", ShapeToString(pad.begin),
+                                  ShapeToString(pad.end)));
+    }
+    out[d] =
+        CheckedAdd(CheckedAdd(in[d], pad.begin[d], NodeLabel(node)), pad.end[d], NodeLabel(node));
+  }
+  return out;
+}
+
+Shape InferGather(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 1);
+  const auto& gather = RequireAttrs<GatherAttrs>(node);
+  const Shape& in = graph.values[node.inputs[0]].shape;
+  ExpectAxis(node, gather.axis, in.size());
+  ExpectSize(node, "indices", gather.indices.size(),
+             NumElements(gather.indices_shape, NodeLabel(node) + " indices"));
+  for (std::int64_t index : gather.indices) {
+    if (index < 0 || index >= in[gather.axis]) {
+      NodeError(node, fmt::format("index {} is outside axis {} of size {}", index, gather.axis,
+                                  in[gather.axis]));
+    }
+  }
+  Shape out(in.begin(), in.begin() + gather.axis);
+  out.insert(out.end(), gather.indices_shape.begin(), gather.indices_shape.end());
+  out.insert(out.end(), in.begin() + gather.axis + 1, in.end());
+  if (out.empty()) NodeError(node, "the output would have no per-sample axis");
+  return out;
+}
+
+Shape InferDense(const Graph& graph, const Node& node) {
+  ExpectInputs(node, 1);
+  const auto& dense = RequireAttrs<DenseAttrs>(node);
+  const Shape& in = RequireMinRank(node, graph, node.inputs[0], 1);
+  if (dense.out_features <= 0) NodeError(node, "out_features must be positive");
+  ExpectSize(node, "weight", dense.weight.size(),
+             CheckedMultiply(dense.out_features, in.back(), NodeLabel(node) + " weight"));
+  if (!dense.bias.empty()) ExpectSize(node, "bias", dense.bias.size(), dense.out_features);
+  Shape out = in;
+  out.back() = dense.out_features;
+  return out;
 }
 
 Shape InferNode(const Graph& graph, const Node& node) {
@@ -112,19 +298,22 @@ Shape InferNode(const Graph& graph, const Node& node) {
     case OpKind::kBatchNorm: {
       ExpectInputs(node, 1);
       const auto& bn = RequireAttrs<BatchNormAttrs>(node);
-      const Shape& in = RequireRank(node, graph, node.inputs[0], 3);
+      const Shape& in = RequireMinRank(node, graph, node.inputs[0], 1);
       for (const auto* param : {&bn.scale, &bn.shift, &bn.mean, &bn.variance}) {
         ExpectSize(node, "a batch-norm parameter", param->size(), in[0]);
       }
       return in;
     }
     case OpKind::kRelu:
+    case OpKind::kActivation:
       ExpectInputs(node, 1);
+      if (node.op == OpKind::kActivation) RequireAttrs<ActivationAttrs>(node);
       return graph.values[node.inputs[0]].shape;
     case OpKind::kMaxPool:
     case OpKind::kAveragePool:
       return InferPool(graph, node);
-    case OpKind::kGlobalAveragePool: {
+    case OpKind::kGlobalAveragePool:
+    case OpKind::kGlobalMaxPool: {
       ExpectInputs(node, 1);
       const Shape& in = RequireRank(node, graph, node.inputs[0], 3);
       return {in[0], 1, 1};
@@ -144,19 +333,37 @@ Shape InferNode(const Graph& graph, const Node& node) {
       ExpectInputs(node, 1);
       return {NumElements(graph.values[node.inputs[0]].shape, NodeLabel(node) + " input")};
     }
-    case OpKind::kDense: {
-      ExpectInputs(node, 1);
-      const auto& dense = RequireAttrs<DenseAttrs>(node);
-      const Shape& in = RequireRank(node, graph, node.inputs[0], 1);
-      if (dense.out_features <= 0) NodeError(node, "out_features must be positive");
-      ExpectSize(node, "weight", dense.weight.size(),
-                 CheckedMultiply(dense.out_features, in[0], NodeLabel(node) + " weight"));
-      if (!dense.bias.empty()) ExpectSize(node, "bias", dense.bias.size(), dense.out_features);
-      return {dense.out_features};
-    }
+    case OpKind::kDense:
+      return InferDense(graph, node);
     case OpKind::kSoftmax:
       ExpectInputs(node, 1);
-      return RequireRank(node, graph, node.inputs[0], 1);
+      return RequireMinRank(node, graph, node.inputs[0], 1);
+    case OpKind::kBinary:
+      return InferBinary(graph, node);
+    case OpKind::kConcat:
+      return InferConcat(graph, node);
+    case OpKind::kTranspose:
+      return InferTranspose(graph, node);
+    case OpKind::kReshape: {
+      ExpectInputs(node, 1);
+      const auto& reshape = RequireAttrs<ReshapeAttrs>(node);
+      const Shape& in = graph.values[node.inputs[0]].shape;
+      if (reshape.shape.empty() ||
+          NumElements(reshape.shape, NodeLabel(node)) != NumElements(in, NodeLabel(node))) {
+        NodeError(node, fmt::format("cannot reshape {} to {}: expected the same number of "
+                                    "elements and at least one axis",
+                                    ShapeToString(in), ShapeToString(reshape.shape)));
+      }
+      return reshape.shape;
+    }
+    case OpKind::kMatMul:
+      return InferMatMul(graph, node);
+    case OpKind::kReduce:
+      return InferReduce(graph, node);
+    case OpKind::kPad:
+      return InferPad(graph, node);
+    case OpKind::kGather:
+      return InferGather(graph, node);
   }
   NodeError(node, "unknown op");
 }
@@ -185,8 +392,125 @@ std::string_view OpKindName(OpKind op) {
       return "Dense";
     case OpKind::kSoftmax:
       return "Softmax";
+    case OpKind::kActivation:
+      return "Activation";
+    case OpKind::kBinary:
+      return "Binary";
+    case OpKind::kConcat:
+      return "Concat";
+    case OpKind::kTranspose:
+      return "Transpose";
+    case OpKind::kReshape:
+      return "Reshape";
+    case OpKind::kMatMul:
+      return "MatMul";
+    case OpKind::kReduce:
+      return "Reduce";
+    case OpKind::kPad:
+      return "Pad";
+    case OpKind::kGather:
+      return "Gather";
+    case OpKind::kGlobalMaxPool:
+      return "GlobalMaxPool";
   }
   return "Unknown";
+}
+
+std::string_view ActivationKindName(ActivationKind kind) {
+  switch (kind) {
+    case ActivationKind::kClip:
+      return "Clip";
+    case ActivationKind::kSigmoid:
+      return "Sigmoid";
+    case ActivationKind::kHardSigmoid:
+      return "HardSigmoid";
+    case ActivationKind::kHardSwish:
+      return "HardSwish";
+    case ActivationKind::kTanh:
+      return "Tanh";
+    case ActivationKind::kLeakyRelu:
+      return "LeakyRelu";
+    case ActivationKind::kElu:
+      return "Elu";
+  }
+  return "Unknown";
+}
+
+double ApplyActivation(const ActivationAttrs& activation, double x) {
+  switch (activation.kind) {
+    case ActivationKind::kClip:
+      return std::min(std::max(x, double{activation.alpha}), double{activation.beta});
+    case ActivationKind::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case ActivationKind::kHardSigmoid:
+      return std::clamp(activation.alpha * x + activation.beta, 0.0, 1.0);
+    case ActivationKind::kHardSwish:
+      return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
+    case ActivationKind::kTanh:
+      return std::tanh(x);
+    case ActivationKind::kLeakyRelu:
+      return x < 0.0 ? activation.alpha * x : x;
+    case ActivationKind::kElu:
+      return x < 0.0 ? activation.alpha * std::expm1(x) : x;
+  }
+  return x;
+}
+
+std::string_view BinaryKindName(BinaryKind kind) {
+  switch (kind) {
+    case BinaryKind::kAdd:
+      return "Add";
+    case BinaryKind::kSub:
+      return "Sub";
+    case BinaryKind::kMul:
+      return "Mul";
+    case BinaryKind::kDiv:
+      return "Div";
+  }
+  return "Unknown";
+}
+
+double ApplyBinary(BinaryKind kind, double a, double b) {
+  switch (kind) {
+    case BinaryKind::kAdd:
+      return a + b;
+    case BinaryKind::kSub:
+      return a - b;
+    case BinaryKind::kMul:
+      return a * b;
+    case BinaryKind::kDiv:
+      return a / b;
+  }
+  return a;
+}
+
+std::string_view ReduceKindName(ReduceKind kind) {
+  switch (kind) {
+    case ReduceKind::kMean:
+      return "ReduceMean";
+    case ReduceKind::kSum:
+      return "ReduceSum";
+    case ReduceKind::kMax:
+      return "ReduceMax";
+  }
+  return "Unknown";
+}
+
+std::optional<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
+    const std::int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
+    if (da != db && da != 1 && db != 1) return std::nullopt;
+    out[out.size() - 1 - i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<std::int64_t> Strides(const Shape& shape) {
+  std::vector<std::int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
 }
 
 ValueId Graph::AddValue(std::string value_name, Shape shape) {
@@ -210,7 +534,17 @@ std::int64_t Graph::MacsPerSample() const {
       const Shape per_conv{static_cast<std::int64_t>(conv->weight.size()), out.at(1), out.at(2)};
       macs = CheckedAdd(macs, NumElements(per_conv, what), what);
     } else if (const auto* dense = std::get_if<DenseAttrs>(&node.attrs)) {
-      macs = CheckedAdd(macs, static_cast<std::int64_t>(dense->weight.size()), what);
+      // The layer runs once per position of the leading axes.
+      const std::int64_t positions =
+          NumElements(values.at(node.output).shape, what) / dense->out_features;
+      macs = CheckedAdd(
+          macs, CheckedMultiply(static_cast<std::int64_t>(dense->weight.size()), positions, what),
+          what);
+    } else if (node.op == OpKind::kMatMul) {
+      const std::int64_t inner = values.at(node.inputs[0]).shape.back();
+      macs = CheckedAdd(
+          macs, CheckedMultiply(NumElements(values.at(node.output).shape, what), inner, what),
+          what);
     }
   }
   return macs;

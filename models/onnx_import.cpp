@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -20,8 +21,10 @@ namespace sonic {
 namespace {
 
 constexpr std::string_view kSupportedOps =
-    "Conv, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, Add, Flatten, Gemm, "
-    "MatMul, Softmax, Identity, Dropout, Reshape, Constant";
+    "Conv, BatchNormalization, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, LeakyRelu, Elu, "
+    "MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add, Sub, Mul, Div, Concat, "
+    "Transpose, Flatten, Reshape, Squeeze, Unsqueeze, Gemm, MatMul, Softmax, ReduceMean, "
+    "ReduceSum, ReduceMax, Pad, Gather, Identity, Dropout, Constant";
 
 std::string DataTypeLabel(int data_type) {
   if (onnx::TensorProto::DataType_IsValid(data_type)) {
@@ -86,9 +89,24 @@ std::vector<float> FloatValues(const onnx::TensorProto& tensor) {
   return values;
 }
 
-// The values of an INT64 tensor (shapes), from raw_data or int64_data.
+// The values of an INT64 tensor (shapes, axes, pads, indices), from raw_data or int64_data; an
+// INT32 one (Gather's indices may be) is widened.
 std::vector<std::int64_t> Int64Values(const onnx::TensorProto& tensor) {
   CheckEmbedded(tensor);
+  if (tensor.data_type() == onnx::TensorProto::INT32) {
+    const std::int64_t count = TensorElements(tensor);
+    std::vector<std::int32_t> narrow(count);
+    if (tensor.has_raw_data() &&
+        static_cast<std::int64_t>(tensor.raw_data().size()) == CheckedMultiply(count, 4, "bytes")) {
+      std::memcpy(narrow.data(), tensor.raw_data().data(), count * 4);
+    } else if (!tensor.has_raw_data() && tensor.int32_data_size() == count) {
+      narrow.assign(tensor.int32_data().begin(), tensor.int32_data().end());
+    } else {
+      Throw(ErrorKind::kInvalidArgument, "tensor '{}' holds the wrong number of INT32 values",
+            tensor.name());
+    }
+    return {narrow.begin(), narrow.end()};
+  }
   if (tensor.data_type() != onnx::TensorProto::INT64) {
     Throw(ErrorKind::kInvalidArgument, "tensor '{}' has data type {}: a shape must be INT64",
           tensor.name(), DataTypeLabel(tensor.data_type()));
@@ -216,9 +234,12 @@ class Importer {
   }
 
  private:
-  void CheckOpset() const {
+  void CheckOpset() {
     for (const auto& opset : model_.opset_import()) {
-      if (opset.domain().empty() || opset.domain() == "ai.onnx") return;
+      if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+        opset_ = opset.version();
+        return;
+      }
     }
     Throw(ErrorKind::kInvalidArgument, "the model imports no opset of the default ONNX domain");
   }
@@ -422,13 +443,30 @@ class Importer {
     } else if (op == "Relu") {
       ExpectInputs(node, 1, 1);
       Emit(node, OpKind::kRelu, {Activation(node, 0)});
+    } else if (op == "Clip") {
+      ImportClip(node, attrs);
+    } else if (IsActivation(op)) {
+      ImportActivation(node, attrs);
     } else if (op == "MaxPool" || op == "AveragePool") {
       ImportPool(node, attrs);
-    } else if (op == "GlobalAveragePool") {
+    } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
       ExpectInputs(node, 1, 1);
-      Emit(node, OpKind::kGlobalAveragePool, {Activation(node, 0)});
-    } else if (op == "Add") {
-      ImportAdd(node);
+      Emit(node, op == "GlobalMaxPool" ? OpKind::kGlobalMaxPool : OpKind::kGlobalAveragePool,
+           {Activation(node, 0)});
+    } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+      ImportBinary(node);
+    } else if (op == "Concat") {
+      ImportConcat(node, attrs);
+    } else if (op == "Transpose") {
+      ImportTranspose(node, attrs);
+    } else if (op == "Squeeze" || op == "Unsqueeze") {
+      ImportSqueeze(node, attrs);
+    } else if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax") {
+      ImportReduce(node, attrs);
+    } else if (op == "Pad") {
+      ImportPad(node, attrs);
+    } else if (op == "Gather") {
+      ImportGather(node, attrs);
     } else if (op == "Flatten") {
       ImportFlatten(node, attrs);
     } else if (op == "Gemm") {
@@ -573,10 +611,7 @@ class Importer {
   void ImportPool(const NodeRef& node, Attributes& attrs) {
     ExpectInputs(node, 1, 1);
     const bool max = node.proto.op_type() == "MaxPool";
-    if (attrs.Int("ceil_mode", 0) != 0) {
-      node.Fail(ErrorKind::kUnsupported,
-                "attribute 'ceil_mode' = 1 is not supported: output sizes are rounded down");
-    }
+    const bool ceil_mode = attrs.Int("ceil_mode", 0) != 0;
     if (max && attrs.Int("storage_order", 0) != 0) {
       node.Fail(ErrorKind::kUnsupported,
                 "attribute 'storage_order' = 1 is not supported: it only affects the indices "
@@ -593,26 +628,327 @@ class Importer {
     pool.kernel = w.kernel;
     pool.stride = w.stride;
     pool.pads = w.pads;
+    pool.ceil_mode = ceil_mode;
     if (!max) pool.count_include_pad = attrs.Int("count_include_pad", 0) != 0;
     Emit(node, max ? OpKind::kMaxPool : OpKind::kAveragePool, {x}, pool);
   }
 
-  void ImportAdd(const NodeRef& node) {
+  // Add, Sub, Mul and Div. An Add of a constant vector to a dense layer's output is its bias; an
+  // Add of two values of one shape is the residual Add the backends fuse; everything else is a
+  // broadcasting Binary node.
+  void ImportBinary(const NodeRef& node) {
     ExpectInputs(node, 2, 2);
+    const std::string& op = node.proto.op_type();
     const bool constant_a = constants_.count(node.proto.input(0)) > 0;
     const bool constant_b = constants_.count(node.proto.input(1)) > 0;
-    if (constant_a != constant_b && TryAddBias(node, constant_a ? 1 : 0, constant_a ? 0 : 1)) {
+    if (constant_a && constant_b) {
+      node.Fail(ErrorKind::kUnsupported,
+                "both operands are constants: fold them before export (the IR computes only "
+                "from the model input)");
+    }
+    if (op == "Add" && constant_a != constant_b &&
+        TryAddBias(node, constant_a ? 1 : 0, constant_a ? 0 : 1)) {
+      return;
+    }
+    BinaryAttrs binary;
+    binary.kind = op == "Add"   ? BinaryKind::kAdd
+                  : op == "Sub" ? BinaryKind::kSub
+                  : op == "Mul" ? BinaryKind::kMul
+                                : BinaryKind::kDiv;
+    if (constant_a || constant_b) {
+      const int k = constant_a ? 0 : 1;
+      const ValueId x = Activation(node, 1 - k);
+      binary.constant = ConstantFloats(node, k);
+      binary.constant_shape = ConstantOperandShape(node, k, ShapeOf(x));
+      binary.constant_first = constant_a;
+      Emit(node, OpKind::kBinary, {x}, std::move(binary));
       return;
     }
     const ValueId a = Activation(node, 0);
     const ValueId b = Activation(node, 1);
-    if (ShapeOf(a) != ShapeOf(b)) {
+    if (ShapeOf(a).size() != ShapeOf(b).size()) {
       node.Fail(ErrorKind::kUnsupported,
-                "operands have shapes [batch] + {} and [batch] + {}: broadcasting is not "
-                "supported, shapes must be equal",
+                "operands have shapes [batch] + {} and [batch] + {}: two computed operands must "
+                "have the same rank, so that their batch axes align",
                 ShapeToString(ShapeOf(a)), ShapeToString(ShapeOf(b)));
     }
-    Emit(node, OpKind::kAdd, {a, b});
+    if (binary.kind == BinaryKind::kAdd && ShapeOf(a) == ShapeOf(b)) {
+      Emit(node, OpKind::kAdd, {a, b});
+    } else {
+      Emit(node, OpKind::kBinary, {a, b}, std::move(binary));
+    }
+  }
+
+  // A constant operand's per-sample shape against a value of per-sample shape `value`: NumPy
+  // aligns the last axes, so a constant of the full rank has a batch axis, which must be 1.
+  Shape ConstantOperandShape(const NodeRef& node, int k, const Shape& value) const {
+    const onnx::TensorProto& tensor = Constant(node, k);
+    Shape dims = Dims(tensor);
+    if (dims.size() == value.size() + 1) {
+      if (dims[0] != 1) {
+        node.Fail(ErrorKind::kUnsupported,
+                  "constant '{}' of shape {} has a batch axis of {}: only 1 (the same for every "
+                  "sample) is supported",
+                  tensor.name(), ShapeToString(dims), dims[0]);
+      }
+      dims.erase(dims.begin());
+    }
+    if (dims.size() > value.size()) {
+      node.Fail(ErrorKind::kUnsupported,
+                "constant '{}' of shape {} has more axes than the value [batch] + {}",
+                tensor.name(), ShapeToString(dims), ShapeToString(value));
+    }
+    dims.insert(dims.begin(), value.size() - dims.size(), 1);
+    return dims;
+  }
+
+  // A per-sample axis from an ONNX axis over [batch] + `shape` (negative counts from the end).
+  std::int64_t SampleAxis(const NodeRef& node, std::int64_t axis, std::size_t sample_rank,
+                          std::string_view what) const {
+    const auto rank = static_cast<std::int64_t>(sample_rank) + 1;
+    const std::int64_t normalised = axis < 0 ? axis + rank : axis;
+    if (normalised == 0) {
+      node.Fail(ErrorKind::kUnsupported,
+                "{} {} is the batch axis: only the per-sample axes 1 to {} are supported", what,
+                axis, rank - 1);
+    }
+    if (normalised < 0 || normalised >= rank) {
+      node.Fail(ErrorKind::kInvalidArgument, "{} {} is outside the input's {} axes", what, axis,
+                rank);
+    }
+    return normalised - 1;
+  }
+
+  static bool IsActivation(const std::string& op) {
+    return op == "Sigmoid" || op == "HardSigmoid" || op == "HardSwish" || op == "Tanh" ||
+           op == "LeakyRelu" || op == "Elu";
+  }
+
+  void ImportActivation(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 1);
+    const std::string& op = node.proto.op_type();
+    ActivationAttrs activation;
+    if (op == "Sigmoid") {
+      activation.kind = ActivationKind::kSigmoid;
+    } else if (op == "HardSigmoid") {
+      activation = {ActivationKind::kHardSigmoid, attrs.Float("alpha", 0.2f),
+                    attrs.Float("beta", 0.5f)};
+    } else if (op == "HardSwish") {
+      activation.kind = ActivationKind::kHardSwish;
+    } else if (op == "Tanh") {
+      activation.kind = ActivationKind::kTanh;
+    } else if (op == "LeakyRelu") {
+      activation = {ActivationKind::kLeakyRelu, attrs.Float("alpha", 0.01f)};
+    } else {
+      activation = {ActivationKind::kElu, attrs.Float("alpha", 1.0f)};
+    }
+    Emit(node, OpKind::kActivation, {Activation(node, 0)}, activation);
+  }
+
+  // Clip: bounds from attributes (opset < 11) or optional scalar inputs. Clip(0, inf) is a ReLU.
+  void ImportClip(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 3);
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    float bounds[2] = {attrs.Float("min", -kInf), attrs.Float("max", kInf)};
+    for (int k = 1; k <= 2; ++k) {
+      if (!HasInput(node, k)) continue;
+      const std::vector<float> value = ConstantFloats(node, k);
+      if (value.size() != 1) {
+        node.Fail(ErrorKind::kInvalidArgument, "input {} has {} values: expected one (a scalar)", k,
+                  value.size());
+      }
+      bounds[k - 1] = value[0];
+    }
+    const ValueId x = Activation(node, 0);
+    if (bounds[0] == 0.0f && bounds[1] == kInf) {
+      Emit(node, OpKind::kRelu, {x});
+    } else {
+      Emit(node, OpKind::kActivation, {x},
+           ActivationAttrs{ActivationKind::kClip, bounds[0], bounds[1]});
+    }
+  }
+
+  void ImportConcat(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, INT_MAX);
+    if (!attrs.Has("axis")) node.Fail(ErrorKind::kInvalidArgument, "attribute 'axis' is missing");
+    std::vector<ValueId> inputs;
+    for (int k = 0; k < node.proto.input_size(); ++k) inputs.push_back(Activation(node, k));
+    const std::int64_t axis =
+        SampleAxis(node, attrs.Int("axis", 0), ShapeOf(inputs[0]).size(), "axis");
+    if (inputs.size() == 1) {
+      Alias(node, inputs[0]);
+      return;
+    }
+    Emit(node, OpKind::kConcat, std::move(inputs), AxisAttrs{axis});
+  }
+
+  void ImportTranspose(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 1);
+    const ValueId x = Activation(node, 0);
+    const auto rank = static_cast<std::int64_t>(ShapeOf(x).size()) + 1;
+    std::vector<std::int64_t> perm = attrs.Ints("perm", {});
+    if (perm.empty()) {
+      for (std::int64_t d = rank - 1; d >= 0; --d) perm.push_back(d);
+    }
+    if (static_cast<std::int64_t>(perm.size()) != rank || perm[0] != 0) {
+      node.Fail(ErrorKind::kUnsupported,
+                "perm {} on a rank-{} input is not supported: the batch axis must stay first",
+                ShapeToString(perm), rank);
+    }
+    TransposeAttrs transpose;
+    for (std::size_t d = 1; d < perm.size(); ++d) transpose.perm.push_back(perm[d] - 1);
+    Emit(node, OpKind::kTranspose, {x}, std::move(transpose));
+  }
+
+  // The same elements in the per-sample shape `shape`: nothing when it is the input's, a Flatten
+  // when it has one axis (which every backend treats as an alias), else a Reshape.
+  void EmitReshape(const NodeRef& node, ValueId x, Shape shape) {
+    if (shape == ShapeOf(x)) {
+      Alias(node, x);
+    } else if (shape.size() == 1) {
+      Emit(node, OpKind::kFlatten, {x});
+    } else {
+      Emit(node, OpKind::kReshape, {x}, ReshapeAttrs{std::move(shape)});
+    }
+  }
+
+  // Squeeze and Unsqueeze, with their axes from the attribute (opset < 13) or input 1.
+  void ImportSqueeze(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 2);
+    const bool squeeze = node.proto.op_type() == "Squeeze";
+    const ValueId x = Activation(node, 0);
+    std::vector<std::int64_t> axes = attrs.Ints("axes", {});
+    if (HasInput(node, 1)) axes = ConstantInts(node, 1);
+    Shape shape = ShapeOf(x);
+    if (squeeze) {
+      if (axes.empty()) {
+        std::erase(shape, 1);
+      } else {
+        std::vector<bool> drop(shape.size(), false);
+        for (std::int64_t axis : axes) {
+          const std::int64_t d = SampleAxis(node, axis, shape.size(), "axis");
+          if (shape[d] != 1) {
+            node.Fail(ErrorKind::kInvalidArgument, "axis {} has size {}: only size 1 squeezes",
+                      axis, shape[d]);
+          }
+          drop[d] = true;
+        }
+        Shape kept;
+        for (std::size_t d = 0; d < shape.size(); ++d) {
+          if (!drop[d]) kept.push_back(shape[d]);
+        }
+        shape = std::move(kept);
+      }
+      if (shape.empty()) shape = {1};
+    } else {
+      const std::size_t out_rank = shape.size() + axes.size();
+      std::vector<std::int64_t> sample_axes;
+      for (std::int64_t axis : axes)
+        sample_axes.push_back(SampleAxis(node, axis, out_rank, "axis"));
+      std::sort(sample_axes.begin(), sample_axes.end());
+      for (std::int64_t d : sample_axes) shape.insert(shape.begin() + d, 1);
+    }
+    EmitReshape(node, x, std::move(shape));
+  }
+
+  std::vector<std::int64_t> ConstantInts(const NodeRef& node, int k) const {
+    try {
+      return Int64Values(Constant(node, k));
+    } catch (const Error& e) {
+      node.Fail(e.kind(), "{}", e.what());
+    }
+  }
+
+  void ImportReduce(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 2);
+    const std::string& op = node.proto.op_type();
+    const ValueId x = Activation(node, 0);
+    std::vector<std::int64_t> axes = attrs.Ints("axes", {});
+    if (HasInput(node, 1)) axes = ConstantInts(node, 1);
+    const bool keep_dims = attrs.Int("keepdims", 1) != 0;
+    if (axes.empty()) {
+      if (attrs.Int("noop_with_empty_axes", 0) != 0) {
+        Alias(node, x);
+        return;
+      }
+      node.Fail(ErrorKind::kUnsupported,
+                "no axes: reducing over every axis includes the batch axis, which is not "
+                "supported; name the per-sample axes");
+    }
+    ReduceAttrs reduce;
+    reduce.kind = op == "ReduceMean"  ? ReduceKind::kMean
+                  : op == "ReduceSum" ? ReduceKind::kSum
+                                      : ReduceKind::kMax;
+    reduce.keep_dims = keep_dims;
+    for (std::int64_t axis : axes) {
+      reduce.axes.push_back(SampleAxis(node, axis, ShapeOf(x).size(), "axis"));
+    }
+    std::sort(reduce.axes.begin(), reduce.axes.end());
+    if (std::adjacent_find(reduce.axes.begin(), reduce.axes.end()) != reduce.axes.end()) {
+      node.Fail(ErrorKind::kInvalidArgument, "axes {} name an axis twice", ShapeToString(axes));
+    }
+    Emit(node, OpKind::kReduce, {x}, std::move(reduce));
+  }
+
+  // Constant padding, with pads [x1_begin, x2_begin, ..., x1_end, ...] from input 1 (opset >= 11)
+  // or the attribute; the batch axis is not padded.
+  void ImportPad(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 1, 3);
+    const std::string mode = attrs.String("mode", "constant");
+    if (mode != "constant") {
+      node.Fail(ErrorKind::kUnsupported, "mode '{}' is not supported: only 'constant'", mode);
+    }
+    const ValueId x = Activation(node, 0);
+    std::vector<std::int64_t> pads = attrs.Ints("pads", {});
+    if (HasInput(node, 1)) pads = ConstantInts(node, 1);
+    PadAttrs pad;
+    pad.value = attrs.Float("value", 0.0f);
+    if (HasInput(node, 2)) {
+      const std::vector<float> value = ConstantFloats(node, 2);
+      if (value.size() != 1) {
+        node.Fail(ErrorKind::kInvalidArgument, "constant_value has {} values: expected one",
+                  value.size());
+      }
+      pad.value = value[0];
+    }
+    const std::size_t rank = ShapeOf(x).size() + 1;
+    if (pads.size() != 2 * rank) {
+      node.Fail(ErrorKind::kInvalidArgument,
+                "pads {} has {} values: expected {} for a rank-{} "
+                "input",
+                ShapeToString(pads), pads.size(), 2 * rank, rank);
+    }
+    if (pads[0] != 0 || pads[rank] != 0) {
+      node.Fail(ErrorKind::kUnsupported, "pads {} pad the batch axis: only per-sample axes",
+                ShapeToString(pads));
+    }
+    for (std::size_t d = 1; d < rank; ++d) {
+      if (pads[d] < 0 || pads[rank + d] < 0) {
+        node.Fail(ErrorKind::kUnsupported, "pads {}: negative pads (cropping) are not supported",
+                  ShapeToString(pads));
+      }
+      pad.begin.push_back(pads[d]);
+      pad.end.push_back(pads[rank + d]);
+    }
+    Emit(node, OpKind::kPad, {x}, std::move(pad));
+  }
+
+  void ImportGather(const NodeRef& node, Attributes& attrs) {
+    ExpectInputs(node, 2, 2);
+    const ValueId x = Activation(node, 0);
+    GatherAttrs gather;
+    gather.axis = SampleAxis(node, attrs.Int("axis", 0), ShapeOf(x).size(), "axis");
+    gather.indices = ConstantInts(node, 1);
+    gather.indices_shape = Dims(Constant(node, 1));
+    const std::int64_t size = ShapeOf(x)[gather.axis];
+    for (std::int64_t& index : gather.indices) {
+      if (index < -size || index >= size) {
+        node.Fail(ErrorKind::kInvalidArgument, "index {} is outside an axis of size {}", index,
+                  size);
+      }
+      if (index < 0) index += size;
+    }
+    Emit(node, OpKind::kGather, {x}, std::move(gather));
   }
 
   // MatMul followed by Add of a constant vector is how some exporters write a dense layer: the
@@ -649,22 +985,31 @@ class Importer {
     return values;
   }
 
+  // Flatten at axis k collapses [batch, d1, ...] to [batch·d1·...·d(k-1), dk·...]: it keeps the
+  // batch axis when the axes before k (after the batch) have size 1.
   void ImportFlatten(const NodeRef& node, Attributes& attrs) {
     ExpectInputs(node, 1, 1);
     const ValueId x = Activation(node, 0);
-    const auto rank = static_cast<std::int64_t>(ShapeOf(x).size()) + 1;
+    const Shape& in = ShapeOf(x);
+    const auto rank = static_cast<std::int64_t>(in.size()) + 1;
     std::int64_t axis = attrs.Int("axis", 1);
     if (axis < 0) axis += rank;
-    if (axis != 1) {
-      node.Fail(ErrorKind::kUnsupported,
-                "attribute 'axis' = {} on a rank-{} input is not supported: only axis 1 (keep the "
-                "batch dimension, collapse the rest)",
+    if (axis < 0 || axis > rank) {
+      node.Fail(ErrorKind::kInvalidArgument, "attribute 'axis' = {} is outside a rank-{} input",
                 axis, rank);
     }
-    Emit(node, OpKind::kFlatten, {x});
+    const std::int64_t outer =
+        axis == 0 ? 0 : NumElements(Shape(in.begin(), in.begin() + axis - 1));
+    if (outer != 1) {
+      node.Fail(ErrorKind::kUnsupported,
+                "attribute 'axis' = {} on [batch] + {} is not supported: it would merge the batch "
+                "axis with others (only a flatten that keeps the batch axis)",
+                axis, ShapeToString(in));
+    }
+    EmitReshape(node, x, {NumElements(in)});
   }
 
-  // The rank-1 per-sample input of a dense layer and its number of features.
+  // The rank-1 per-sample input of a Gemm and its number of features.
   std::int64_t DenseInputFeatures(const NodeRef& node, ValueId x) const {
     const Shape& in = ShapeOf(x);
     if (in.size() != 1) {
@@ -722,11 +1067,24 @@ class Importer {
     Emit(node, OpKind::kDense, {a}, std::move(dense));
   }
 
+  // A value times a constant matrix is a dense layer over the last axis; two values are a
+  // batched matrix product.
   void ImportMatMul(const NodeRef& node) {
     ExpectInputs(node, 2, 2);
     const ValueId a = Activation(node, 0);
+    if (constants_.count(node.proto.input(1)) == 0) {
+      const ValueId b = Activation(node, 1);
+      if (ShapeOf(a).size() < 2 || ShapeOf(b).size() != ShapeOf(a).size()) {
+        node.Fail(ErrorKind::kUnsupported,
+                  "operands of shapes [batch] + {} and [batch] + {}: two computed operands must "
+                  "have the same rank, at least 3 with the batch axis",
+                  ShapeToString(ShapeOf(a)), ShapeToString(ShapeOf(b)));
+      }
+      Emit(node, OpKind::kMatMul, {a, b});
+      return;
+    }
     DenseAttrs dense;
-    dense.weight = DenseWeight(node, 1, false, DenseInputFeatures(node, a), &dense.out_features);
+    dense.weight = DenseWeight(node, 1, false, ShapeOf(a).back(), &dense.out_features);
     Emit(node, OpKind::kDense, {a}, std::move(dense));
   }
 
@@ -734,19 +1092,15 @@ class Importer {
     ExpectInputs(node, 1, 1);
     const ValueId x = Activation(node, 0);
     const auto rank = static_cast<std::int64_t>(ShapeOf(x).size()) + 1;
-    // On a rank-2 input the default axis (1 before opset 13, -1 from 13) and the two opsets'
-    // meanings (coerce to 2-D at `axis` vs one axis) coincide: softmax over the features.
-    const std::int64_t axis = attrs.Int("axis", -1);
-    if (rank != 2) {
+    // From opset 13 the default is the last axis; before, softmax ran over everything after
+    // `axis` coerced to 2-D, which is one axis only when it is the last.
+    const std::int64_t axis = attrs.Int("axis", opset_ >= 13 ? -1 : 1);
+    const std::int64_t last = rank - 1;
+    if ((axis < 0 ? axis + rank : axis) != last) {
       node.Fail(ErrorKind::kUnsupported,
-                "input has shape [batch] + {}: only rank-2 [batch, features] inputs are supported",
-                ShapeToString(ShapeOf(x)));
-    }
-    if (axis != 1 && axis != -1) {
-      node.Fail(ErrorKind::kUnsupported,
-                "attribute 'axis' = {} is not supported: only the feature axis (1 or -1), never "
-                "the batch axis",
-                axis);
+                "attribute 'axis' = {} on an input of shape [batch] + {} is not supported: only "
+                "the last axis",
+                axis, ShapeToString(ShapeOf(x)));
     }
     Emit(node, OpKind::kSoftmax, {x});
   }
@@ -782,30 +1136,48 @@ class Importer {
     Alias(node, Activation(node, 0));
   }
 
-  // Exporters write x.view(x.size(0), -1) as a Reshape; one to [batch, features] is a Flatten.
+  // Reshape to a constant shape whose first entry keeps the batch: 0 (copy), the input's declared
+  // batch size (a model exported at a fixed batch), or -1 with every other entry known.
   void ImportReshape(const NodeRef& node, Attributes& attrs) {
     ExpectInputs(node, 2, 2);
     const ValueId x = Activation(node, 0);
-    std::vector<std::int64_t> shape;
-    try {
-      shape = Int64Values(Constant(node, 1));
-    } catch (const Error& e) {
-      node.Fail(e.kind(), "{}", e.what());
-    }
+    const std::vector<std::int64_t> shape = ConstantInts(node, 1);
     const bool allow_zero = attrs.Int("allowzero", 0) != 0;
-    const std::int64_t features = NumElements(ShapeOf(x));
-    // The batch entry: 0 copies the input's batch; the input's declared batch size (a model
-    // exported at a fixed batch) or -1 infer it.
-    const bool batch_kept = shape.size() == 2 && ((shape[0] == 0 && !allow_zero) ||
-                                                  (shape[0] > 0 && shape[0] == declared_batch_) ||
-                                                  (shape[0] == -1 && shape[1] == features));
-    if (!batch_kept || (shape[1] != -1 && shape[1] != features)) {
-      node.Fail(ErrorKind::kUnsupported,
-                "reshape of [batch] + {} to {} is not supported: only [batch, -1] (a flatten that "
-                "keeps the batch dimension)",
-                ShapeToString(ShapeOf(x)), ShapeToString(shape));
+    const Shape& in = ShapeOf(x);
+    const std::int64_t elements = NumElements(in);
+    auto unsupported = [&](std::string_view why) {
+      node.Fail(ErrorKind::kUnsupported, "reshape of [batch] + {} to {} is not supported: {}",
+                ShapeToString(in), ShapeToString(shape), why);
+    };
+    if (shape.size() < 2) unsupported("the batch axis must stay first, with per-sample axes after");
+    Shape out;
+    int inferred = -1;
+    for (std::size_t d = 1; d < shape.size(); ++d) {
+      std::int64_t dim = shape[d];
+      if (dim == 0 && !allow_zero) {
+        if (d - 1 >= in.size()) unsupported("0 copies an axis the input does not have");
+        dim = in[d - 1];
+      } else if (dim == -1) {
+        if (inferred >= 0) unsupported("more than one -1");
+        inferred = static_cast<int>(out.size());
+        dim = 1;
+      } else if (dim <= 0) {
+        unsupported("a per-sample size must be positive, 0 or -1");
+      }
+      out.push_back(dim);
     }
-    Emit(node, OpKind::kFlatten, {x});
+    const std::int64_t known = NumElements(out);
+    if (inferred >= 0) {
+      if (known == 0 || elements % known != 0) unsupported("-1 cannot be resolved");
+      out[inferred] = elements / known;
+    }
+    const bool batch_kept = (shape[0] == 0 && !allow_zero) ||
+                            (shape[0] > 0 && shape[0] == declared_batch_) ||
+                            (shape[0] == -1 && inferred < 0);
+    if (!batch_kept || NumElements(out) != elements) {
+      unsupported("only shapes that keep the batch axis first and every sample's elements");
+    }
+    EmitReshape(node, x, std::move(out));
   }
 
   void ImportConstant(const NodeRef& node, Attributes& attrs) {
@@ -842,6 +1214,7 @@ class Importer {
   const onnx::GraphProto& onnx_graph_;
   Graph graph_;
   std::int64_t declared_batch_ = -1;  // the input's first dimension, -1 when symbolic
+  std::int64_t opset_ = 0;            // the default domain's version
   std::unordered_map<std::string, ValueId> activations_;
   std::unordered_map<std::string, const onnx::TensorProto*> constants_;
   std::deque<onnx::TensorProto> owned_constants_;  // Constant nodes' values (stable addresses)

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <span>
 #include <thread>
 
 #include "core/error.h"
@@ -28,49 +30,93 @@ class ReferenceExecutable final : public Executable {
  protected:
   void DoRun(const float* input, int batch, float* output, DeviceTiming* timing) override {
     omp_set_num_threads(threads_);
-    const float* in_data = input;
-    for (const Node& node : graph_.nodes) {
-      const float* a = Data(node.inputs[0], input);
-      float* out = Slot(node.output);
-      const Shape& in_shape = graph_.values[node.inputs[0]].shape;
-      const Shape& out_shape = graph_.values[node.output].shape;
-      switch (node.op) {
-        case OpKind::kConv2D:
-          Conv(std::get<Conv2DAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
-          break;
-        case OpKind::kBatchNorm:
-          BatchNorm(std::get<BatchNormAttrs>(node.attrs), a, in_shape, out, batch);
-          break;
-        case OpKind::kRelu:
-          Elementwise(a, nullptr, out, batch * NumElements(out_shape), true);
-          break;
-        case OpKind::kAdd:
-          Elementwise(a, Data(node.inputs[1], input), out, batch * NumElements(out_shape), false);
-          break;
-        case OpKind::kMaxPool:
-        case OpKind::kAveragePool:
-          Pool(node.op, std::get<PoolAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
-          break;
-        case OpKind::kGlobalAveragePool:
-          GlobalAveragePool(a, in_shape, out, batch);
-          break;
-        case OpKind::kFlatten:
-          std::copy_n(a, batch * NumElements(out_shape), out);
-          break;
-        case OpKind::kDense:
-          Dense(std::get<DenseAttrs>(node.attrs), a, in_shape[0], out, batch);
-          break;
-        case OpKind::kSoftmax:
-          Softmax(a, out, in_shape[0], batch);
-          break;
-      }
-    }
-    const float* result = Data(graph_.output, in_data);
+    for (const Node& node : graph_.nodes) RunNode(node, input, batch);
+    const float* result = Data(graph_.output, input);
     std::copy_n(result, batch * NumElements(graph_.output_shape()), output);
     if (timing != nullptr) *timing = {};
   }
 
  private:
+  void RunNode(const Node& node, const float* input, int batch) {
+    const float* a = Data(node.inputs[0], input);
+    float* out = Slot(node.output);
+    const Shape& in_shape = graph_.values[node.inputs[0]].shape;
+    const Shape& out_shape = graph_.values[node.output].shape;
+    const std::int64_t out_count = batch * NumElements(out_shape);
+    switch (node.op) {
+      case OpKind::kConv2D:
+        Conv(std::get<Conv2DAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
+        break;
+      case OpKind::kBatchNorm:
+        BatchNorm(std::get<BatchNormAttrs>(node.attrs), a, in_shape, out, batch);
+        break;
+      case OpKind::kRelu:
+        Map(a, out, out_count, [](double x) { return std::max(x, 0.0); });
+        break;
+      case OpKind::kActivation: {
+        const auto& activation = std::get<ActivationAttrs>(node.attrs);
+        Map(a, out, out_count, [&](double x) { return ApplyActivation(activation, x); });
+        break;
+      }
+      case OpKind::kAdd:
+        Binary(BinaryKind::kAdd, a, in_shape, true, Data(node.inputs[1], input), in_shape, true,
+               out, out_shape, batch);
+        break;
+      case OpKind::kBinary: {
+        const auto& binary = std::get<BinaryAttrs>(node.attrs);
+        if (binary.constant.empty()) {
+          Binary(binary.kind, a, in_shape, true, Data(node.inputs[1], input),
+                 graph_.values[node.inputs[1]].shape, true, out, out_shape, batch);
+        } else if (binary.constant_first) {
+          Binary(binary.kind, binary.constant.data(), binary.constant_shape, false, a, in_shape,
+                 true, out, out_shape, batch);
+        } else {
+          Binary(binary.kind, a, in_shape, true, binary.constant.data(), binary.constant_shape,
+                 false, out, out_shape, batch);
+        }
+        break;
+      }
+      case OpKind::kMaxPool:
+      case OpKind::kAveragePool:
+        Pool(node.op, std::get<PoolAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
+        break;
+      case OpKind::kGlobalAveragePool:
+      case OpKind::kGlobalMaxPool:
+        GlobalPool(node.op == OpKind::kGlobalMaxPool, a, in_shape, out, batch);
+        break;
+      case OpKind::kFlatten:
+      case OpKind::kReshape:
+        std::copy_n(a, out_count, out);
+        break;
+      case OpKind::kDense:
+        Dense(std::get<DenseAttrs>(node.attrs), a, in_shape.back(), out,
+              batch * (NumElements(in_shape) / in_shape.back()));
+        break;
+      case OpKind::kSoftmax:
+        Softmax(a, out, in_shape.back(), batch * (NumElements(in_shape) / in_shape.back()));
+        break;
+      case OpKind::kConcat:
+        Concat(node, input, out, batch);
+        break;
+      case OpKind::kTranspose:
+        Transpose(std::get<TransposeAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
+        break;
+      case OpKind::kMatMul:
+        MatMul(a, in_shape, Data(node.inputs[1], input), graph_.values[node.inputs[1]].shape, out,
+               out_shape, batch);
+        break;
+      case OpKind::kReduce:
+        Reduce(std::get<ReduceAttrs>(node.attrs), a, in_shape, out, batch);
+        break;
+      case OpKind::kPad:
+        Pad(std::get<PadAttrs>(node.attrs), a, in_shape, out, out_shape, batch);
+        break;
+      case OpKind::kGather:
+        Gather(std::get<GatherAttrs>(node.attrs), a, in_shape, out, batch);
+        break;
+    }
+  }
+
   void PlanBuffers() {
     std::vector<int> last_use(graph_.values.size(), -1);
     for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
@@ -147,7 +193,7 @@ class ReferenceExecutable final : public Executable {
 
   static void BatchNorm(const BatchNormAttrs& bn, const float* in, const Shape& shape, float* out,
                         int batch) {
-    const std::int64_t channels = shape[0], plane = shape[1] * shape[2];
+    const std::int64_t channels = shape[0], plane = NumElements(shape) / channels;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; ++n) {
       for (std::int64_t c = 0; c < channels; ++c) {
@@ -161,11 +207,161 @@ class ReferenceExecutable final : public Executable {
     }
   }
 
-  static void Elementwise(const float* a, const float* b, float* out, std::int64_t count,
-                          bool relu) {
+  template <typename Function>
+  static void Map(const float* in, float* out, std::int64_t count, Function function) {
 #pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < count; ++i) {
-      out[i] = relu ? std::max(a[i], 0.0f) : a[i] + b[i];
+    for (std::int64_t i = 0; i < count; ++i) out[i] = static_cast<float>(function(in[i]));
+  }
+
+  // The element of an operand of per-sample shape `shape` (the output's rank, 1 where it
+  // broadcasts) read at output index `index` ([batch] + the output's per-sample axes).
+  static std::int64_t BroadcastOffset(std::span<const std::int64_t> index, const Shape& shape,
+                                      const std::vector<std::int64_t>& strides, bool has_batch) {
+    std::int64_t offset = has_batch ? index[0] * NumElements(shape) : 0;
+    const std::size_t lead = index.size() - 1 - shape.size();  // the output's extra axes
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] != 1) offset += index[1 + lead + d] * strides[d];
+    }
+    return offset;
+  }
+
+  // out = a OP b with NumPy broadcasting per sample; an operand without a batch axis (a
+  // constant) is the same for every sample.
+  static void Binary(BinaryKind kind, const float* a, const Shape& a_shape, bool a_has_batch,
+                     const float* b, const Shape& b_shape, bool b_has_batch, float* out,
+                     const Shape& out_shape, int batch) {
+    const std::vector<std::int64_t> a_strides = Strides(a_shape), b_strides = Strides(b_shape);
+    ForEachIndex(out_shape, batch, [&](std::span<const std::int64_t> index, std::int64_t flat) {
+      out[flat] = static_cast<float>(
+          ApplyBinary(kind, a[BroadcastOffset(index, a_shape, a_strides, a_has_batch)],
+                      b[BroadcastOffset(index, b_shape, b_strides, b_has_batch)]));
+    });
+  }
+
+  // Calls visit(index, flat) for every element of [batch] + shape, in row-major order.
+  template <typename Visit>
+  static void ForEachIndex(const Shape& shape, int batch, Visit visit) {
+    Shape full{batch};
+    full.insert(full.end(), shape.begin(), shape.end());
+    std::vector<std::int64_t> index(full.size(), 0);
+    const std::int64_t count = NumElements(full);
+    for (std::int64_t flat = 0; flat < count; ++flat) {
+      visit(std::span<const std::int64_t>(index), flat);
+      for (std::size_t d = full.size(); d-- > 0;) {
+        if (++index[d] < full[d]) break;
+        index[d] = 0;
+      }
+    }
+  }
+
+  void Concat(const Node& node, const float* input, float* out, int batch) {
+    const std::int64_t axis = std::get<AxisAttrs>(node.attrs).axis;
+    const Shape& out_shape = graph_.values[node.output].shape;
+    const std::int64_t outer =
+        batch * NumElements(Shape(out_shape.begin(), out_shape.begin() + axis));
+    for (std::int64_t o = 0; o < outer; ++o) {
+      for (ValueId id : node.inputs) {
+        const Shape& shape = graph_.values[id].shape;
+        const std::int64_t block = NumElements(Shape(shape.begin() + axis, shape.end()));
+        out = std::copy_n(Data(id, input) + o * block, block, out);
+      }
+    }
+  }
+
+  static void Transpose(const TransposeAttrs& transpose, const float* in, const Shape& in_shape,
+                        float* out, const Shape& out_shape, int batch) {
+    const std::vector<std::int64_t> in_strides = Strides(in_shape);
+    const std::int64_t per_sample = NumElements(in_shape);
+    ForEachIndex(out_shape, batch, [&](std::span<const std::int64_t> index, std::int64_t flat) {
+      std::int64_t offset = index[0] * per_sample;
+      for (std::size_t d = 0; d < transpose.perm.size(); ++d) {
+        offset += index[1 + d] * in_strides[transpose.perm[d]];
+      }
+      out[flat] = in[offset];
+    });
+  }
+
+  // Products over the last two axes, the leading axes broadcast.
+  static void MatMul(const float* a, const Shape& a_shape, const float* b, const Shape& b_shape,
+                     float* out, const Shape& out_shape, int batch) {
+    const std::size_t rank = out_shape.size();
+    const std::int64_t m = out_shape[rank - 2], n = out_shape[rank - 1], k = a_shape.back();
+    const Shape lead(out_shape.begin(), out_shape.end() - 2);
+    const Shape a_lead(a_shape.begin(), a_shape.end() - 2),
+        b_lead(b_shape.begin(), b_shape.end() - 2);
+    const std::vector<std::int64_t> a_strides = Strides(a_lead), b_strides = Strides(b_lead);
+    const std::int64_t a_sample = NumElements(a_shape), b_sample = NumElements(b_shape);
+    ForEachIndex(lead, batch, [&](std::span<const std::int64_t> index, std::int64_t flat) {
+      const float* a_matrix =
+          a + index[0] * a_sample + (BroadcastOffset(index, a_lead, a_strides, false)) * m * k;
+      const float* b_matrix =
+          b + index[0] * b_sample + (BroadcastOffset(index, b_lead, b_strides, false)) * k * n;
+      float* out_matrix = out + flat * m * n;
+      for (std::int64_t i = 0; i < m; ++i) {
+        for (std::int64_t j = 0; j < n; ++j) {
+          double sum = 0.0;
+          for (std::int64_t p = 0; p < k; ++p) {
+            sum += double{a_matrix[i * k + p]} * b_matrix[p * n + j];
+          }
+          out_matrix[i * n + j] = static_cast<float>(sum);
+        }
+      }
+    });
+  }
+
+  static void Reduce(const ReduceAttrs& reduce, const float* in, const Shape& in_shape, float* out,
+                     int batch) {
+    Shape kept = in_shape;  // the output with its reduced axes kept as 1: the same bytes
+    std::int64_t reduced = 1;
+    for (std::int64_t axis : reduce.axes) {
+      reduced *= kept[axis];
+      kept[axis] = 1;
+    }
+    const std::vector<std::int64_t> kept_strides = Strides(kept);
+    const std::int64_t kept_sample = NumElements(kept);
+    std::vector<double> accumulated(
+        batch * kept_sample,
+        reduce.kind == ReduceKind::kMax ? -std::numeric_limits<double>::infinity() : 0.0);
+    ForEachIndex(in_shape, batch, [&](std::span<const std::int64_t> index, std::int64_t flat) {
+      double& slot =
+          accumulated[index[0] * kept_sample + BroadcastOffset(index, kept, kept_strides, false)];
+      slot = reduce.kind == ReduceKind::kMax ? std::max(slot, double{in[flat]}) : slot + in[flat];
+    });
+    for (std::size_t i = 0; i < accumulated.size(); ++i) {
+      out[i] = static_cast<float>(reduce.kind == ReduceKind::kMean ? accumulated[i] / reduced
+                                                                   : accumulated[i]);
+    }
+  }
+
+  static void Pad(const PadAttrs& pad, const float* in, const Shape& in_shape, float* out,
+                  const Shape& out_shape, int batch) {
+    const std::vector<std::int64_t> in_strides = Strides(in_shape);
+    const std::int64_t per_sample = NumElements(in_shape);
+    ForEachIndex(out_shape, batch, [&](std::span<const std::int64_t> index, std::int64_t flat) {
+      std::int64_t offset = index[0] * per_sample;
+      for (std::size_t d = 0; d < in_shape.size(); ++d) {
+        const std::int64_t i = index[1 + d] - pad.begin[d];
+        if (i < 0 || i >= in_shape[d]) {
+          out[flat] = pad.value;
+          return;
+        }
+        offset += i * in_strides[d];
+      }
+      out[flat] = in[offset];
+    });
+  }
+
+  static void Gather(const GatherAttrs& gather, const float* in, const Shape& in_shape, float* out,
+                     int batch) {
+    const std::int64_t outer =
+        batch * NumElements(Shape(in_shape.begin(), in_shape.begin() + gather.axis));
+    const std::int64_t size = in_shape[gather.axis];
+    const std::int64_t inner =
+        NumElements(Shape(in_shape.begin() + gather.axis + 1, in_shape.end()));
+    for (std::int64_t o = 0; o < outer; ++o) {
+      for (std::int64_t index : gather.indices) {
+        out = std::copy_n(in + (o * size + index) * inner, inner, out);
+      }
     }
   }
 
@@ -205,24 +401,25 @@ class ReferenceExecutable final : public Executable {
     }
   }
 
-  static void GlobalAveragePool(const float* in, const Shape& shape, float* out, int batch) {
+  static void GlobalPool(bool max, const float* in, const Shape& shape, float* out, int batch) {
     const std::int64_t channels = shape[0], plane = shape[1] * shape[2];
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; ++n) {
       for (std::int64_t c = 0; c < channels; ++c) {
         const float* p = in + (n * channels + c) * plane;
-        double sum = 0.0;
-        for (std::int64_t i = 0; i < plane; ++i) sum += p[i];
-        out[n * channels + c] = static_cast<float>(sum / plane);
+        out[n * channels + c] =
+            max ? *std::max_element(p, p + plane)
+                : static_cast<float>(std::accumulate(p, p + plane, 0.0) / plane);
       }
     }
   }
 
+  // The layer applied to each of `rows` rows of `in_features`.
   static void Dense(const DenseAttrs& dense, const float* in, std::int64_t in_features, float* out,
-                    int batch) {
+                    std::int64_t rows) {
     const std::int64_t out_features = dense.out_features;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < batch; ++n) {
+    for (std::int64_t n = 0; n < rows; ++n) {
       for (std::int64_t o = 0; o < out_features; ++o) {
         const float* w = dense.weight.data() + o * in_features;
         const float* x = in + n * in_features;
@@ -233,8 +430,9 @@ class ReferenceExecutable final : public Executable {
     }
   }
 
-  static void Softmax(const float* in, float* out, std::int64_t features, int batch) {
-    for (int n = 0; n < batch; ++n) {
+  // Softmax over each of `rows` rows of `features`.
+  static void Softmax(const float* in, float* out, std::int64_t features, std::int64_t rows) {
+    for (std::int64_t n = 0; n < rows; ++n) {
       const float* x = in + n * features;
       float* y = out + n * features;
       const float peak = *std::max_element(x, x + features);
