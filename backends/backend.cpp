@@ -105,7 +105,43 @@ std::unique_ptr<Executable> Backend::Compile(const Graph& graph,
           options.threads);
   }
   ValidateOptions(options.device, options.backend_options);
+  CheckGraph(graph, options.precision);
   return DoCompile(graph, options);
+}
+
+std::string Backend::UnsupportedReason(const Graph& graph, const Node& node,
+                                       Precision /*precision*/) const {
+  const std::size_t rank = graph.values.at(node.inputs.at(0)).shape.size();
+  switch (node.op) {
+    case OpKind::kConv2D:
+    case OpKind::kRelu:
+    case OpKind::kAdd:
+    case OpKind::kFlatten:
+      return {};
+    case OpKind::kBatchNorm:
+    case OpKind::kGlobalAveragePool:
+      return rank == 3 ? "" : "only on [C, H, W] values";
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool:
+      return std::get<PoolAttrs>(node.attrs).ceil_mode ? "ceil_mode is not implemented" : "";
+    case OpKind::kDense:
+    case OpKind::kSoftmax:
+      return rank == 1 ? "" : "only on rank-1 values";
+    default:
+      return "not implemented by this backend";
+  }
+}
+
+void Backend::CheckGraph(const Graph& graph, Precision precision) const {
+  for (const Node& node : graph.nodes) {
+    const std::string reason = UnsupportedReason(graph, node, precision);
+    if (!reason.empty()) {
+      Throw(ErrorKind::kUnsupported,
+            "backend '{}' cannot run node '{}' ({}) at {}: {} (`sonicbench models --onnx FILE` "
+            "lists what each backend runs)",
+            name(), node.name, OpLabel(node), PrecisionName(precision), reason);
+    }
+  }
 }
 
 bool Backend::Supports(Precision precision) const {

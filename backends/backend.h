@@ -104,11 +104,22 @@ class Backend {
   void ValidateOptions(std::string_view device, std::string_view backend_options) const;
 
   // Compiles `graph` (shapes inferred; batch norm folded or not). Throws Error(kUnsupported) for a
-  // precision or op this backend lacks, naming it; Error(kInvalidArgument) for bad options (a
-  // max_batch below 1, negative threads, ValidateOptions), checked here before DoCompile.
+  // precision or op this backend lacks (CheckGraph), naming it; Error(kInvalidArgument) for bad
+  // options (a max_batch below 1, negative threads, ValidateOptions), checked here before
+  // DoCompile.
   std::unique_ptr<Executable> Compile(const Graph& graph, const CompileOptions& options) const;
 
   bool Supports(Precision precision) const;
+
+  // Why this backend cannot run `node` of `graph` at `precision` (empty when it can): the op, or
+  // the form of it (rank, attribute) its DoCompile does not handle. Pure: no device is touched.
+  // The default is the CNN core every backend runs: Conv2D, standalone BatchNorm and the pools
+  // on [C, H, W] (no ceil_mode), ReLU, Add, Flatten, and Dense and Softmax on rank-1 values.
+  virtual std::string UnsupportedReason(const Graph& graph, const Node& node,
+                                        Precision precision) const;
+  // Throws Error(kUnsupported) naming the first node this backend cannot run, its op, the
+  // backend and why (Compile calls it before DoCompile).
+  void CheckGraph(const Graph& graph, Precision precision) const;
 
  protected:
   // The backend's own reading of a selector and options it has forms for; throws as

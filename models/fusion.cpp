@@ -34,9 +34,12 @@ FusedPlan PlanFusedSteps(const Graph& graph) {
       plan.storage[node.output] = plan.storage[node.inputs[0]];
       continue;
     }
-    FusedStep step{&node, node.inputs[0], -1, false, node.output};
+    FusedStep step{.node = &node, .input = node.inputs[0], .output = node.output};
     const bool fusable = node.op == OpKind::kConv2D || node.op == OpKind::kDense;
-    if (fusable) {
+    const bool takes_residual =
+        node.op == OpKind::kConv2D ||
+        (node.op == OpKind::kDense && graph.values[node.inputs[0]].shape.size() == 1);
+    if (takes_residual) {
       const Node* next = SoleConsumer(graph, consumers, step.output);
       if (next != nullptr && next->op == OpKind::kAdd) {
         const ValueId other = next->inputs[0] == step.output ? next->inputs[1] : next->inputs[0];
@@ -49,10 +52,11 @@ FusedPlan PlanFusedSteps(const Graph& graph) {
       }
     }
     if (node.op == OpKind::kAdd) step.residual = plan.storage[node.inputs[1]];
-    if (fusable || node.op == OpKind::kAdd) {
+    if (fusable || node.op == OpKind::kAdd || node.op == OpKind::kBinary) {
       const Node* next = SoleConsumer(graph, consumers, step.output);
-      if (next != nullptr && next->op == OpKind::kRelu) {
-        step.relu = true;
+      if (next != nullptr && (next->op == OpKind::kRelu || next->op == OpKind::kActivation)) {
+        step.relu = next->op == OpKind::kRelu;
+        if (!step.relu) step.activation = &std::get<ActivationAttrs>(next->attrs);
         step.output = next->output;
         absorbed[index_of(next)] = true;
       }

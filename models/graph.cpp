@@ -10,7 +10,7 @@ namespace sonic {
 namespace {
 
 std::string NodeLabel(const Node& node) {
-  return fmt::format("node '{}' ({})", node.name, OpKindName(node.op));
+  return fmt::format("node '{}' ({})", node.name, OpLabel(node));
 }
 
 [[noreturn]] void NodeError(const Node& node, const std::string& message) {
@@ -416,6 +416,19 @@ std::string_view OpKindName(OpKind op) {
   return "Unknown";
 }
 
+std::string_view OpLabel(const Node& node) {
+  if (const auto* activation = std::get_if<ActivationAttrs>(&node.attrs)) {
+    return ActivationKindName(activation->kind);
+  }
+  if (const auto* binary = std::get_if<BinaryAttrs>(&node.attrs)) {
+    return BinaryKindName(binary->kind);
+  }
+  if (const auto* reduce = std::get_if<ReduceAttrs>(&node.attrs)) {
+    return ReduceKindName(reduce->kind);
+  }
+  return OpKindName(node.op);
+}
+
 std::string_view ActivationKindName(ActivationKind kind) {
   switch (kind) {
     case ActivationKind::kClip:
@@ -559,6 +572,8 @@ std::int64_t Graph::ParameterCount() const {
       count += dense->weight.size() + dense->bias.size();
     } else if (const auto* bn = std::get_if<BatchNormAttrs>(&node.attrs)) {
       count += bn->scale.size() + bn->shift.size();
+    } else if (const auto* binary = std::get_if<BinaryAttrs>(&node.attrs)) {
+      count += binary->constant.size();
     }
   }
   return count;

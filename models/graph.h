@@ -193,6 +193,10 @@ struct Graph {
   std::int64_t ParameterCount() const;
 };
 
+// The op as a user wrote it: the activation, binary or reduction kind ("Sigmoid", "Mul",
+// "ReduceSum") where the IR groups several, else OpKindName.
+std::string_view OpLabel(const Node& node);
+
 // Computes every value's shape from the input's and checks every node (arity, attribute sizes,
 // parameter sizes, shape compatibility) and that every per-sample element count fits in int64.
 // Throws Error(kInvalidArgument) naming the node, its op and what was expected.

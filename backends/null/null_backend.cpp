@@ -53,6 +53,11 @@ class NullBackend final : public Backend {
             Precision::kBf16, Precision::kInt8, Precision::kBfp8};
   }
   std::string option_forms() const override { return std::string(kOptionForms); }
+  // Runs any graph: it computes nothing, only the output's shape and the emulated time.
+  std::string UnsupportedReason(const Graph& /*graph*/, const Node& /*node*/,
+                                Precision /*precision*/) const override {
+    return {};
+  }
 
  protected:
   void DoValidateOptions(std::string_view /*device*/,

@@ -63,20 +63,15 @@ bool HasInt8() {
   return IsaHas(dnnl::cpu_isa::avx512_core_vnni) || IsaHas(dnnl::cpu_isa::avx2_vnni);
 }
 
-Tag PlainTag(std::size_t rank) {
-  switch (rank) {
-    case 1:
-      return Tag::a;
-    case 2:
-      return Tag::ab;
-    case 3:
-      return Tag::abc;
-    case 4:
-      return Tag::abcd;
-    case 5:
-      return Tag::abcde;
-  }
-  Throw(ErrorKind::kUnsupported, "onednn: tensors of rank {} are not supported", rank);
+memory::dims PlainStrides(const memory::dims& dims) {
+  memory::dims strides(dims.size(), 1);
+  for (std::size_t d = dims.size() - 1; d > 0; --d) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
+// Row-major layout of any rank (oneDNN's format tags stop at 5 dimensions; strides do not).
+memory::desc PlainMemoryDesc(const memory::dims& dims, DataT type) {
+  return {dims, type, PlainStrides(dims)};
 }
 
 // Batch-first dims of a value: {batch, per-sample shape...}.
@@ -148,6 +143,139 @@ void CheckIdlePolicy(const std::optional<OmpIdlePolicy>& wanted) {
 }
 
 bool IsInt8(DataT type) { return type == DataT::s8 || type == DataT::u8; }
+
+// oneDNN's tensors here have at most 5 dimensions, the batch one included.
+constexpr std::size_t kMaxSampleRank = 4;
+
+// The extra right padding a ceil-mode pooling window needs to produce `out` positions (0 for a
+// window that ends inside the padded input).
+std::int64_t CeilModeExtraPad(std::int64_t in, std::int64_t out, std::int64_t kernel,
+                              std::int64_t stride, std::int64_t pad_begin, std::int64_t pad_end) {
+  return std::max<std::int64_t>(0, (out - 1) * stride + kernel - in - pad_begin - pad_end);
+}
+
+// Why the onednn backend cannot run `node` (empty when it can); every other rule lives in
+// OneDnnExecutable, which needs the fused plan (int8's fused-only Add, ReLU and BatchNorm).
+std::string OneDnnUnsupportedReason(const Graph& graph, const Node& node, Precision precision) {
+  const Shape& in = graph.values.at(node.inputs.at(0)).shape;
+  const Shape& out = graph.values.at(node.output).shape;
+  // Copies (reorders) take any rank oneDNN has; its compute primitives here take 5 dimensions.
+  const bool copies = node.op == OpKind::kReshape || node.op == OpKind::kTranspose;
+  const std::size_t max_rank = copies ? DNNL_MAX_NDIMS - 1 : kMaxSampleRank;
+  for (const Shape* shape : {&in, &out}) {
+    if (shape->size() > max_rank) {
+      return fmt::format("a value of shape {} has more than {} per-sample axes",
+                         ShapeToString(*shape), max_rank);
+    }
+  }
+  const bool int8 = precision == Precision::kInt8;
+  switch (node.op) {
+    case OpKind::kConv2D:
+    case OpKind::kRelu:
+    case OpKind::kAdd:
+    case OpKind::kFlatten:
+    case OpKind::kBatchNorm:
+    case OpKind::kGlobalAveragePool:
+    case OpKind::kGlobalMaxPool:
+      return {};
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool: {
+      const auto& pool = std::get<PoolAttrs>(node.attrs);
+      if (!pool.ceil_mode || !pool.count_include_pad || node.op == OpKind::kMaxPool) return {};
+      for (int axis = 0; axis < 2; ++axis) {
+        if (CeilModeExtraPad(in[axis + 1], out[axis + 1], pool.kernel[axis], pool.stride[axis],
+                             pool.pads[axis], pool.pads[axis + 2]) > 0) {
+          return "average pooling with ceil_mode and count_include_pad whose last window passes "
+                 "the padding (oneDNN would count the positions beyond it)";
+        }
+      }
+      return {};
+    }
+    case OpKind::kDense:
+    case OpKind::kSoftmax:
+      return int8 && in.size() != 1 ? "int8 runs it only on rank-1 values" : "";
+    case OpKind::kActivation: {
+      const ActivationKind kind = std::get<ActivationAttrs>(node.attrs).kind;
+      if (int8 && kind != ActivationKind::kClip && kind != ActivationKind::kLeakyRelu) {
+        return "int8 fuses only Clip and LeakyRelu (the activations that commute with a scale)";
+      }
+      return {};
+    }
+    case OpKind::kBinary: {
+      if (int8) return "int8 runs no broadcasting binary op";
+      const auto& binary = std::get<BinaryAttrs>(node.attrs);
+      const bool first_is_out = in == out;
+      const bool second_is_out =
+          binary.constant.empty() && graph.values.at(node.inputs.at(1)).shape == out;
+      if (!binary.constant.empty() && !first_is_out) {
+        return fmt::format("the value operand of shape {} must have the output's shape {}",
+                           ShapeToString(in), ShapeToString(out));
+      }
+      if (!first_is_out && !second_is_out) {
+        return "both operands broadcast (oneDNN broadcasts only one of them)";
+      }
+      return {};
+    }
+    case OpKind::kReduce:
+      return int8 ? "int8 runs no reduction" : "";
+    case OpKind::kConcat:
+    case OpKind::kTranspose:
+    case OpKind::kReshape:
+    case OpKind::kMatMul:
+    case OpKind::kPad:
+    case OpKind::kGather:
+      return int8 ? fmt::format("int8 runs no {}", OpKindName(node.op)) : "";
+  }
+  return "not implemented by this backend";
+}
+
+// One oneDNN eltwise operation: dst = f(alpha, beta; src).
+struct Eltwise {
+  dnnl::algorithm algorithm;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+};
+
+// The eltwise operations that compute `activation`, in order. `scale` multiplies the bounds of a
+// clip (int8: the values are in the output's quantised units, where only the scale-invariant
+// activations, Clip and LeakyRelu, are allowed: OneDnnUnsupportedReason).
+std::vector<Eltwise> ActivationEltwise(const ActivationAttrs& activation, float scale) {
+  using dnnl::algorithm;
+  switch (activation.kind) {
+    case ActivationKind::kClip:
+      return {{algorithm::eltwise_clip, activation.alpha * scale, activation.beta * scale}};
+    case ActivationKind::kSigmoid:
+      return {{algorithm::eltwise_logistic}};
+    case ActivationKind::kHardSigmoid:
+      // oneDNN 2.6 has no hardsigmoid: max(0, min(1, alpha x + beta)) as a line, then a clip.
+      return {{algorithm::eltwise_linear, activation.alpha, activation.beta},
+              {algorithm::eltwise_clip, 0.0f, 1.0f}};
+    case ActivationKind::kHardSwish:
+      return {{algorithm::eltwise_hardswish}};
+    case ActivationKind::kTanh:
+      return {{algorithm::eltwise_tanh}};
+    case ActivationKind::kLeakyRelu:
+      return {{algorithm::eltwise_relu, activation.alpha}};
+    case ActivationKind::kElu:
+      return {{algorithm::eltwise_elu, activation.alpha}};
+  }
+  Throw(ErrorKind::kInternal, "onednn: activation {} has no eltwise form",
+        ActivationKindName(activation.kind));
+}
+
+// The activation a fused step applies last (ReLU or another), as eltwise operations.
+std::vector<Eltwise> StepActivation(const FusedStep& step, float scale) {
+  if (step.relu) return {{dnnl::algorithm::eltwise_relu}};
+  if (step.activation != nullptr) return ActivationEltwise(*step.activation, scale);
+  return {};
+}
+
+// An activation whose output is never negative (int8 stores it as u8).
+bool NonNegative(const FusedStep& step) {
+  return step.relu ||
+         (step.activation != nullptr && step.activation->kind == ActivationKind::kClip &&
+          step.activation->alpha >= 0);
+}
 
 float MaxAbs(const float* data, std::size_t count) {
   float peak = 0.0f;
@@ -337,7 +465,8 @@ class OneDnnExecutable final : public Executable {
   void CheckSupported() const {
     for (const FusedStep& step : plan_.steps) {
       const OpKind op = step.node->op;
-      const bool standalone = op == OpKind::kAdd || op == OpKind::kRelu || op == OpKind::kBatchNorm;
+      const bool standalone = op == OpKind::kAdd || op == OpKind::kRelu ||
+                              op == OpKind::kBatchNorm || op == OpKind::kActivation;
       if (precision_ == Precision::kInt8 && standalone) {
         Throw(ErrorKind::kUnsupported,
               "onednn int8: node '{}' ({}) is not fused into a convolution or dense layer; int8 "
@@ -394,10 +523,10 @@ class OneDnnExecutable final : public Executable {
       if (op == OpKind::kSoftmax || ReadBySoftmax(step.output)) {
         out.type = DataT::f32;
       } else if (op == OpKind::kConv2D || op == OpKind::kDense) {
-        out.type = low == DataT::s8 ? (step.relu ? DataT::u8 : DataT::s8) : low;
+        out.type = low == DataT::s8 ? (NonNegative(step) ? DataT::u8 : DataT::s8) : low;
         if (low == DataT::s8) out.scale = QuantScale(max_abs[step.output], out.type);
       } else {
-        // Pooling, standalone ReLU/Add/BatchNorm keep their input's type and scale.
+        // Every other op keeps its (first) input's type and scale.
         out.type = values_[step.input].type;
         out.scale = values_[step.input].scale;
       }
@@ -443,8 +572,12 @@ class OneDnnExecutable final : public Executable {
     const int n = static_cast<int>(plan_.steps.size());
     std::vector<int> last_use(graph_.values.size(), -1);
     for (int i = 0; i < n; ++i) {
-      last_use[plan_.steps[i].input] = i;
-      if (plan_.steps[i].residual >= 0) last_use[plan_.steps[i].residual] = i;
+      const FusedStep& step = plan_.steps[i];
+      last_use[step.input] = i;
+      if (step.residual >= 0) last_use[step.residual] = i;
+      for (ValueId value : step.node->inputs) {
+        if (plan_.storage[value] >= 0) last_use[plan_.storage[value]] = i;
+      }
     }
     output_value_ = plan_.storage[graph_.output];
     last_use[output_value_] = std::numeric_limits<int>::max();
@@ -576,8 +709,8 @@ class OneDnnExecutable final : public Executable {
     for (const memory& mem : weights_[step]) {
       if (mem.get_desc() == wanted) return mem;
     }
-    memory user = SONIC_DNNL(memory({dims, DataT::f32, PlainTag(dims.size())}, engine_,
-                                    const_cast<float*>(data.data())));
+    memory user = SONIC_DNNL(
+        memory(PlainMemoryDesc(dims, DataT::f32), engine_, const_cast<float*>(data.data())));
     weight_buffers_.push_back(AllocateAligned(wanted.get_size()));
     memory mem = SONIC_DNNL(memory(wanted, engine_, weight_buffers_.back().get()));
     dnnl::primitive_attr attr;
@@ -605,8 +738,15 @@ class OneDnnExecutable final : public Executable {
     return scales;
   }
 
+  // Appends the step's fused activation to `ops`; int8 values are in units of `scale`.
+  static void AppendActivation(dnnl::post_ops& ops, const FusedStep& step, float scale) {
+    for (const Eltwise& e : StepActivation(step, scale)) {
+      ops.append_eltwise(1.0f, e.algorithm, e.alpha, e.beta);
+    }
+  }
+
   // Attributes of a convolution or inner product: int8 output scales (per channel), then the
-  // residual sum, then ReLU.
+  // residual sum, then the activation.
   dnnl::primitive_attr ComputeAttr(const FusedStep& step, const std::vector<float>& weight_scales) {
     dnnl::primitive_attr attr = BaseAttr();
     const ValueInfo& in = values_[step.input];
@@ -625,7 +765,7 @@ class OneDnnExecutable final : public Executable {
       ops.append_sum(out.scale / residual.scale,
                      IsInt8(residual.type) ? residual.type : DataT::undef);
     }
-    if (step.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    AppendActivation(ops, step, IsInt8(out.type) ? out.scale : 1.0f);
     attr.set_post_ops(ops);
     return attr;
   }
@@ -649,8 +789,8 @@ class OneDnnExecutable final : public Executable {
                                    const FusedStep& step) {
     const Shape& shape = graph_.values[step.residual].shape;
     const memory::dims dims = BatchDims(shape, plan.batch);
-    const memory residual = ValueMemory(mems, step.residual,
-                                        {dims, values_[step.residual].type, PlainTag(dims.size())});
+    const memory residual =
+        ValueMemory(mems, step.residual, PlainMemoryDesc(dims, values_[step.residual].type));
     const memory::desc desc = WithDataType(residual.get_desc(), values_[step.output].type);
     if (!in_place_[index]) {
       memory copy = Bind(residual.get_desc(), values_[step.output].buffer);
@@ -732,22 +872,37 @@ class OneDnnExecutable final : public Executable {
   }
 
   // A dense layer as an inner product, with its int8 weight scales, bias and fused residual
-  // sum and ReLU.
+  // sum and activation. On a rank-1 value (or a flattened one) the inner product reads the
+  // stored layout as it is (the weights follow it, so a blocked activation needs no reorder); on
+  // a value of higher rank it runs over the rows of the plain value seen as [batch * positions,
+  // features].
   void AddInnerProduct(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
     const FusedStep& step = s.step;
     const Node& node = s.node;
     const auto& dense = std::get<DenseAttrs>(node.attrs);
     const std::int64_t oc = dense.out_features;
+    const Shape& logical = graph_.values[node.inputs[0]].shape;
+    const bool rowwise = logical.size() > 1;
     memory::dims weight_dims{oc};
-    weight_dims.insert(weight_dims.end(), s.in_shape.begin(), s.in_shape.end());
+    memory rows_src, rows_dst;
+    memory::desc src_any, dst;
+    if (rowwise) {
+      const memory::dim rows = plan.batch * NumElements(logical) / logical.back();
+      weight_dims.push_back(logical.back());
+      rows_src =
+          PlainView(plan, mems, node.inputs[0], s.in_type, node.name, {rows, logical.back()});
+      rows_dst = PlainOutput(mems, step, plan.batch, {rows, oc});
+      src_any = rows_src.get_desc();
+      dst = rows_dst.get_desc();
+    } else {
+      weight_dims.insert(weight_dims.end(), s.in_shape.begin(), s.in_shape.end());
+      src_any = mems[step.input] ? mems[step.input].get_desc()
+                                 : memory::desc(s.src_dims, s.in_type, Tag::any);
+      dst = step.residual >= 0 ? ResidualDestination(plan, mems, s.index, step)
+                               : memory::desc(s.dst_dims, s.out_type, Tag::any);
+    }
     const std::vector<float> scales =
         s.int8 ? ChannelScales(dense.weight, oc) : std::vector<float>{};
-    memory::desc dst(s.dst_dims, s.out_type, Tag::any);
-    if (step.residual >= 0) dst = ResidualDestination(plan, mems, s.index, step);
-    // An inner product takes its input's layout as it is (the weights follow it), so a
-    // flattened blocked activation needs no reorder.
-    const memory::desc src_any = mems[step.input] ? mems[step.input].get_desc()
-                                                  : memory::desc(s.src_dims, s.in_type, Tag::any);
     const memory::desc weight_any(weight_dims, s.weight_type, Tag::any);
     const auto desc = SONIC_DNNL(
         dense.bias.empty() ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference,
@@ -757,26 +912,31 @@ class OneDnnExecutable final : public Executable {
                                  memory::desc({oc}, DataT::f32, Tag::a), dst));
     const auto pd = SONIC_DNNL(
         dnnl::inner_product_forward::primitive_desc(desc, ComputeAttr(step, scales), engine_));
-    const memory src = Operand(plan, mems, step.input, pd.src_desc(), node.name);
+    const memory src =
+        rowwise ? rows_src : Operand(plan, mems, step.input, pd.src_desc(), node.name);
+    const memory out =
+        rowwise ? rows_dst : (mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer));
     std::vector<std::pair<int, memory>> args{
         {DNNL_ARG_SRC, src},
         {DNNL_ARG_WEIGHTS,
          Weights(s.index, dense.weight, weight_dims, pd.weights_desc(), scales, 1)},
-        {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}};
+        {DNNL_ARG_DST, out}};
     if (!dense.bias.empty()) args.emplace_back(DNNL_ARG_BIAS, Bias(dense.bias, step, scales));
     AddOp<dnnl::inner_product_forward>(plan, pd, std::move(args),
                                        fmt::format("inner product '{}'", node.name));
   }
 
-  // Max, average or global average pooling.
+  // Max, average, global average or global max pooling.
   void AddPooling(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
     const FusedStep& step = s.step;
     const Node& node = s.node;
     PoolAttrs pool;
     dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
-    if (node.op == OpKind::kGlobalAveragePool) {
+    if (node.op == OpKind::kGlobalAveragePool || node.op == OpKind::kGlobalMaxPool) {
       pool.kernel = {s.in_shape[1], s.in_shape[2]};
-      algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+      if (node.op == OpKind::kGlobalAveragePool) {
+        algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+      }
     } else {
       pool = std::get<PoolAttrs>(node.attrs);
       if (node.op == OpKind::kAveragePool) {
@@ -784,7 +944,16 @@ class OneDnnExecutable final : public Executable {
                                            : dnnl::algorithm::pooling_avg_exclude_padding;
       }
     }
-    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    if (pool.ceil_mode) {
+      // The last window may start in the input and end past its padding: oneDNN is given the
+      // padding that reaches its end.
+      for (int axis = 0; axis < 2; ++axis) {
+        pool.pads[axis + 2] +=
+            CeilModeExtraPad(s.in_shape[axis + 1], s.dst_dims[axis + 2], pool.kernel[axis],
+                             pool.stride[axis], pool.pads[axis], pool.pads[axis + 2]);
+      }
+    }
+    const memory src = InputMemory(plan, mems, s);
     const auto desc = SONIC_DNNL(dnnl::pooling_forward::desc(
         dnnl::prop_kind::forward_inference, algorithm, src.get_desc(),
         memory::desc(s.dst_dims, s.out_type, Tag::any), {pool.stride[0], pool.stride[1]},
@@ -798,35 +967,20 @@ class OneDnnExecutable final : public Executable {
         fmt::format("pooling '{}'", node.name));
   }
 
-  // Softmax over the features.
+  // Softmax over the last axis.
   void AddSoftmax(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
     const FusedStep& step = s.step;
     const Node& node = s.node;
-    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const memory src = PlainView(plan, mems, node.inputs[0], s.in_type, node.name);
+    const int last_axis = static_cast<int>(src.get_desc().dims().size()) - 1;
     const auto desc = SONIC_DNNL(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), 1));
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), last_axis));
     const auto pd = SONIC_DNNL(dnnl::softmax_forward::primitive_desc(desc, BaseAttr(), engine_));
     AddOp<dnnl::softmax_forward>(
         plan, pd,
         {{DNNL_ARG_SRC, src},
          {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
         fmt::format("softmax '{}'", node.name));
-  }
-
-  // A ReLU that is not fused into the step before it.
-  void AddRelu(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
-    const FusedStep& step = s.step;
-    const Node& node = s.node;
-    const memory src = ValueMemory(mems, step.input, s.plain_src);
-    const auto desc = SONIC_DNNL(dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
-                                                             dnnl::algorithm::eltwise_relu,
-                                                             src.get_desc(), 0.0f, 0.0f));
-    const auto pd = SONIC_DNNL(dnnl::eltwise_forward::primitive_desc(desc, BaseAttr(), engine_));
-    AddOp<dnnl::eltwise_forward>(
-        plan, pd,
-        {{DNNL_ARG_SRC, src},
-         {DNNL_ARG_DST, mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)}},
-        fmt::format("relu '{}'", node.name));
   }
 
   // A residual Add that is not fused into a convolution, with its fused ReLU.
@@ -836,11 +990,10 @@ class OneDnnExecutable final : public Executable {
     const memory a = ValueMemory(mems, step.input, s.plain_src);
     const memory b = Operand(plan, mems, step.residual, a.get_desc(), node.name);
     dnnl::primitive_attr attr = BaseAttr();
-    if (step.relu) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    AppendActivation(ops, step,
+                     IsInt8(values_[step.output].type) ? values_[step.output].scale : 1.0f);
+    attr.set_post_ops(ops);
     const auto desc = SONIC_DNNL(
         dnnl::binary::desc(dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(), a.get_desc()));
     const auto pd = SONIC_DNNL(dnnl::binary::primitive_desc(desc, attr, engine_));
@@ -857,7 +1010,7 @@ class OneDnnExecutable final : public Executable {
     const FusedStep& step = s.step;
     const Node& node = s.node;
     const auto& bn = std::get<BatchNormAttrs>(node.attrs);
-    const memory src = ValueMemory(mems, step.input, s.plain_src);
+    const memory src = InputMemory(plan, mems, s);
     const auto desc = SONIC_DNNL(dnnl::batch_normalization_forward::desc(
         dnnl::prop_kind::forward_inference, src.get_desc(), bn.epsilon,
         dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
@@ -881,6 +1034,261 @@ class OneDnnExecutable final : public Executable {
         fmt::format("batch norm '{}'", node.name));
   }
 
+  // `value` (a node input, as the graph names it) in plain layout, with its own shape at the
+  // plan's batch, or `dims` (as many elements), and data type `type`: a view of the stored bytes
+  // (a Flatten output is its input's bytes in plain layout), reordered first into a private
+  // buffer when the stored value is blocked or of another type.
+  memory PlainView(BatchPlan& plan, std::vector<memory>& mems, ValueId value, DataT type,
+                   const std::string& node, memory::dims dims = {}) {
+    const ValueId stored = plan_.storage[value];
+    const memory::dims stored_dims = BatchDims(graph_.values[stored].shape, plan.batch);
+    const memory::desc plain = PlainMemoryDesc(stored_dims, values_[stored].type);
+    const memory& have = ValueMemory(mems, stored, plain);
+    int buffer = values_[stored].buffer;
+    if (have.get_desc() != plain || values_[stored].type != type) {
+      buffer = NewBuffer();
+      const memory copy = Bind(WithDataType(plain, type), buffer);
+      plan.ops.push_back(
+          MakeReorder(have, copy, 1.0f, fmt::format("plain copy before '{}'", node)));
+    }
+    if (dims.empty()) dims = BatchDims(graph_.values[value].shape, plan.batch);
+    return Bind(PlainMemoryDesc(dims, type), buffer);
+  }
+
+  static memory::desc PlainDesc(const Shape& shape, int batch, DataT type) {
+    const memory::dims dims = BatchDims(shape, batch);
+    return PlainMemoryDesc(dims, type);
+  }
+
+  // The step's output in plain layout; `dims` views the same bytes with other dimensions (the
+  // kept axes of a reduction, the rows of a dense layer), or none for the output's own.
+  memory PlainOutput(std::vector<memory>& mems, const FusedStep& step, int batch,
+                     const memory::dims& dims = {}) {
+    const DataT type = values_[step.output].type;
+    mems[step.output] =
+        Bind(PlainDesc(graph_.values[step.output].shape, batch, type), values_[step.output].buffer);
+    if (dims.empty()) return mems[step.output];
+    return Bind(PlainMemoryDesc(dims, type), values_[step.output].buffer);
+  }
+
+  // The step's activation input as it is stored: its existing layout, or plain when the node
+  // reads a Flatten's output with other dimensions.
+  memory InputMemory(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const ValueId logical = s.node.inputs[0];
+    if (plan_.storage[logical] == logical) return ValueMemory(mems, logical, s.plain_src);
+    return PlainView(plan, mems, logical, s.in_type, s.node.name);
+  }
+
+  // A constant tensor of `shape` (batch axis 1), converted to `type`, owned by the returned
+  // memory.
+  memory ConstantMemory(const std::vector<float>& data, const Shape& shape, DataT type) {
+    const memory::desc plain = PlainDesc(shape, 1, DataT::f32);
+    memory values = SONIC_DNNL(memory(plain, engine_));
+    std::copy(data.begin(), data.end(), static_cast<float*>(values.get_data_handle()));
+    if (type == DataT::f32) return values;
+    memory converted = SONIC_DNNL(memory(WithDataType(plain, type), engine_));
+    SONIC_DNNL(dnnl::reorder(values, converted).execute(stream_, values, converted));
+    SONIC_DNNL(stream_.wait());
+    return converted;
+  }
+
+  // A standalone eltwise step: ReLU or another activation (HardSigmoid is two, the second in
+  // place).
+  void AddEltwise(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const std::vector<Eltwise> eltwise =
+        s.node.op == OpKind::kRelu
+            ? std::vector<Eltwise>{{dnnl::algorithm::eltwise_relu}}
+            : ActivationEltwise(std::get<ActivationAttrs>(s.node.attrs), 1.0f);
+    memory src = InputMemory(plan, mems, s);
+    for (std::size_t k = 0; k < eltwise.size(); ++k) {
+      const auto desc = SONIC_DNNL(dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
+                                                               eltwise[k].algorithm, src.get_desc(),
+                                                               eltwise[k].alpha, eltwise[k].beta));
+      const auto pd = SONIC_DNNL(dnnl::eltwise_forward::primitive_desc(desc, BaseAttr(), engine_));
+      const memory dst =
+          k == 0 ? (mems[step.output] = Bind(pd.dst_desc(), values_[step.output].buffer)) : src;
+      AddOp<dnnl::eltwise_forward>(plan, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
+                                   fmt::format("{} '{}'", OpLabel(s.node), s.node.name));
+      src = dst;
+    }
+  }
+
+  // A broadcasting Add, Sub, Mul or Div of two values or of a value and a constant. oneDNN
+  // broadcasts only its second operand, so an operand order that broadcasts the first is
+  // swapped, and a swapped Sub or Div is corrected by a post-op (-x, 1 / x).
+  void AddBinary(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const FusedStep& step = s.step;
+    const Node& node = s.node;
+    const auto& binary = std::get<BinaryAttrs>(node.attrs);
+    const DataT type = s.out_type;
+    memory a = PlainView(plan, mems, node.inputs[0], type, node.name);
+    memory b;
+    if (binary.constant.empty()) {
+      b = PlainView(plan, mems, node.inputs[1], type, node.name);
+    } else {
+      b = ConstantMemory(binary.constant, binary.constant_shape, type);
+      if (binary.constant_first) std::swap(a, b);
+    }
+    const bool swapped = a.get_desc().dims() != s.dst_dims;
+    if (swapped) std::swap(a, b);
+    dnnl::post_ops ops;
+    if (swapped && binary.kind == BinaryKind::kSub) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, -1.0f, 0.0f);
+    } else if (swapped && binary.kind == BinaryKind::kDiv) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_pow, 1.0f, -1.0f);
+    }
+    AppendActivation(ops, step, 1.0f);
+    dnnl::primitive_attr attr = BaseAttr();
+    attr.set_post_ops(ops);
+    const dnnl::algorithm algorithm =
+        binary.kind == BinaryKind::kAdd   ? dnnl::algorithm::binary_add
+        : binary.kind == BinaryKind::kSub ? dnnl::algorithm::binary_sub
+        : binary.kind == BinaryKind::kMul ? dnnl::algorithm::binary_mul
+                                          : dnnl::algorithm::binary_div;
+    const memory dst = PlainOutput(mems, step, plan.batch);
+    const auto desc =
+        SONIC_DNNL(dnnl::binary::desc(algorithm, a.get_desc(), b.get_desc(), dst.get_desc()));
+    const auto pd = SONIC_DNNL(dnnl::binary::primitive_desc(desc, attr, engine_));
+    AddOp<dnnl::binary>(plan, pd, {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}},
+                        fmt::format("{} '{}'", OpLabel(node), node.name));
+  }
+
+  // A concatenation: the inputs in their own layouts, the destination's chosen by oneDNN.
+  void AddConcat(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    std::vector<memory> inputs;
+    std::vector<memory::desc> descs;
+    for (ValueId value : node.inputs) {
+      const bool as_stored = plan_.storage[value] == value && values_[value].type == s.out_type;
+      inputs.push_back(
+          as_stored ? ValueMemory(mems, value,
+                                  PlainDesc(graph_.values[value].shape, plan.batch, s.out_type))
+                    : PlainView(plan, mems, value, s.out_type, node.name));
+      descs.push_back(inputs.back().get_desc());
+    }
+    const int axis = static_cast<int>(std::get<AxisAttrs>(node.attrs).axis) + 1;
+    const auto pd = SONIC_DNNL(dnnl::concat::primitive_desc(axis, descs, engine_, BaseAttr()));
+    std::vector<std::pair<int, memory>> args;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k), inputs[k]);
+    }
+    args.emplace_back(DNNL_ARG_DST,
+                      mems[s.step.output] = Bind(pd.dst_desc(), values_[s.step.output].buffer));
+    AddOp<dnnl::concat>(plan, pd, std::move(args), fmt::format("concat '{}'", node.name));
+  }
+
+  // Plain copies: a transpose is a reorder into the output seen through permuted strides, a
+  // reshape a reorder between two plain views of the same element order.
+  void AddTransposeOrReshape(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    const memory src = PlainView(plan, mems, node.inputs[0], s.out_type, node.name);
+    PlainOutput(mems, s.step, plan.batch);
+    memory::desc target = src.get_desc();
+    if (node.op == OpKind::kTranspose) {
+      const auto& perm = std::get<TransposeAttrs>(node.attrs).perm;
+      const memory::dims out_strides = PlainStrides(s.dst_dims);
+      memory::dims strides(s.src_dims.size());
+      strides[0] = out_strides[0];
+      for (std::size_t i = 0; i < perm.size(); ++i) strides[perm[i] + 1] = out_strides[i + 1];
+      target = memory::desc(src.get_desc().dims(), s.out_type, strides);
+    }
+    const memory dst = Bind(target, values_[s.step.output].buffer);
+    plan.ops.push_back(
+        MakeReorder(src, dst, 1.0f, fmt::format("{} '{}'", OpLabel(node), node.name)));
+  }
+
+  // A batched matrix product of two values; the operand of lower rank is seen with leading
+  // axes of 1 (after the batch axis), which oneDNN broadcasts.
+  void AddMatMul(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    const memory dst = PlainOutput(mems, s.step, plan.batch);
+    std::array<memory, 2> operands;
+    for (int k = 0; k < 2; ++k) {
+      memory::dims dims = BatchDims(graph_.values[node.inputs[k]].shape, plan.batch);
+      dims.insert(dims.begin() + 1, s.dst_dims.size() - dims.size(), 1);
+      operands[k] = PlainView(plan, mems, node.inputs[k], s.out_type, node.name, dims);
+    }
+    const auto desc = SONIC_DNNL(
+        dnnl::matmul::desc(operands[0].get_desc(), operands[1].get_desc(), dst.get_desc()));
+    const auto pd = SONIC_DNNL(dnnl::matmul::primitive_desc(desc, BaseAttr(), engine_));
+    AddOp<dnnl::matmul>(
+        plan, pd,
+        {{DNNL_ARG_SRC, operands[0]}, {DNNL_ARG_WEIGHTS, operands[1]}, {DNNL_ARG_DST, dst}},
+        fmt::format("matmul '{}'", node.name));
+  }
+
+  // A mean, sum or max over some per-sample axes, computed with those axes kept (size 1): the
+  // same bytes as the output without them.
+  void AddReduce(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    const auto& reduce = std::get<ReduceAttrs>(node.attrs);
+    const memory src = PlainView(plan, mems, node.inputs[0], s.out_type, node.name);
+    memory::dims kept = src.get_desc().dims();
+    for (std::int64_t axis : reduce.axes) kept[axis + 1] = 1;
+    const memory dst = PlainOutput(mems, s.step, plan.batch, kept);
+    const dnnl::algorithm algorithm =
+        reduce.kind == ReduceKind::kMean  ? dnnl::algorithm::reduction_mean
+        : reduce.kind == ReduceKind::kSum ? dnnl::algorithm::reduction_sum
+                                          : dnnl::algorithm::reduction_max;
+    const auto desc =
+        SONIC_DNNL(dnnl::reduction::desc(algorithm, src.get_desc(), dst.get_desc(), 0.0f, 0.0f));
+    const auto pd = SONIC_DNNL(dnnl::reduction::primitive_desc(desc, BaseAttr(), engine_));
+    AddOp<dnnl::reduction>(plan, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
+                           fmt::format("{} '{}'", OpLabel(node), node.name));
+  }
+
+  // A constant pad: the output is first filled from a constant tensor of the pad value, then
+  // the input is copied into its interior.
+  void AddPad(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    const auto& pad = std::get<PadAttrs>(node.attrs);
+    const memory src = PlainView(plan, mems, node.inputs[0], s.out_type, node.name);
+    const memory dst = PlainOutput(mems, s.step, plan.batch);
+    const memory::desc plain_f32 = WithDataType(dst.get_desc(), DataT::f32);
+    memory fill = SONIC_DNNL(memory(plain_f32, engine_));
+    std::fill_n(static_cast<float*>(fill.get_data_handle()), plain_f32.get_size() / sizeof(float),
+                pad.value);
+    plan.ops.push_back(MakeReorder(fill, dst, 1.0f, fmt::format("pad value of '{}'", node.name)));
+    memory::dims offsets{0};
+    offsets.insert(offsets.end(), pad.begin.begin(), pad.begin.end());
+    const memory interior = Bind(dst.get_desc().submemory_desc(src.get_desc().dims(), offsets),
+                                 values_[s.step.output].buffer);
+    plan.ops.push_back(MakeReorder(src, interior, 1.0f, fmt::format("pad '{}'", node.name)));
+  }
+
+  // A gather with constant indices: one copy per index, from its slice of the input to its slice
+  // of the output (seen with the indices flattened into one axis).
+  void AddGather(BatchPlan& plan, std::vector<memory>& mems, const StepPlan& s) {
+    const Node& node = s.node;
+    const auto& gather = std::get<GatherAttrs>(node.attrs);
+    const int axis = static_cast<int>(gather.axis) + 1;
+    const memory src = PlainView(plan, mems, node.inputs[0], s.out_type, node.name);
+    memory::dims out_dims = src.get_desc().dims();
+    out_dims[axis] = static_cast<memory::dim>(gather.indices.size());
+    const memory dst = PlainOutput(mems, s.step, plan.batch, out_dims);
+    memory::dims slice = src.get_desc().dims();
+    slice[axis] = 1;
+    memory::dims from(slice.size(), 0), to(slice.size(), 0);
+    for (std::size_t k = 0; k < gather.indices.size(); ++k) {
+      from[axis] = gather.indices[k];
+      to[axis] = static_cast<memory::dim>(k);
+      const memory in_slice = Bind(src.get_desc().submemory_desc(slice, from), BufferOf(src));
+      const memory out_slice =
+          Bind(dst.get_desc().submemory_desc(slice, to), values_[s.step.output].buffer);
+      plan.ops.push_back(
+          MakeReorder(in_slice, out_slice, 1.0f, fmt::format("gather '{}'", node.name)));
+    }
+  }
+
+  // The shared buffer a memory made by Bind views.
+  int BufferOf(const memory& mem) const {
+    for (const auto& [bound, buffer] : bindings_) {
+      if (bound.get() == mem.get()) return buffer;
+    }
+    Throw(ErrorKind::kInternal, "onednn: a memory object is not bound to a buffer");
+  }
+
   void BuildPlan(int batch) {
     BatchPlan plan;
     plan.batch = batch;
@@ -900,7 +1308,7 @@ class OneDnnExecutable final : public Executable {
                        .out_type = values_[step.output].type,
                        .src_dims = src_dims,
                        .dst_dims = BatchDims(graph_.values[step.output].shape, batch),
-                       .plain_src = memory::desc(src_dims, in_type, PlainTag(src_dims.size())),
+                       .plain_src = PlainMemoryDesc(src_dims, in_type),
                        .int8 = int8,
                        .weight_type = int8                     ? DataT::s8
                                       : in_type == DataT::bf16 ? DataT::bf16
@@ -916,13 +1324,37 @@ class OneDnnExecutable final : public Executable {
           case OpKind::kMaxPool:
           case OpKind::kAveragePool:
           case OpKind::kGlobalAveragePool:
+          case OpKind::kGlobalMaxPool:
             AddPooling(plan, mems, s);
             break;
           case OpKind::kSoftmax:
             AddSoftmax(plan, mems, s);
             break;
           case OpKind::kRelu:
-            AddRelu(plan, mems, s);
+          case OpKind::kActivation:
+            AddEltwise(plan, mems, s);
+            break;
+          case OpKind::kBinary:
+            AddBinary(plan, mems, s);
+            break;
+          case OpKind::kConcat:
+            AddConcat(plan, mems, s);
+            break;
+          case OpKind::kTranspose:
+          case OpKind::kReshape:
+            AddTransposeOrReshape(plan, mems, s);
+            break;
+          case OpKind::kMatMul:
+            AddMatMul(plan, mems, s);
+            break;
+          case OpKind::kReduce:
+            AddReduce(plan, mems, s);
+            break;
+          case OpKind::kPad:
+            AddPad(plan, mems, s);
+            break;
+          case OpKind::kGather:
+            AddGather(plan, mems, s);
             break;
           case OpKind::kAdd:
             AddSum(plan, mems, s);
@@ -949,19 +1381,21 @@ class OneDnnExecutable final : public Executable {
   // caller's plain fp32 rows into the plan's input, and back.
   void BuildIo(int batch) {
     BatchIo io;
-    const std::vector<memory>& mems = plan_memories_.back();
+    std::vector<memory>& mems = plan_memories_.back();
     const memory::dims in_dims = BatchDims(graph_.input_shape(), batch);
-    io.user_input = SONIC_DNNL(
-        memory({in_dims, DataT::f32, PlainTag(in_dims.size())}, engine_, DNNL_MEMORY_NONE));
-    const memory& internal_in = mems[graph_.input];
+    io.user_input =
+        SONIC_DNNL(memory(PlainMemoryDesc(in_dims, DataT::f32), engine_, DNNL_MEMORY_NONE));
+    // A graph of aliases only (Identity, a Flatten) has no step to create the input's memory.
+    const memory& internal_in =
+        ValueMemory(mems, graph_.input, PlainMemoryDesc(in_dims, values_[graph_.input].type));
     const memory rows_in = Bind(internal_in.get_desc(), values_[graph_.input].buffer);
     io.input = MakeReorder(io.user_input, rows_in, values_[graph_.input].scale,
                            fmt::format("input reorder (batch {})", batch));
     // The stored value may be the 4-D input of a Flatten that is the graph output: its plain
     // layout has the same bytes as the flattened rows.
     const memory::dims out_dims = BatchDims(graph_.values[output_value_].shape, batch);
-    io.user_output = SONIC_DNNL(
-        memory({out_dims, DataT::f32, PlainTag(out_dims.size())}, engine_, DNNL_MEMORY_NONE));
+    io.user_output =
+        SONIC_DNNL(memory(PlainMemoryDesc(out_dims, DataT::f32), engine_, DNNL_MEMORY_NONE));
     const memory& internal_out = mems[output_value_];
     const memory rows_out = Bind(internal_out.get_desc(), values_[output_value_].buffer);
     io.output = MakeReorder(rows_out, io.user_output, 1.0f / values_[output_value_].scale,
@@ -1010,6 +1444,10 @@ class OneDnnBackend final : public Backend {
     if (HasBf16()) supported.push_back(Precision::kBf16);
     if (HasInt8()) supported.push_back(Precision::kInt8);
     return supported;
+  }
+  std::string UnsupportedReason(const Graph& graph, const Node& node,
+                                Precision precision) const override {
+    return OneDnnUnsupportedReason(graph, node, precision);
   }
 
  protected:

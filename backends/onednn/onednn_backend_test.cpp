@@ -106,6 +106,97 @@ Graph Wide3x3Graph() {
   return g;
 }
 
+// A particle-flow network: dense layers over particles x features (inner products over the
+// rows, a fused HardSwish), a sum over the particles, then a classifier.
+Graph ParticleFlowGraph() {
+  Graph g;
+  g.name = "particle_flow";
+  g.input = g.AddValue("particles", {8, 6});
+  ValueId x = g.AddNode("phi1", OpKind::kDense, {g.input}, Dense(6, 16));
+  x = g.AddNode("relu1", OpKind::kRelu, {x});
+  x = g.AddNode("phi2", OpKind::kDense, {x}, Dense(16, 16));
+  x = g.AddNode("hardswish", OpKind::kActivation, {x},
+                ActivationAttrs{.kind = ActivationKind::kHardSwish});
+  x = g.AddNode("sum", OpKind::kReduce, {x},
+                ReduceAttrs{.kind = ReduceKind::kSum, .axes = {0}, .keep_dims = false});
+  x = g.AddNode("f", OpKind::kDense, {x}, Dense(16, 5));
+  g.output = g.AddNode("softmax", OpKind::kSoftmax, {x});
+  InferShapes(g);
+  return g;
+}
+
+// Every op beyond the CNN core, with two-value operands: a fused Clip (ReLU6), a gate broadcast
+// over a feature map (Mul), swapped Sub and Div (the broadcast operand first), a constant Sub
+// with the constant first, Concat of blocked and plain inputs, ceil-mode pooling, Pad, Gather,
+// Transpose, Reshape, a two-value MatMul, Reduce, GlobalMaxPool, standalone Elu and HardSigmoid
+// (two eltwise ops), and a Concat reading a Flatten.
+Graph EveryOpGraph() {
+  Graph g;
+  g.name = "every_op";
+  g.input = g.AddValue("input", {4, 8, 8});
+  ValueId c1 = g.AddNode("conv1", OpKind::kConv2D, {g.input}, Conv3x3(4, 8, 21));
+  c1 = g.AddNode("relu6", OpKind::kActivation, {c1},
+                 ActivationAttrs{.kind = ActivationKind::kClip, .alpha = 0.0f, .beta = 6.0f});
+  const ValueId c2 = g.AddNode("conv2", OpKind::kConv2D, {c1}, Conv3x3(8, 8, 22));
+  const ValueId gate =
+      g.AddNode("gate", OpKind::kActivation, {g.AddNode("gap", OpKind::kGlobalAveragePool, {c2})},
+                ActivationAttrs{.kind = ActivationKind::kSigmoid});
+  const ValueId mul =
+      g.AddNode("mul", OpKind::kBinary, {c2, gate}, BinaryAttrs{.kind = BinaryKind::kMul});
+  const ValueId sub =
+      g.AddNode("sub", OpKind::kBinary, {gate, mul}, BinaryAttrs{.kind = BinaryKind::kSub});
+  const ValueId div = g.AddNode(
+      "div", OpKind::kBinary,
+      {gate,
+       g.AddNode("abs", OpKind::kActivation, {mul},
+                 ActivationAttrs{.kind = ActivationKind::kClip, .alpha = 0.5f, .beta = 3.0f})},
+      BinaryAttrs{.kind = BinaryKind::kDiv});
+  const ValueId cat = g.AddNode("cat", OpKind::kConcat, {mul, sub, div, c2}, AxisAttrs{.axis = 0});
+  PoolAttrs pool;
+  pool.kernel = {3, 3};
+  pool.stride = {2, 2};
+  pool.ceil_mode = true;
+  const ValueId pooled = g.AddNode("pool", OpKind::kMaxPool, {cat}, pool);
+  const ValueId padded = g.AddNode("pad", OpKind::kPad, {pooled},
+                                   PadAttrs{.begin = {0, 1, 1}, .end = {0, 1, 0}, .value = 0.5f});
+  const ValueId elu = g.AddNode("elu", OpKind::kActivation, {padded},
+                                ActivationAttrs{.kind = ActivationKind::kElu, .alpha = 0.7f});
+  const ValueId picked =
+      g.AddNode("gather", OpKind::kGather, {elu},
+                GatherAttrs{.axis = 0, .indices = {3, 0, 30}, .indices_shape = {3}});
+  const ValueId moved =
+      g.AddNode("transpose", OpKind::kTranspose, {picked}, TransposeAttrs{.perm = {1, 2, 0}});
+  g.output = moved;  // for the shapes so far
+  InferShapes(g);
+  const Shape moved_shape = g.values[moved].shape;
+  const std::int64_t positions = moved_shape[0] * moved_shape[1];
+  const ValueId rows =
+      g.AddNode("rows", OpKind::kReshape, {moved}, ReshapeAttrs{.shape = {positions, 3}});
+  const ValueId columns =
+      g.AddNode("columns", OpKind::kReshape, {moved}, ReshapeAttrs{.shape = {3, positions}});
+  const ValueId product = g.AddNode("matmul", OpKind::kMatMul, {rows, columns});
+  const ValueId mean =
+      g.AddNode("mean", OpKind::kReduce, {product},
+                ReduceAttrs{.kind = ReduceKind::kMean, .axes = {1}, .keep_dims = false});
+  ValueId peak = g.AddNode("gmp", OpKind::kGlobalMaxPool, {picked});
+  peak =
+      g.AddNode("hardsigmoid", OpKind::kActivation, {peak},
+                ActivationAttrs{.kind = ActivationKind::kHardSigmoid, .alpha = 0.2f, .beta = 0.5f});
+  peak = g.AddNode("flip", OpKind::kBinary, {peak},
+                   BinaryAttrs{.kind = BinaryKind::kSub,
+                               .constant = {1.0f, 2.0f, 3.0f},
+                               .constant_shape = {3, 1, 1},
+                               .constant_first = true});
+  const ValueId flat = g.AddNode("flatten", OpKind::kFlatten, {peak});
+  const ValueId features =
+      g.AddNode("features", OpKind::kConcat, {mean, flat}, AxisAttrs{.axis = 0});
+  const std::int64_t count = positions + 3;
+  // The logits, not probabilities: an error anywhere above shows in them undiluted.
+  g.output = g.AddNode("fc", OpKind::kDense, {features}, Dense(count, 5));
+  InferShapes(g);
+  return g;
+}
+
 double ErrorAgainstReference(const Graph& graph, Precision precision, int threads = 0,
                              const std::string& backend_options = "") {
   constexpr int kBatch = 3;
@@ -153,6 +244,38 @@ TEST(OneDnnBackend, StandaloneAddReluBatchNormMatchReference) {
   EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-4);
   if (MakeOneDnnBackend()->Supports(Precision::kBf16)) {
     EXPECT_LE(ErrorAgainstReference(graph, Precision::kBf16), 2e-2);
+  }
+}
+
+TEST(OneDnnBackend, ParticleFlowOverParticlesTimesFeaturesMatchesReference) {
+  const Graph graph = ParticleFlowGraph();
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-5);
+  if (MakeOneDnnBackend()->Supports(Precision::kBf16)) {
+    EXPECT_LE(ErrorAgainstReference(graph, Precision::kBf16), 2e-2);
+  }
+}
+
+TEST(OneDnnBackend, EveryOpBeyondTheCnnCoreMatchesReference) {
+  const Graph graph = EveryOpGraph();
+  EXPECT_LE(ErrorAgainstReference(graph, Precision::kFp32), 1e-5);
+  if (MakeOneDnnBackend()->Supports(Precision::kBf16)) {
+    EXPECT_LE(ErrorAgainstReference(graph, Precision::kBf16), 2e-2);
+  }
+}
+
+TEST(OneDnnBackend, Int8RefusesAnOpItLacksBeforeAnyWorkNamingNodeAndBackend) {
+  if (!MakeOneDnnBackend()->Supports(Precision::kInt8)) GTEST_SKIP() << "no int8 ISA here";
+  CompileOptions options;
+  options.precision = Precision::kInt8;
+  try {
+    MakeOneDnnBackend()->Compile(ParticleFlowGraph(), options);
+    FAIL() << "int8 compiled a rank-2 dense layer";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    const std::string message = e.what();
+    EXPECT_NE(message.find("backend 'onednn' cannot run node 'phi1' (Dense) at int8"),
+              std::string::npos)
+        << message;
   }
 }
 

@@ -457,6 +457,11 @@ class ReferenceBackend final : public Backend {
   std::string device_name() const override { return "host CPU (plain loops)"; }
   std::string library_version() const override { return "sonicbench reference"; }
   std::vector<Precision> precisions() const override { return {Precision::kFp32}; }
+  // The oracle runs every op of the IR.
+  std::string UnsupportedReason(const Graph& /*graph*/, const Node& /*node*/,
+                                Precision /*precision*/) const override {
+    return {};
+  }
 
  protected:
   std::unique_ptr<Executable> DoCompile(const Graph& graph,
