@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/hdf5.h"
@@ -97,6 +100,86 @@ void DatasetInputSource::Sample(std::int64_t index, std::span<float> out) const 
           out.size(), image.size());
   }
   std::copy(image.begin(), image.end(), out.begin());
+}
+
+RawFloatInputSource::RawFloatInputSource(const std::string& path, const Shape& sample_shape)
+    : path_(path), sample_shape_(sample_shape), sample_floats_(NumElements(sample_shape)) {
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(path, error);
+  if (error) Throw(ErrorKind::kNotFound, "{}: cannot read ({})", path, error.message());
+  const auto sample_bytes = static_cast<std::uintmax_t>(sample_floats_) * sizeof(float);
+  if (bytes == 0 || bytes % sample_bytes != 0) {
+    Throw(ErrorKind::kInvalidArgument,
+          "{}: {} bytes is not a whole number of float32 samples of shape {} ({} bytes each); "
+          "expected raw float32 in C order, samples back to back, or an HDF5 dataset file",
+          path, bytes, ShapeToString(sample_shape), sample_bytes);
+  }
+  values_.resize(bytes / sizeof(float));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(values_.data()), static_cast<std::streamsize>(bytes))) {
+    Throw(ErrorKind::kInternal, "{}: read failed", path);
+  }
+}
+
+std::string RawFloatInputSource::name() const {
+  return fmt::format("raw:{} ({} float32 samples {})", path_, size(), ShapeToString(sample_shape_));
+}
+
+void RawFloatInputSource::Sample(std::int64_t index, std::span<float> out) const {
+  if (static_cast<std::int64_t>(out.size()) != sample_floats_) {
+    Throw(ErrorKind::kInvalidArgument, "input buffer holds {} floats; the file's samples {}",
+          out.size(), sample_floats_);
+  }
+  const auto first = values_.begin() + (index % size()) * sample_floats_;
+  std::copy(first, first + sample_floats_, out.begin());
+}
+
+void WriteRawFloats(const std::string& path, std::span<const float> values) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size_bytes()));
+  if (!out.flush()) Throw(ErrorKind::kInvalidArgument, "{}: cannot write", path);
+}
+
+bool IsHdf5File(const std::string& path) {
+  constexpr std::array<char, 8> kSignature{'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::array<char, 8> head{};
+  std::ifstream in(path, std::ios::binary);
+  return in.read(head.data(), head.size()) && head == kSignature;
+}
+
+std::shared_ptr<const InputSource> OpenInputSource(const std::string& inputs,
+                                                   const Shape& sample_shape, std::uint64_t seed) {
+  if (inputs == "random") return std::make_shared<RandomInputSource>(seed);
+  if (IsHdf5File(inputs)) return std::make_shared<DatasetInputSource>(inputs, sample_shape);
+  return std::make_shared<RawFloatInputSource>(inputs, sample_shape);
+}
+
+std::string RandomCalibrationWarning(std::string_view model) {
+  return fmt::format(
+      "warning: int8 '{}' is calibrated on 16 seeded random inputs in [0, 1), not on data like "
+      "the model's: its activation ranges can be far off (torchvision's ResNet-50 on "
+      "ImageNet-normalised inputs: relative error RANDOM_ERR against PyTorch, CALIBRATED_ERR "
+      "calibrated on 32 of them; docs/PERFORMANCE.md); give --calibration FILE, a dataset or raw "
+      "float32 file of the model's inputs",
+      model);
+}
+
+std::vector<float> LoadSamples(const std::string& path, const Shape& sample_shape,
+                               std::int64_t max_samples) {
+  const std::int64_t floats = NumElements(sample_shape);
+  if (IsHdf5File(path)) {
+    const DatasetInputSource dataset(path, sample_shape, max_samples);
+    std::vector<float> samples(dataset.size() * floats);
+    for (std::int64_t i = 0; i < dataset.size(); ++i) {
+      dataset.Sample(i, std::span(samples).subspan(i * floats, floats));
+    }
+    return samples;
+  }
+  const RawFloatInputSource raw(path, sample_shape);
+  const std::span<const float> values =
+      raw.values().first(std::min(raw.size(), max_samples) * floats);
+  return {values.begin(), values.end()};
 }
 
 }  // namespace sonic

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/input_source.h"
 #include "core/tensor.h"
@@ -46,5 +48,53 @@ class DatasetInputSource final : public InputSource {
   std::string path_;
   ImageSet set_;
 };
+
+// Request inputs from a raw float32 file: C order, samples back to back, each of the model's
+// per-sample shape (what numpy's `tofile` writes). Loaded in the constructor, which throws
+// Error(kInvalidArgument) naming the file, its size and the sample size unless it holds a whole,
+// non-zero number of samples. Sample is safe to call from many threads.
+class RawFloatInputSource final : public InputSource {
+ public:
+  RawFloatInputSource(const std::string& path, const Shape& sample_shape);
+
+  // Provenance: "raw:<path> (<N> float32 samples <shape>)".
+  std::string name() const override;
+  void Sample(std::int64_t index, std::span<float> out) const override;  // index modulo size()
+
+  std::int64_t size() const { return static_cast<std::int64_t>(values_.size()) / sample_floats_; }
+  std::span<const float> values() const { return values_; }
+
+ private:
+  std::string path_;
+  Shape sample_shape_;
+  std::int64_t sample_floats_;
+  std::vector<float> values_;
+};
+
+// Writes `values` to `path` as raw float32 (the format RawFloatInputSource reads); throws
+// Error(kInvalidArgument) naming the file when it cannot be written.
+void WriteRawFloats(const std::string& path, std::span<const float> values);
+
+// Whether `path` is an HDF5 file (by its signature), i.e. a dataset rather than raw float32.
+bool IsHdf5File(const std::string& path);
+
+// The request inputs `inputs` names: "random" (seeded tensors, RandomInputSource(seed)), an HDF5
+// dataset file (DatasetInputSource) or any other file, read as raw float32 (RawFloatInputSource).
+std::shared_ptr<const InputSource> OpenInputSource(const std::string& inputs,
+                                                   const Shape& sample_shape, std::uint64_t seed);
+
+// At most this many samples of a calibration file are used: an int8 compile runs the fp32
+// network over each of them, once per Executable.
+inline constexpr std::int64_t kMaxCalibrationSamples = 64;
+
+// The warning a command prints when int8 is calibrated on seeded random inputs (no calibration
+// file): what that costs, and how to give the model's own data.
+std::string RandomCalibrationWarning(std::string_view model);
+
+// The first `max_samples` samples (fewer if the file has fewer) of a dataset or raw float32 file,
+// back to back in the model's per-sample shape: int8 calibration data (CompileOptions::
+// calibration).
+std::vector<float> LoadSamples(const std::string& path, const Shape& sample_shape,
+                               std::int64_t max_samples);
 
 }  // namespace sonic

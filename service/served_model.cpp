@@ -96,6 +96,7 @@ ServedModel::ServedModel(ServedModelOptions options)
   compile.threads = options_.threads;
   compile.device = options_.device;
   compile.backend_options = options_.backend_options;
+  compile.calibration = options_.calibration;
   instances_.resize(static_cast<std::size_t>(options_.instances));
   for (Instance& instance : instances_) {
     instance.input = AllocateFloats(spec_.input_shape, spec_.max_batch,

@@ -44,9 +44,10 @@ struct ServedModelOptions {
   int instances = 1;  // Executables, each with its own thread
   BatcherOptions batching;
   Precision precision = Precision::kFp32;
-  int threads = 0;              // per Executable; 0: the backend's default
-  std::string device;           // CompileOptions::device; empty: the first
-  std::string backend_options;  // CompileOptions::backend_options; empty: the defaults
+  int threads = 0;                 // per Executable; 0: the backend's default
+  std::string device;              // CompileOptions::device; empty: the first
+  std::string backend_options;     // CompileOptions::backend_options; empty: the defaults
+  std::vector<float> calibration;  // CompileOptions::calibration; empty: the backend's own
 };
 
 // Completes finished calls on its own thread, in the order given, so that an instance with

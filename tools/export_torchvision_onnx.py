@@ -13,6 +13,8 @@ Writes into --out:
   input.bin         float32, C order, shape [batch, 3, 224, 224], seeded standard normal
   torch_output.bin  float32, C order, shape [batch, classes]: PyTorch's eval-mode output for
                     input.bin (left out with --no-check)
+  torch_bf16_output.bin  the same computed by PyTorch in bf16 (autocast): what bf16 costs this
+                    model in PyTorch's own hands, the yardstick of another runtime's bf16 error
   meta.json         model, shapes, seed, opset, torch and torchvision versions
 """
 
@@ -102,6 +104,9 @@ def main(argv):
         with torch.no_grad():
             y = model(x)
         y.numpy().astype(np.float32).tofile(os.path.join(args.out, "torch_output.bin"))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            y_bf16 = model(x).float()
+        y_bf16.numpy().astype(np.float32).tofile(os.path.join(args.out, "torch_bf16_output.bin"))
         output_shape = list(y.shape)
 
     meta = {

@@ -17,7 +17,7 @@
 #include "bench/cli/json.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "core/random.h"
+#include "datasets/sample_source.h"
 #include "models/onnx_import.h"
 #include "models/zoo.h"
 
@@ -37,6 +37,9 @@ struct InferOptions {
   int threads = 0;
   std::string device;
   std::string backend_options;
+  std::string inputs = "random";  // or a dataset or raw float32 file
+  std::string output;             // raw float32 file for the last run's output; empty: none
+  std::string calibration;        // int8: a dataset or raw float32 file; empty: the backend's
   bool check = false;
   bool json = false;
 };
@@ -92,7 +95,18 @@ std::unique_ptr<Backend> Validate(const InferOptions& options, Precision& precis
     Throw(ErrorKind::kInvalidArgument, "--classes {}: must be 0 (the model's default) or more",
           options.classes);
   }
+  for (const auto& [flag, file] :
+       {std::pair{"--inputs", options.inputs}, std::pair{"--calibration", options.calibration}}) {
+    std::error_code error;
+    if (!file.empty() && file != "random" && !std::filesystem::is_regular_file(file, error)) {
+      Throw(ErrorKind::kNotFound, "{} {}: no such file", flag, file);
+    }
+  }
   precision = ParsePrecision(options.precision);
+  if (!options.calibration.empty() && precision != Precision::kInt8) {
+    Throw(ErrorKind::kInvalidArgument, "--calibration is for --precision int8 (not {})",
+          options.precision);
+  }
   return MakeUsableBackend(options.backend, precision, options.device, options.backend_options);
 }
 
@@ -274,8 +288,12 @@ void Run(const InferOptions& options) {
   std::vector<float> input =
       AllocateFloats(graph.input_shape(), options.batch,
                      fmt::format("input '{}'", graph.values[graph.input].name));
-  Random random(options.seed);
-  for (float& x : input) x = static_cast<float>(random.Uniform());
+  const auto sample_floats = static_cast<std::size_t>(NumElements(graph.input_shape()));
+  const std::shared_ptr<const InputSource> inputs =
+      OpenInputSource(options.inputs, graph.input_shape(), options.seed);
+  for (int i = 0; i < options.batch; ++i) {
+    inputs->Sample(i, std::span(input).subspan(i * sample_floats, sample_floats));
+  }
   std::vector<float> output = AllocateFloats(graph.output_shape(), options.batch, output_name);
 
   CompileOptions compile_options;
@@ -284,6 +302,13 @@ void Run(const InferOptions& options) {
   compile_options.threads = options.threads;
   compile_options.device = options.device;
   compile_options.backend_options = options.backend_options;
+  std::vector<float> calibration;
+  if (!options.calibration.empty()) {
+    calibration = LoadSamples(options.calibration, graph.input_shape(), kMaxCalibrationSamples);
+    compile_options.calibration = calibration;
+  } else if (precision == Precision::kInt8 && backend->name() != "null") {
+    fmt::print(stderr, "{}\n", RandomCalibrationWarning(graph.name));
+  }
   InferReport report;
   report.model_name = options.onnx.empty() ? options.model : graph.name;
   const std::int64_t compile_start_ns = MonotonicNs();
@@ -303,6 +328,7 @@ void Run(const InferOptions& options) {
   report.gflop_per_s =
       2.0 * static_cast<double>(graph.MacsPerSample()) * report.images_per_s * 1e-9;
 
+  if (!options.output.empty()) WriteRawFloats(options.output, output);
   if (options.check) {
     report.check = CheckAgainstReference(options, graph, precision, input, output, output_name);
   }
@@ -345,6 +371,17 @@ void RegisterInferCommand(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "CPU threads for the backend (0: all cores)")
       ->capture_default_str();
   AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
+  cmd->add_option("--inputs", options->inputs,
+                  "The input rows: random (seeded uniform [0, 1)), or a dataset file, or a raw "
+                  "float32 file (C order, samples back to back; its first --batch samples, "
+                  "repeated if it has fewer)")
+      ->capture_default_str();
+  cmd->add_option("--output", options->output,
+                  "Write the last run's output there as raw float32 (C order, batch first)");
+  cmd->add_option("--calibration", options->calibration,
+                  "int8: calibrate on the first samples (at most 64) of this dataset or raw "
+                  "float32 file of the model's inputs; without it, seeded random inputs (a "
+                  "warning says what that costs)");
   cmd->add_flag("--check", options->check,
                 "Compare the output with the reference backend on the same input; exit 1 if "
                 "outside the precision's tolerance (fp32 1e-4, bf16/fp16 2e-2 relative error; "

@@ -41,6 +41,7 @@ void LocalTarget::PrepareWorker(int worker) {
   compile.threads = options_.threads;
   compile.device = options_.device;
   compile.backend_options = options_.backend_options;
+  compile.calibration = options_.calibration;
   state.executable = backend_->Compile(graph_, compile);
   state.output.assign(output_floats_, 0.0f);
   // The first Run allocates scratch and spawns backend threads: keep it out of the timed region.

@@ -15,9 +15,10 @@ namespace sonic {
 struct LocalTargetOptions {
   int batch = 1;
   Precision precision = Precision::kFp32;
-  int threads = 0;              // backend threads per Executable (CompileOptions::threads)
-  std::string device;           // CompileOptions::device; empty: the first
-  std::string backend_options;  // CompileOptions::backend_options; empty: the defaults
+  int threads = 0;                 // backend threads per Executable (CompileOptions::threads)
+  std::string device;              // CompileOptions::device; empty: the first
+  std::string backend_options;     // CompileOptions::backend_options; empty: the defaults
+  std::vector<float> calibration;  // CompileOptions::calibration; empty: the backend's own
   // Distinct input batches staged per target before timing; request i uses batch i mod this, so
   // the timed region never copies or generates inputs.
   int staged_batches = 4;
