@@ -124,6 +124,75 @@ std::vector<cl_int4> KTable(const GemmLayer& g) {
   return table;
 }
 
+// kernels/activation.cl's ACT_* codes.
+enum ActivationCode : cl_int {
+  kActNone = 0,
+  kActRelu = 1,
+  kActClip = 2,
+  kActSigmoid = 3,
+  kActHardSigmoid = 4,
+  kActHardSwish = 5,
+  kActTanh = 6,
+  kActLeakyRelu = 7,
+  kActElu = 8,
+};
+
+// The activation a kernel applies last, as its three arguments (code, alpha, beta).
+struct Activation {
+  cl_int code = kActNone;
+  cl_float alpha = 0.0f;
+  cl_float beta = 0.0f;
+};
+
+Activation ActivationOf(const ActivationAttrs& attrs) {
+  const auto with = [&](ActivationCode code) { return Activation{code, attrs.alpha, attrs.beta}; };
+  switch (attrs.kind) {
+    case ActivationKind::kClip:
+      return with(kActClip);
+    case ActivationKind::kSigmoid:
+      return with(kActSigmoid);
+    case ActivationKind::kHardSigmoid:
+      return with(kActHardSigmoid);
+    case ActivationKind::kHardSwish:
+      return with(kActHardSwish);
+    case ActivationKind::kTanh:
+      return with(kActTanh);
+    case ActivationKind::kLeakyRelu:
+      return with(kActLeakyRelu);
+    case ActivationKind::kElu:
+      return with(kActElu);
+  }
+  Throw(ErrorKind::kInternal, "OpenCL backend: activation {} has no kernel code",
+        ActivationKindName(attrs.kind));
+}
+
+// What a fused step applies after its Conv2D, Dense or Add: ReLU, another activation or nothing.
+Activation StepActivation(const FusedStep& step) {
+  if (step.relu) return {kActRelu};
+  return step.activation != nullptr ? ActivationOf(*step.activation) : Activation{};
+}
+
+// Sets the three activation arguments from `arg` on; returns the index after them.
+cl_uint SetActivationArgs(cl_kernel kernel, cl_uint arg, const Activation& activation,
+                          std::string_view what) {
+  cl::SetArg(kernel, arg++, activation.code, what);
+  cl::SetArg(kernel, arg++, activation.alpha, what);
+  cl::SetArg(kernel, arg++, activation.beta, what);
+  return arg;
+}
+
+// The stored values a step reads: its node's inputs (a Flatten's through its alias) and a fused
+// residual.
+std::vector<ValueId> StepReads(const FusedPlan& plan, const FusedStep& step) {
+  std::vector<ValueId> reads;
+  for (ValueId value : step.node->inputs) reads.push_back(plan.storage[value]);
+  if (step.residual >= 0) reads.push_back(step.residual);
+  return reads;
+}
+
+// The most per-sample axes pad_constant takes ([C][H][W]).
+constexpr std::size_t kMaxPadRank = 3;
+
 // One kernel launch of the forward pass. Only sizes depend on the batch: the count (argument
 // `count_arg`) and, where `sets_cols`, the im2col workspace's row length `cols` (the batch's
 // pixel count rounded up to TN) just before it; they set the global size.
@@ -151,7 +220,7 @@ class OpenClExecutable final : public Executable {
         bfp_(options.precision == Precision::kBfp8) {
     const FusedPlan plan = PlanFusedSteps(graph);
     PlanBuffers(graph, plan);
-    for (const FusedStep& step : plan.steps) AddStep(graph, step);
+    for (const FusedStep& step : plan.steps) AddStep(graph, plan, step);
     BindWorkspace();
     output_buffer_ = Slot(plan.storage[graph.output]);
     output_bytes_per_sample_ = NumElements(graph.output_shape()) * sizeof(float);
@@ -230,8 +299,7 @@ class OpenClExecutable final : public Executable {
     const int never = std::numeric_limits<int>::max();
     std::vector<int> last_use(graph.values.size(), -1);
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-      last_use[plan.steps[i].input] = static_cast<int>(i);
-      if (plan.steps[i].residual >= 0) last_use[plan.steps[i].residual] = static_cast<int>(i);
+      for (ValueId value : StepReads(plan, plan.steps[i])) last_use[value] = static_cast<int>(i);
     }
     last_use[plan.storage[graph.output]] = never;
     slot_of_.assign(graph.values.size(), -1);
@@ -294,32 +362,18 @@ class OpenClExecutable final : public Executable {
     return launches_.back();
   }
 
-  void AddStep(const Graph& graph, const FusedStep& step) {
+  void AddStep(const Graph& graph, const FusedPlan& plan, const FusedStep& step) {
     const Node& node = *step.node;
-    const Shape& in_shape = graph.values[step.input].shape;
+    // The node's own view of its input: where that is a Flatten's output, the stored value
+    // (step.input) has the unflattened shape.
+    const Shape& in_shape = graph.values[node.inputs[0]].shape;
     const Shape& out_shape = graph.values[node.output].shape;
     cl_mem in = Slot(step.input);
     cl_mem out = Slot(step.output);
     switch (node.op) {
-      case OpKind::kConv2D: {
-        const auto& conv = std::get<Conv2DAttrs>(node.attrs);
-        if (conv.groups != 1) {
-          Throw(ErrorKind::kUnsupported,
-                "OpenCL backend: grouped convolution ('{}', groups = {}) is not implemented",
-                node.name, conv.groups);
-        }
-        GemmLayer g;
-        g.in_c = in_shape[0], g.in_h = in_shape[1], g.in_w = in_shape[2];
-        g.out_c = out_shape[0], g.out_h = out_shape[1], g.out_w = out_shape[2];
-        g.kernel_h = conv.kernel[0], g.kernel_w = conv.kernel[1];
-        g.stride_h = conv.stride[0], g.stride_w = conv.stride[1];
-        g.pad_t = conv.pads[0], g.pad_l = conv.pads[1];
-        g.dilation_h = conv.dilation[0], g.dilation_w = conv.dilation[1];
-        g.weight = &conv.weight;
-        g.bias = &conv.bias;
-        AddGemm(node, g, in, step.residual >= 0 ? Slot(step.residual) : nullptr, step.relu, out);
+      case OpKind::kConv2D:
+        AddConv(node, in_shape, out_shape, step);
         break;
-      }
       case OpKind::kDense: {
         const auto& dense = std::get<DenseAttrs>(node.attrs);
         GemmLayer g;
@@ -327,29 +381,14 @@ class OpenClExecutable final : public Executable {
         g.out_c = dense.out_features;
         g.weight = &dense.weight;
         g.bias = &dense.bias;
-        AddGemm(node, g, in, step.residual >= 0 ? Slot(step.residual) : nullptr, step.relu, out);
+        AddGemm(node, g, in, step.residual >= 0 ? Slot(step.residual) : nullptr,
+                StepActivation(step), out);
         break;
       }
       case OpKind::kMaxPool:
-      case OpKind::kAveragePool: {
-        const auto& pool = std::get<PoolAttrs>(node.attrs);
-        Launch& l = NewLaunch("pool2d", node, Launch::Grid::kElements);
-        const cl_kernel k = l.kernel.get();
-        const int args[] = {
-            static_cast<int>(in_shape[1]),           static_cast<int>(in_shape[2]),
-            static_cast<int>(out_shape[1]),          static_cast<int>(out_shape[2]),
-            static_cast<int>(pool.kernel[0]),        static_cast<int>(pool.kernel[1]),
-            static_cast<int>(pool.stride[0]),        static_cast<int>(pool.stride[1]),
-            static_cast<int>(pool.pads[0]),          static_cast<int>(pool.pads[1]),
-            static_cast<int>(pool.pads[2]),          static_cast<int>(pool.pads[3]),
-            node.op == OpKind::kAveragePool ? 1 : 0, pool.count_include_pad ? 1 : 0};
-        cl::SetArg(k, 0, in, l.what);
-        cl::SetArg(k, 1, out, l.what);
-        for (cl_uint i = 0; i < std::size(args); ++i) cl::SetArg(k, 2 + i, args[i], l.what);
-        l.count_arg = 2 + std::size(args);
-        l.per_sample = NumElements(out_shape);
+      case OpKind::kAveragePool:
+        AddPool(node, in_shape, out_shape, in, out);
         break;
-      }
       case OpKind::kGlobalAveragePool: {
         Launch& l = NewLaunch("global_avg_pool", node, Launch::Grid::kElements);
         cl::SetArg(l.kernel.get(), 0, in, l.what);
@@ -360,18 +399,15 @@ class OpenClExecutable final : public Executable {
         break;
       }
       case OpKind::kAdd:
-      case OpKind::kRelu: {
-        const bool add = node.op == OpKind::kAdd;
-        Launch& l = NewLaunch("add_relu", node, Launch::Grid::kElements);
-        cl::SetArg(l.kernel.get(), 0, in, l.what);
-        cl::SetArg(l.kernel.get(), 1, add ? Slot(step.residual) : in, l.what);
-        cl::SetArg(l.kernel.get(), 2, out, l.what);
-        cl::SetArg(l.kernel.get(), 3, add ? 1 : 0, l.what);
-        cl::SetArg(l.kernel.get(), 4, (step.relu || !add) ? 1 : 0, l.what);
-        l.count_arg = 5;
-        l.per_sample = NumElements(out_shape);
+        AddElementwise(node, out_shape, in, Slot(step.residual), StepActivation(step), out);
         break;
-      }
+      case OpKind::kRelu:
+        AddElementwise(node, out_shape, in, nullptr, {kActRelu}, out);
+        break;
+      case OpKind::kActivation:
+        AddElementwise(node, out_shape, in, nullptr,
+                       ActivationOf(std::get<ActivationAttrs>(node.attrs)), out);
+        break;
       case OpKind::kBatchNorm: {
         const auto& bn = std::get<BatchNormAttrs>(node.attrs);
         std::vector<float> scale(bn.scale.size()), shift(bn.scale.size());
@@ -401,16 +437,189 @@ class OpenClExecutable final : public Executable {
         l.per_sample = NumElements(in_shape) / in_shape.back();
         break;
       }
+      case OpKind::kConcat:
+        AddConcat(graph, plan, node, out);
+        break;
+      case OpKind::kPad:
+        AddPad(node, in_shape, out_shape, in, out);
+        break;
       case OpKind::kFlatten:
         Throw(ErrorKind::kInternal, "fusion left a Flatten step ('{}')", node.name);
+      default:
+        Throw(ErrorKind::kInternal,
+              "OpenCL backend: node '{}' ({}) has no kernel, yet UnsupportedReason accepted it",
+              node.name, OpLabel(node));
     }
+  }
+
+  // A convolution as a GEMM, or with groups as grouped_conv_*: GemmLayer then describes one
+  // group's input channels and all output channels (the weights' layout).
+  void AddConv(const Node& node, const Shape& in_shape, const Shape& out_shape,
+               const FusedStep& step) {
+    const auto& conv = std::get<Conv2DAttrs>(node.attrs);
+    GemmLayer g;
+    g.in_c = in_shape[0] / conv.groups, g.in_h = in_shape[1], g.in_w = in_shape[2];
+    g.out_c = out_shape[0], g.out_h = out_shape[1], g.out_w = out_shape[2];
+    g.kernel_h = conv.kernel[0], g.kernel_w = conv.kernel[1];
+    g.stride_h = conv.stride[0], g.stride_w = conv.stride[1];
+    g.pad_t = conv.pads[0], g.pad_l = conv.pads[1];
+    g.dilation_h = conv.dilation[0], g.dilation_w = conv.dilation[1];
+    g.weight = &conv.weight;
+    g.bias = &conv.bias;
+    cl_mem residual = step.residual >= 0 ? Slot(step.residual) : nullptr;
+    if (conv.groups == 1) {
+      AddGemm(node, g, Slot(step.input), residual, StepActivation(step), Slot(step.output));
+    } else {
+      AddGroupedConv(node, g, conv.groups, Slot(step.input), residual, StepActivation(step),
+                     Slot(step.output));
+    }
+  }
+
+  // pool2d clips each window to the input; ceil_mode needs nothing more (the output size has it,
+  // and its last window starts inside the input or its begin padding).
+  void AddPool(const Node& node, const Shape& in_shape, const Shape& out_shape, cl_mem in,
+               cl_mem out) {
+    const auto& pool = std::get<PoolAttrs>(node.attrs);
+    Launch& l = NewLaunch("pool2d", node, Launch::Grid::kElements);
+    const cl_kernel k = l.kernel.get();
+    const int args[] = {static_cast<int>(in_shape[1]),           static_cast<int>(in_shape[2]),
+                        static_cast<int>(out_shape[1]),          static_cast<int>(out_shape[2]),
+                        static_cast<int>(pool.kernel[0]),        static_cast<int>(pool.kernel[1]),
+                        static_cast<int>(pool.stride[0]),        static_cast<int>(pool.stride[1]),
+                        static_cast<int>(pool.pads[0]),          static_cast<int>(pool.pads[1]),
+                        static_cast<int>(pool.pads[2]),          static_cast<int>(pool.pads[3]),
+                        node.op == OpKind::kAveragePool ? 1 : 0, pool.count_include_pad ? 1 : 0};
+    cl::SetArg(k, 0, in, l.what);
+    cl::SetArg(k, 1, out, l.what);
+    for (cl_uint i = 0; i < std::size(args); ++i) cl::SetArg(k, 2 + i, args[i], l.what);
+    l.count_arg = 2 + std::size(args);
+    l.per_sample = NumElements(out_shape);
+  }
+
+  // add_activation: a + b (when `b` is not null), then `activation`, over `shape` per sample.
+  void AddElementwise(const Node& node, const Shape& shape, cl_mem a, cl_mem b,
+                      const Activation& activation, cl_mem out) {
+    Launch& l = NewLaunch("add_activation", node, Launch::Grid::kElements);
+    const cl_kernel k = l.kernel.get();
+    cl::SetArg(k, 0, a, l.what);
+    cl::SetArg(k, 1, b != nullptr ? b : a, l.what);  // not read without `has_b`
+    cl::SetArg(k, 2, out, l.what);
+    cl::SetArg(k, 3, b != nullptr ? 1 : 0, l.what);
+    l.count_arg = SetActivationArgs(k, 4, activation, l.what);
+    l.per_sample = NumElements(shape);
+  }
+
+  // Concat: one concat_copy per input into its place in each output row (the axes from the
+  // concat axis on).
+  void AddConcat(const Graph& graph, const FusedPlan& plan, const Node& node, cl_mem out) {
+    const std::int64_t axis = std::get<AxisAttrs>(node.attrs).axis;
+    const auto block_of = [axis](const Shape& shape) {
+      return NumElements(Shape(shape.begin() + axis, shape.end()));
+    };
+    const Shape& out_shape = graph.values[node.output].shape;
+    ToInt(max_batch() * NumElements(out_shape), "concat output size");
+    const int out_block = ToInt(block_of(out_shape), "concat row");
+    std::int64_t offset = 0;
+    for (ValueId value : node.inputs) {
+      const Shape& shape = graph.values[value].shape;
+      Launch& l = NewLaunch("concat_copy", node, Launch::Grid::kElements);
+      const cl_kernel k = l.kernel.get();
+      cl::SetArg(k, 0, Slot(plan.storage[value]), l.what);
+      cl::SetArg(k, 1, out, l.what);
+      cl::SetArg(k, 2, static_cast<int>(block_of(shape)), l.what);
+      cl::SetArg(k, 3, out_block, l.what);
+      cl::SetArg(k, 4, static_cast<int>(offset), l.what);
+      l.count_arg = 5;
+      l.per_sample = NumElements(shape);
+      offset += block_of(shape);
+    }
+  }
+
+  // Pad on a value of rank 3 or less (UnsupportedReason), as pad_constant's [C][H][W].
+  void AddPad(const Node& node, const Shape& in_shape, const Shape& out_shape, cl_mem in,
+              cl_mem out) {
+    const auto& pad = std::get<PadAttrs>(node.attrs);
+    const std::size_t missing = kMaxPadRank - in_shape.size();
+    Shape in3(missing, 1), out3(missing, 1);
+    std::vector<std::int64_t> begin3(missing, 0);
+    in3.insert(in3.end(), in_shape.begin(), in_shape.end());
+    out3.insert(out3.end(), out_shape.begin(), out_shape.end());
+    begin3.insert(begin3.end(), pad.begin.begin(), pad.begin.end());
+    ToInt(max_batch() * NumElements(out_shape), "pad output size");
+    Launch& l = NewLaunch("pad_constant", node, Launch::Grid::kElements);
+    const cl_kernel k = l.kernel.get();
+    cl::SetArg(k, 0, in, l.what);
+    cl::SetArg(k, 1, out, l.what);
+    cl_uint arg = 2;
+    for (const auto* sizes : {&in3, &out3, &begin3}) {
+      for (std::int64_t size : *sizes) cl::SetArg(k, arg++, static_cast<int>(size), l.what);
+    }
+    cl::SetArg(k, arg++, cl_float{pad.value}, l.what);
+    l.count_arg = arg;
+    l.per_sample = NumElements(out_shape);
+  }
+
+  // The layer arguments from `arg` on: the weights (the fp32 pack, or bfp8's mantissas and
+  // scales), the bias, the residual and the output; returns the index after them.
+  cl_uint SetLayerArgs(cl_kernel kernel, cl_uint arg, const GemmLayer& g, cl_mem residual,
+                       cl_mem out, std::string_view what) {
+    const std::vector<float> pack = PackWeights(g);
+    if (bfp_) {
+      const BfpWeights bfp = QuantiseWeights(pack, g.k_padded());
+      cl::SetArg(kernel, arg++, Upload(bfp.mantissas, "bfp8 mantissas"), what);
+      cl::SetArg(kernel, arg++, Upload(bfp.scales, "bfp8 scales"), what);
+    } else {
+      cl::SetArg(kernel, arg++, Upload(pack, "weights"), what);
+    }
+    std::vector<float> bias(g.out_c_padded(), 0.0f);
+    if (!g.bias->empty()) std::copy(g.bias->begin(), g.bias->end(), bias.begin());
+    cl_mem bias_buffer = Upload(bias, "bias");
+    cl::SetArg(kernel, arg++, bias_buffer, what);
+    // Without a residual the kernel never reads that argument; any valid buffer will do.
+    cl::SetArg(kernel, arg++, residual != nullptr ? residual : bias_buffer, what);
+    cl::SetArg(kernel, arg++, out, what);
+    return arg;
+  }
+
+  // A convolution with `groups` > 1 (g.in_c is one group's channels): grouped_conv_*, one
+  // work-item per output element, with the GEMM's weight pack and k table.
+  void AddGroupedConv(const Node& node, const GemmLayer& g, std::int64_t groups, cl_mem in,
+                      cl_mem residual, const Activation& activation, cl_mem out) {
+    const std::int64_t out_elements = g.out_c * g.out_h * g.out_w;
+    const std::int64_t group_image = g.in_c * g.in_h * g.in_w;
+    ToInt(max_batch() * out_elements, "output size");
+    ToInt(max_batch() * groups * group_image, "input size");
+    Launch& l =
+        NewLaunch(bfp_ ? "grouped_conv_bfp8" : "grouped_conv_fp32", node, Launch::Grid::kElements);
+    const cl_kernel k = l.kernel.get();
+    cl::SetArg(k, 0, in, l.what);
+    cl::SetArg(k, 1, Upload(KTable(g), "k table"), l.what);
+    cl_uint arg = SetLayerArgs(k, 2, g, residual, out, l.what);
+    const int ints[] = {static_cast<int>(groups * group_image),
+                        static_cast<int>(group_image),
+                        static_cast<int>(g.in_h),
+                        static_cast<int>(g.in_w),
+                        static_cast<int>(g.out_h),
+                        static_cast<int>(g.out_w),
+                        static_cast<int>(g.stride_h),
+                        static_cast<int>(g.stride_w),
+                        static_cast<int>(g.pad_t),
+                        static_cast<int>(g.pad_l),
+                        static_cast<int>(g.out_c),
+                        static_cast<int>(g.out_c / groups),
+                        ToInt(g.k_padded(), "k"),
+                        static_cast<int>(RoundUp(g.k(), cl::kBfpBlock)),
+                        residual != nullptr ? 1 : 0};
+    for (int value : ints) cl::SetArg(k, arg++, value, l.what);
+    l.count_arg = SetActivationArgs(k, arg, activation, l.what);
+    l.per_sample = out_elements;
   }
 
   // A convolution or dense layer: weights packed (and rounded to bfp8) and uploaded once; the
   // GEMM reads the input directly for a 1x1, stride-1 convolution (and a dense layer) whose K
   // fills whole stages, else an im2col copy in the shared workspace.
-  void AddGemm(const Node& node, const GemmLayer& g, cl_mem in, cl_mem residual, bool relu,
-               cl_mem out) {
+  void AddGemm(const Node& node, const GemmLayer& g, cl_mem in, cl_mem residual,
+               const Activation& activation, cl_mem out) {
     // The kernels index whole batches with int.
     const std::int64_t pixels = g.out_h * g.out_w;
     const std::int64_t cols = RoundUp(max_batch() * pixels, cl::kTileN);
@@ -445,7 +654,6 @@ class OpenClExecutable final : public Executable {
       workspace_floats_ = std::max(workspace_floats_, g.k_padded() * cols);
     }
 
-    const std::vector<float> pack = PackWeights(g);
     Launch& gemm = NewLaunch(bfp_ ? "gemm_bfp8" : "gemm_fp32", node, Launch::Grid::kGemm);
     const cl_kernel m = gemm.kernel.get();
     if (direct) {
@@ -453,25 +661,12 @@ class OpenClExecutable final : public Executable {
     } else {
       workspace_users_.push_back({launches_.size() - 1, 0});
     }
-    cl_uint arg = 1;
-    if (bfp_) {
-      const BfpWeights bfp = QuantiseWeights(pack, g.k_padded());
-      cl::SetArg(m, arg++, Upload(bfp.mantissas, "bfp8 mantissas"), gemm.what);
-      cl::SetArg(m, arg++, Upload(bfp.scales, "bfp8 scales"), gemm.what);
-    } else {
-      cl::SetArg(m, arg++, Upload(pack, "weights"), gemm.what);
-    }
-    std::vector<float> bias(g.out_c_padded(), 0.0f);
-    if (!g.bias->empty()) std::copy(g.bias->begin(), g.bias->end(), bias.begin());
-    cl_mem bias_buffer = Upload(bias, "bias");
-    cl::SetArg(m, arg++, bias_buffer, gemm.what);
-    // Without a residual the kernel never reads that argument; any valid buffer will do.
-    cl::SetArg(m, arg++, residual != nullptr ? residual : bias_buffer, gemm.what);
-    cl::SetArg(m, arg++, out, gemm.what);
+    cl_uint arg = SetLayerArgs(m, 1, g, residual, out, gemm.what);
     cl::SetArg(m, arg++, static_cast<int>(g.out_c), gemm.what);
     cl::SetArg(m, arg++, ToInt(pixels, "output plane"), gemm.what);
     cl::SetArg(m, arg++, ToInt(g.k_padded(), "k"), gemm.what);
-    cl::SetArg(m, arg++, (residual != nullptr ? 1 : 0) | (relu ? 2 : 0), gemm.what);
+    cl::SetArg(m, arg++, residual != nullptr ? 1 : 0, gemm.what);
+    arg = SetActivationArgs(m, arg, activation, gemm.what);
     // B's strides (conv.cl): the workspace's row length `cols` is set per run.
     cl::SetArg(m, arg++, ToInt(direct ? g.k() * pixels : pixels, "image stride"), gemm.what);
     if (direct) cl::SetArg(m, arg, static_cast<int>(pixels), gemm.what);
@@ -551,6 +746,27 @@ class OpenClBackend final : public Backend {
 
   std::vector<Precision> precisions() const override {
     return {Precision::kFp32, Precision::kBfp8};
+  }
+
+  // AddStep's ops: the CNN core (Backend's default, grouped convolutions included), every
+  // activation, ceil-mode pooling and Concat on any shape the IR allows, and Pad up to rank 3.
+  // bfp8 changes only the convolutions' and dense layers' arithmetic, so both precisions run the
+  // same nodes.
+  std::string UnsupportedReason(const Graph& graph, const Node& node,
+                                Precision precision) const override {
+    switch (node.op) {
+      case OpKind::kActivation:
+      case OpKind::kConcat:
+      case OpKind::kMaxPool:
+      case OpKind::kAveragePool:
+        return {};
+      case OpKind::kPad:
+        return graph.values.at(node.inputs.at(0)).shape.size() <= kMaxPadRank
+                   ? ""
+                   : fmt::format("only on values of rank {} or less per sample", kMaxPadRank);
+      default:
+        return Backend::UnsupportedReason(graph, node, precision);
+    }
   }
 
   std::string unavailable_reason() const override {

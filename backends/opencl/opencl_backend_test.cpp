@@ -1,8 +1,10 @@
 // OpenCL-specific checks beyond the generic contract suite (backends/contract_test.cpp, which
 // already compares fp32 on jet_cnn and ResNet-18 with the reference): the bfp8 precision's top-1
 // agreement, the program-binary round trip and the refusal of a mismatched binary, device
-// selection and options, profiling timings, and ResNet-50 in fp32 from a binary (the slow test).
-// Every test skips when no OpenCL device is installed.
+// selection and options, profiling timings, and ResNet-50 in fp32 from a binary (the slow test);
+// and the ops beyond the CNN core (fused and standalone activations, grouped convolutions,
+// ceil-mode pooling, Concat, Pad) against the reference on small graphs, with the refusal of an op
+// the backend lacks. Every test that needs a device skips when no OpenCL device is installed.
 #include "backends/opencl/opencl_backend.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +22,8 @@
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "models/fusion.h"
+#include "models/graph.h"
 #include "models/zoo.h"
 
 namespace sonic {
@@ -256,10 +260,291 @@ TEST(OpenClContract, ResNet50Fp32FromBinaryMatchesReference) {
   EXPECT_LE(RelativeError(out, ref), 1e-4);
 }
 
+// --- ops beyond the CNN core, each against the reference on a small graph built with the IR.
+
+std::vector<float> SeededUniform(std::size_t count, std::uint64_t seed, double low, double high) {
+  Random random(seed);
+  std::vector<float> data(count);
+  for (float& v : data) v = static_cast<float>(random.Uniform(low, high));
+  return data;
+}
+
+// A seeded `kernel` x `kernel` convolution with "same" padding; the weights' scale keeps the
+// outputs of the inputs' order (a few units), so that every activation's bends are reached.
+Conv2DAttrs SeededConv(std::int64_t in_c, std::int64_t out_c, std::int64_t kernel,
+                       std::int64_t stride, std::int64_t groups, std::uint64_t seed) {
+  Conv2DAttrs conv;
+  conv.out_channels = out_c;
+  conv.kernel = {kernel, kernel};
+  conv.stride = {stride, stride};
+  const std::int64_t pad = kernel / 2;
+  conv.pads = {pad, pad, pad, pad};
+  conv.groups = groups;
+  const std::int64_t fan_in = in_c / groups * kernel * kernel;
+  const double scale = 2.5 / std::sqrt(static_cast<double>(fan_in));
+  conv.weight = SeededUniform(out_c * fan_in, seed, -scale, scale);
+  conv.bias = SeededUniform(out_c, seed + 1, -1.0, 1.0);
+  return conv;
+}
+
+DenseAttrs SeededDense(std::int64_t in_features, std::int64_t out_features, std::uint64_t seed) {
+  DenseAttrs dense;
+  dense.out_features = out_features;
+  const double scale = 2.5 / std::sqrt(static_cast<double>(in_features));
+  dense.weight = SeededUniform(in_features * out_features, seed, -scale, scale);
+  dense.bias = SeededUniform(out_features, seed + 1, -1.0, 1.0);
+  return dense;
+}
+
+// Every activation kind, Clip with ReLU6's bounds and with others.
+const ActivationAttrs kActivations[] = {
+    {ActivationKind::kClip, 0.0f, 6.0f}, {ActivationKind::kClip, -0.5f, 0.25f},
+    {ActivationKind::kSigmoid},          {ActivationKind::kHardSigmoid, 0.2f, 0.5f},
+    {ActivationKind::kHardSwish},        {ActivationKind::kTanh},
+    {ActivationKind::kLeakyRelu, 0.1f},  {ActivationKind::kElu, 0.7f},
+};
+
+std::string Describe(const ActivationAttrs& activation) {
+  return std::string(ActivationKindName(activation.kind)) + "(" + std::to_string(activation.alpha) +
+         ", " + std::to_string(activation.beta) + ")";
+}
+
+// OpenCL's output against the reference at batch 3 on inputs uniform in [-4, 4): fp32 within the
+// contract's bound, bfp8 within `bfp8_bound` (0.1 as CheckBfp8Agreement where convolutions
+// quantise; fp32's bound where nothing does).
+void ExpectMatchesReference(const Graph& graph, double bfp8_bound, const std::string& what) {
+  constexpr int kBatch = 3;
+  const auto input = SeededUniform(kBatch * NumElements(graph.input_shape()), 7, -4.0, 4.0);
+  CompileOptions options;
+  options.max_batch = kBatch;
+  const auto want = RunOnce(*MakeReferenceBackend(), graph, options, input, kBatch);
+  const auto fp32 = RunOnce(*MakeOpenClBackend(), graph, options, input, kBatch);
+  EXPECT_LE(RelativeError(fp32, want), ContractBound(Precision::kFp32).bound) << what << " fp32";
+  options.precision = Precision::kBfp8;
+  const auto bfp8 = RunOnce(*MakeOpenClBackend(), graph, options, input, kBatch);
+  EXPECT_LE(RelativeError(bfp8, want), bfp8_bound) << what << " bfp8";
+}
+
+// The number of fused steps that apply an activation other than ReLU: the graphs below must
+// exercise the kernels' epilogues, not standalone activations.
+int FusedActivations(const Graph& graph) {
+  int fused = 0;
+  for (const FusedStep& step : PlanFusedSteps(graph).steps) {
+    if (step.activation != nullptr && step.node->op != OpKind::kActivation) ++fused;
+  }
+  return fused;
+}
+
+// conv + activation; conv + residual Add + activation; a depthwise conv + activation; an Add of
+// one value to itself (no convolution to fold it into) + activation; dense + activation.
+Graph FusedActivationGraph(const ActivationAttrs& activation) {
+  Graph g;
+  g.name = "fused " + Describe(activation);
+  g.input = g.AddValue("input", {6, 9, 9});
+  ValueId a = g.AddNode("conv1", OpKind::kConv2D, {g.input}, SeededConv(6, 16, 3, 1, 1, 1));
+  a = g.AddNode("act1", OpKind::kActivation, {a}, activation);
+  ValueId b = g.AddNode("conv2", OpKind::kConv2D, {a}, SeededConv(16, 16, 3, 1, 1, 3));
+  b = g.AddNode("act2", OpKind::kActivation, {g.AddNode("add", OpKind::kAdd, {b, a})}, activation);
+  ValueId c = g.AddNode("dw", OpKind::kConv2D, {b}, SeededConv(16, 16, 3, 2, 16, 5));
+  c = g.AddNode("act3", OpKind::kActivation, {c}, activation);
+  c = g.AddNode("act4", OpKind::kActivation, {g.AddNode("double", OpKind::kAdd, {c, c})},
+                activation);
+  ValueId d =
+      g.AddNode("flatten", OpKind::kFlatten, {g.AddNode("gap", OpKind::kGlobalAveragePool, {c})});
+  d = g.AddNode("fc", OpKind::kDense, {d}, SeededDense(16, 10, 7));
+  g.output = g.AddNode("act5", OpKind::kActivation, {d}, activation);
+  InferShapes(g);
+  return g;
+}
+
+TEST(OpenClOps, ConvDenseAndAddWithFusedActivationsMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  for (const ActivationAttrs& activation : kActivations) {
+    const Graph graph = FusedActivationGraph(activation);
+    ASSERT_EQ(FusedActivations(graph), 5) << graph.name;
+    ExpectMatchesReference(graph, 0.1, graph.name);
+  }
+}
+
+// Activations that follow no convolution, dense layer or Add: on the input itself (rank 2 per
+// sample) and after a pool.
+TEST(OpenClOps, StandaloneActivationsMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  for (const ActivationAttrs& activation : kActivations) {
+    Graph g;
+    g.input = g.AddValue("input", {5, 7});
+    g.output = g.AddNode("act", OpKind::kActivation, {g.input}, activation);
+    InferShapes(g);
+    ExpectMatchesReference(g, ContractBound(Precision::kFp32).bound, Describe(activation));
+
+    Graph pooled;
+    pooled.input = pooled.AddValue("input", {3, 6, 6});
+    PoolAttrs pool;
+    pool.kernel = {2, 2};
+    pool.stride = {2, 2};
+    const ValueId p = pooled.AddNode("pool", OpKind::kMaxPool, {pooled.input}, pool);
+    pooled.output = pooled.AddNode("act", OpKind::kActivation, {p}, activation);
+    InferShapes(pooled);
+    ASSERT_EQ(FusedActivations(pooled), 0);
+    ExpectMatchesReference(pooled, ContractBound(Precision::kFp32).bound,
+                           "after a pool: " + Describe(activation));
+  }
+}
+
+// MobileNetV2's inverted residual (1x1 expansion + ReLU6, depthwise 3x3 + ReLU6, 1x1 projection +
+// residual), its stride-2 form, and a convolution of 2 groups of 20 channels (K = 180: several
+// blocks of 16 k, the last one partial).
+TEST(OpenClOps, DepthwiseAndGroupedConvolutionsMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  const ActivationAttrs relu6{ActivationKind::kClip, 0.0f, 6.0f};
+  Graph g;
+  g.input = g.AddValue("input", {8, 11, 11});
+  ValueId x = g.AddNode("expand", OpKind::kConv2D, {g.input}, SeededConv(8, 24, 1, 1, 1, 1));
+  x = g.AddNode("relu6a", OpKind::kActivation, {x}, relu6);
+  x = g.AddNode("dw", OpKind::kConv2D, {x}, SeededConv(24, 24, 3, 1, 24, 3));
+  x = g.AddNode("relu6b", OpKind::kActivation, {x}, relu6);
+  x = g.AddNode("project", OpKind::kConv2D, {x}, SeededConv(24, 8, 1, 1, 1, 5));
+  x = g.AddNode("residual", OpKind::kAdd, {x, g.input});
+  x = g.AddNode("dw2", OpKind::kConv2D, {x}, SeededConv(8, 8, 3, 2, 8, 7));
+  x = g.AddNode("relu6c", OpKind::kActivation, {x}, relu6);
+  x = g.AddNode("widen", OpKind::kConv2D, {x}, SeededConv(8, 40, 1, 1, 1, 9));
+  x = g.AddNode("grouped", OpKind::kConv2D, {x}, SeededConv(40, 10, 3, 1, 2, 11));
+  x = g.AddNode("relu", OpKind::kRelu, {x});
+  x = g.AddNode("flatten", OpKind::kFlatten, {g.AddNode("gap", OpKind::kGlobalAveragePool, {x})});
+  g.output = g.AddNode("fc", OpKind::kDense, {x}, SeededDense(10, 10, 13));
+  InferShapes(g);
+  ExpectMatchesReference(g, 0.1, "inverted residual");
+}
+
+// Ceil-mode pooling whose last windows pass the input's end: rows of 8 with kernel 3, stride 2
+// and pads 1 give 5 windows (floor mode: 4), the last over rows 7, 8 (the end padding) and 9
+// (beyond it); columns of 9 with kernel 2, stride 2, no padding give 5 (floor mode: 4), the last
+// over column 8 and the column beyond. count_include_pad divides by the window clipped to the
+// padded input (2 x 1 at the corner), without it by the input elements (1).
+TEST(OpenClOps, CeilModePoolingMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  for (const OpKind op : {OpKind::kMaxPool, OpKind::kAveragePool}) {
+    for (const bool include_pad : {false, true}) {
+      if (op == OpKind::kMaxPool && include_pad) continue;
+      PoolAttrs pool;
+      pool.kernel = {3, 2};
+      pool.stride = {2, 2};
+      pool.pads = {1, 0, 1, 0};
+      pool.ceil_mode = true;
+      pool.count_include_pad = include_pad;
+      Graph g;
+      g.input = g.AddValue("input", {3, 8, 9});
+      g.output = g.AddNode("pool", op, {g.input}, pool);
+      InferShapes(g);
+      ASSERT_EQ(g.output_shape(), (Shape{3, 5, 5}));
+      EXPECT_EQ(MakeOpenClBackend()->UnsupportedReason(g, g.nodes[0], Precision::kFp32), "");
+      ExpectMatchesReference(g, ContractBound(Precision::kFp32).bound,
+                             std::string(OpKindName(op)) + (include_pad ? " include_pad" : ""));
+    }
+  }
+}
+
+// A channel Concat of three convolution outputs (DenseNet's), a Concat along the width that
+// takes one value twice, and a Concat of two Flatten aliases (rank 1) before the dense head.
+TEST(OpenClOps, ConcatAlongEveryAxisMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  Graph g;
+  g.input = g.AddValue("input", {4, 6, 6});
+  const ValueId c1 = g.AddNode("conv1", OpKind::kConv2D, {g.input}, SeededConv(4, 5, 3, 1, 1, 1));
+  const ValueId c2 = g.AddNode("conv2", OpKind::kConv2D, {g.input}, SeededConv(4, 3, 1, 1, 1, 3));
+  const ValueId c3 =
+      g.AddNode("relu3", OpKind::kRelu,
+                {g.AddNode("conv3", OpKind::kConv2D, {g.input}, SeededConv(4, 7, 3, 1, 1, 5))});
+  const ValueId channels =
+      g.AddNode("cat_channels", OpKind::kConcat, {c1, c2, c3}, AxisAttrs{.axis = 0});
+  const ValueId x = g.AddNode("conv4", OpKind::kConv2D, {channels}, SeededConv(15, 8, 3, 1, 1, 7));
+  PoolAttrs halve;
+  halve.kernel = {1, 2};
+  halve.stride = {1, 2};
+  const ValueId half = g.AddNode("halve", OpKind::kMaxPool, {x}, halve);
+  const ValueId wide = g.AddNode("cat_width", OpKind::kConcat, {x, half, x}, AxisAttrs{.axis = 2});
+  const ValueId flat = g.AddNode("flatten1", OpKind::kFlatten, {wide});
+  const ValueId pooled =
+      g.AddNode("flatten2", OpKind::kFlatten, {g.AddNode("gap", OpKind::kGlobalAveragePool, {x})});
+  const ValueId features =
+      g.AddNode("cat_features", OpKind::kConcat, {flat, pooled}, AxisAttrs{.axis = 0});
+  g.output = g.AddNode("fc", OpKind::kDense, {features}, SeededDense(8 * 6 * 15 + 8, 10, 9));
+  InferShapes(g);
+  ASSERT_EQ(g.values[channels].shape, (Shape{15, 6, 6}));
+  ASSERT_EQ(g.values[wide].shape, (Shape{8, 6, 15}));
+  ExpectMatchesReference(g, 0.1, "concat");
+}
+
+// Constant padding of every axis (DenseNet's exporter pads before its average pools) on a
+// [C, H, W] value and on a rank-1 one; a rank-4 value is refused.
+TEST(OpenClOps, ConstantPadMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  Graph g;
+  g.input = g.AddValue("input", {3, 5, 4});
+  const ValueId padded = g.AddNode("pad", OpKind::kPad, {g.input},
+                                   PadAttrs{.begin = {1, 0, 2}, .end = {0, 3, 1}, .value = 0.5f});
+  PoolAttrs pool;
+  pool.kernel = {2, 2};
+  pool.stride = {2, 2};
+  g.output = g.AddNode("pool", OpKind::kAveragePool, {padded}, pool);
+  InferShapes(g);
+  ASSERT_EQ(g.values[padded].shape, (Shape{4, 8, 7}));
+  ExpectMatchesReference(g, ContractBound(Precision::kFp32).bound, "pad [C, H, W]");
+
+  // Pad and Softmax read a Flatten's output by its rank-1 shape, not the stored [C, H, W].
+  Graph row;
+  row.input = row.AddValue("input", {2, 3, 4});
+  const ValueId flat = row.AddNode("flatten", OpKind::kFlatten, {row.input});
+  const ValueId long_row =
+      row.AddNode("pad", OpKind::kPad, {flat}, PadAttrs{.begin = {2}, .end = {3}, .value = -1.0f});
+  row.output = row.AddNode("softmax", OpKind::kSoftmax, {long_row});
+  InferShapes(row);
+  ExpectMatchesReference(row, ContractBound(Precision::kFp32).bound, "flatten, pad, softmax");
+
+  Graph deep;
+  deep.input = deep.AddValue("input", {2, 2, 3, 3});
+  deep.output = deep.AddNode("pad", OpKind::kPad, {deep.input},
+                             PadAttrs{.begin = {0, 0, 1, 1}, .end = {0, 0, 1, 1}});
+  InferShapes(deep);
+  const std::string reason =
+      MakeOpenClBackend()->UnsupportedReason(deep, deep.nodes[0], Precision::kFp32);
+  EXPECT_NE(reason.find("rank 3"), std::string::npos) << reason;
+}
+
+// An op without a kernel fails Compile before any device work (no device needed), naming the
+// node, its op and the backend.
+TEST(OpenClOps, AnOpWithoutAKernelIsRefusedNamingTheNode) {
+  Graph g;
+  g.input = g.AddValue("input", {4, 6});
+  const ValueId t =
+      g.AddNode("swap_axes", OpKind::kTranspose, {g.input}, TransposeAttrs{.perm = {1, 0}});
+  g.output = g.AddNode("product", OpKind::kMatMul, {g.input, t});
+  InferShapes(g);
+  const auto backend = MakeOpenClBackend();
+  for (const Node& node : g.nodes) {
+    EXPECT_NE(backend->UnsupportedReason(g, node, Precision::kFp32), "") << node.name;
+  }
+  for (const Precision precision : {Precision::kFp32, Precision::kBfp8}) {
+    CompileOptions options;
+    options.precision = precision;
+    try {
+      backend->Compile(g, options);
+      ADD_FAILURE() << "a Transpose was compiled";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kUnsupported);
+      const std::string message = error.what();
+      for (const char* fragment : {"'swap_axes'", "Transpose", "'opencl'"}) {
+        EXPECT_NE(message.find(fragment), std::string::npos) << message << " lacks " << fragment;
+      }
+    }
+  }
+}
+
 TEST(OpenClSource, EmbeddedSourceHasEveryKernel) {
   const std::string_view source = OpenClKernelSource();
-  for (const char* kernel : {"im2col", "gemm_fp32", "gemm_bfp8", "pool2d", "global_avg_pool",
-                             "add_relu", "channel_affine", "softmax_rows", "build_config"}) {
+  for (const char* kernel : {"im2col", "gemm_fp32", "gemm_bfp8", "grouped_conv_fp32",
+                             "grouped_conv_bfp8", "pool2d", "global_avg_pool", "add_activation",
+                             "concat_copy", "channel_affine", "softmax_rows", "build_config"}) {
     EXPECT_NE(source.find(std::string("void ") + kernel + "("), std::string_view::npos) << kernel;
   }
 }
