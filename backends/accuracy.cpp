@@ -25,13 +25,19 @@ std::vector<int> Top1(std::span<const float> out, std::int64_t classes) {
   return top;
 }
 
-double TopOneAgreement(std::span<const float> a, std::span<const float> b, std::int64_t classes) {
-  const std::vector<int> top_a = Top1(a, classes), top_b = Top1(b, classes);
+double TopOneAgreement(std::span<const float> out, std::span<const float> ref, std::int64_t classes,
+                       double tie_fraction) {
+  const std::vector<int> top_out = Top1(out, classes), top_ref = Top1(ref, classes);
+  const std::size_t samples = std::min(top_out.size(), top_ref.size());
+  const auto width = static_cast<std::size_t>(classes);
   std::size_t same = 0;
-  for (std::size_t i = 0; i < std::min(top_a.size(), top_b.size()); ++i) {
-    same += top_a[i] == top_b[i];
+  for (std::size_t i = 0; i < samples; ++i) {
+    const auto row = ref.subspan(i * width, width);
+    const auto [low, high] = std::minmax_element(row.begin(), row.end());
+    const double tied_above = *high - tie_fraction * (*high - *low);
+    same += top_out[i] == top_ref[i] || row[top_out[i]] >= tied_above;
   }
-  return top_a.empty() ? 0.0 : static_cast<double>(same) / static_cast<double>(top_a.size());
+  return samples == 0 ? 0.0 : static_cast<double>(same) / static_cast<double>(samples);
 }
 
 std::string_view AccuracyBound::criterion_name() const {

@@ -19,8 +19,16 @@ double RelativeError(std::span<const float> out, std::span<const float> ref);
 // The arg-max class of each sample of `classes` values.
 std::vector<int> Top1(std::span<const float> out, std::int64_t classes);
 
-// The fraction of samples whose arg-max class is the same in both outputs (0 for none).
-double TopOneAgreement(std::span<const float> a, std::span<const float> b, std::int64_t classes);
+// The fraction of samples (0 for none) whose arg-max class in `out` is the top class of `ref` or
+// tied with it: within `tie_fraction` of the ref row's range (max - min) below its maximum. With
+// 0 this is the plain top-1 agreement. A tie fraction is what makes the measure mean something
+// for a model whose two best classes are nearly tied (random weights: any rounding flips them).
+double TopOneAgreement(std::span<const float> out, std::span<const float> ref, std::int64_t classes,
+                       double tie_fraction = 0.0);
+
+// The tie fraction of `sonicbench infer --check` for the quantised precisions: classes within 1%
+// of the reference's score range of its top class count as the same answer.
+inline constexpr double kTopOneTieFraction = 0.01;
 
 // What a backend's output at a precision must meet against the reference: float precisions a
 // relative error at most `bound` (fp32 1e-4; tf32, fp16, bf16 2e-2), quantised ones (int8, bfp8)

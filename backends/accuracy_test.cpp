@@ -27,6 +27,17 @@ TEST(Accuracy, TopOneAgreementCountsSamplesWithTheSameArgMax) {
   EXPECT_DOUBLE_EQ(TopOneAgreement({}, {}, 3), 0.0);
 }
 
+TEST(Accuracy, TopOneAgreementUpToTiesCountsAClassNearlyTiedWithTheTop) {
+  // The reference's rows span 0..10: class 1 is 0.05 of the range below the top in the first
+  // row, 0.5 below in the second; the output picks class 1 in both.
+  const std::vector<float> ref = {10.0f, 9.5f, 0.0f, 10.0f, 5.0f, 0.0f};
+  const std::vector<float> out = {0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f};
+  EXPECT_DOUBLE_EQ(TopOneAgreement(out, ref, 3), 0.0);
+  EXPECT_DOUBLE_EQ(TopOneAgreement(out, ref, 3, 0.04), 0.0);
+  EXPECT_DOUBLE_EQ(TopOneAgreement(out, ref, 3, 0.05), 0.5);
+  EXPECT_DOUBLE_EQ(TopOneAgreement(out, ref, 3, 0.5), 1.0);
+}
+
 TEST(Accuracy, EachPrecisionHasTheContractsBound) {
   using C = AccuracyBound::Criterion;
   EXPECT_EQ(ContractBound(Precision::kFp32).criterion, C::kRelativeError);

@@ -14,6 +14,11 @@ ONNX by Debian's PyTorch, then run
   - by `sonicbench serve --onnx M`, called over KServe v2 by Triton's own Python client (the
     test-only virtual environment; skipped with a message when it could not be made).
 
+And int8 calibrated on the user's data (issue 18 section 3): torchvision's ResNet-50 on
+ImageNet-normalised inputs, calibrated by `--calibration` on 32 of them and evaluated on 32 others,
+through infer and through serve, within 5% of PyTorch; without `--calibration` the command warns
+that it calibrates on random inputs.
+
 The files are generated in a temporary directory, never committed. Run by CTest with Debian's
 /usr/bin/python3 (python3-torch, python3-torchvision, python3-onnx).
 """
@@ -35,6 +40,8 @@ TORCHVISION_MODELS = ["mobilenet_v2", "squeezenet1_1", "densenet121"]
 FP32_BOUND = 1e-4
 BF16_BOUND = 2e-2
 BATCH = 2
+INT8_BOUND = 0.05
+CALIBRATION_SAMPLES = 32
 ARGS = None
 
 
@@ -91,10 +98,10 @@ def floats(path):
     return np.fromfile(path, dtype=np.float32)
 
 
-def start_server(onnx, backend):
+def start_server(onnx, backend, *extra):
     server = subprocess.Popen(
-        [ARGS.sonicbench, "serve", "--onnx", onnx, "--backend", backend, "--port", "0",
-         "--max-batch", str(BATCH)], stdout=subprocess.PIPE, text=True)
+        [ARGS.sonicbench, "serve", "--onnx", onnx, "--backend", backend, "--port", "0", *extra],
+        stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     banner = ""
     while time.monotonic() < deadline:
@@ -107,6 +114,23 @@ def start_server(onnx, backend):
             return server, match.group(1)
     server.kill()
     raise AssertionError(f"sonicbench serve did not start: {banner!r}")
+
+
+def serve_and_call(onnx, backend, input_path, output_path, *extra):
+    """Serves `onnx` and calls it once over KServe v2 with Triton's client (in the venv) with the
+    samples of `input_path`; the test is skipped without the venv."""
+    python = os.path.join(ARGS.venv, "bin", "python")
+    if not os.path.exists(python):
+        raise unittest.SkipTest(f"no tritonclient venv at {ARGS.venv} (tools/triton-client-venv.sh)")
+    server, url = start_server(onnx, backend, *extra)
+    try:
+        # serve names a model after its file: model.onnx is served as "model".
+        subprocess.run([python, os.path.abspath(__file__), "--client", url, "model", input_path,
+                        output_path], check=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        server.stdout.close()
 
 
 class TorchModels(unittest.TestCase):
@@ -166,24 +190,80 @@ class TorchModels(unittest.TestCase):
                     self.assertLessEqual(error, bound)
 
     def test_serve_matches_pytorch_over_kserve(self):
-        python = os.path.join(ARGS.venv, "bin", "python")
-        if not os.path.exists(python):
-            self.skipTest(f"no tritonclient venv at {ARGS.venv} (tools/triton-client-venv.sh)")
         for model in self.models:
             with self.subTest(model=model):
-                server, url = start_server(self.path(model, "model.onnx"), "onednn")
-                try:
-                    out = self.path(model, "served.bin")
-                    # serve names a model after its file: model.onnx is served as "model".
-                    subprocess.run([python, os.path.abspath(__file__), "--client", url, "model",
-                                    self.path(model, "input.bin"), out], check=True)
-                finally:
-                    server.terminate()
-                    server.wait(timeout=60)
-                    server.stdout.close()
+                out = self.path(model, "served.bin")
+                serve_and_call(self.path(model, "model.onnx"), "onednn",
+                               self.path(model, "input.bin"), out, "--max-batch", str(BATCH))
                 error = relative_error(floats(out), floats(self.path(model, "torch_output.bin")))
                 print(f"{model} served by onednn: relative error {error:.3g}")
                 self.assertLessEqual(error, FP32_BOUND)
+
+
+class ResNet50Int8(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        path = cls.dir.name
+        subprocess.run([sys.executable, EXPORT, "--model", "resnet50", "--inputs", "imagenet",
+                        "--batch", str(2 * CALIBRATION_SAMPLES), "--seed", "1", "--out", path],
+                       check=True, capture_output=True)
+        cls.onnx = os.path.join(path, "model.onnx")
+        samples = floats(os.path.join(path, "input.bin")).reshape(2 * CALIBRATION_SAMPLES, -1)
+        expected = floats(os.path.join(path, "torch_output.bin")).reshape(
+            2 * CALIBRATION_SAMPLES, -1)
+        cls.calibration = os.path.join(path, "calibration.bin")
+        cls.evaluation = os.path.join(path, "evaluation.bin")
+        samples[:CALIBRATION_SAMPLES].tofile(cls.calibration)
+        samples[CALIBRATION_SAMPLES:].tofile(cls.evaluation)
+        cls.expected = expected[CALIBRATION_SAMPLES:]
+        result = subprocess.run([ARGS.sonicbench, "models", "--onnx", cls.onnx, "--json"],
+                                check=True, capture_output=True, text=True)
+        cls.int8 = next((v for v in json.loads(result.stdout)["backends"]
+                         if v["backend"] == "onednn" and v["precision"] == "int8"), None)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def setUp(self):
+        if self.int8 is None or not self.int8["runs"]:
+            self.skipTest(f"onednn has no int8 here: {self.int8}")
+
+    def infer(self, output, *extra):
+        return subprocess.run([ARGS.sonicbench, "infer", "--backend", "onednn", "--onnx",
+                               self.onnx, "--precision", "int8", "--batch",
+                               str(CALIBRATION_SAMPLES), "--iterations", "1", "--warmup", "0",
+                               "--inputs", self.evaluation, "--output", output, *extra],
+                              check=True, capture_output=True, text=True)
+
+    def test_infer_calibrated_on_the_users_data_is_within_5_percent(self):
+        out = os.path.join(self.dir.name, "calibrated.bin")
+        result = self.infer(out, "--calibration", self.calibration)
+        self.assertNotIn("calibrated on 16 seeded random inputs", result.stderr)
+        error = relative_error(floats(out), self.expected.ravel())
+        print(f"resnet50 onednn int8 calibrated on {CALIBRATION_SAMPLES} other inputs: "
+              f"relative error {error:.3g} (bound {INT8_BOUND})")
+        self.assertLessEqual(error, INT8_BOUND)
+
+    def test_infer_without_calibration_warns_of_random_inputs(self):
+        out = os.path.join(self.dir.name, "random.bin")
+        result = self.infer(out)
+        self.assertIn("calibrated on 16 seeded random inputs", result.stderr)
+        self.assertIn("--calibration FILE", result.stderr)
+        error = relative_error(floats(out), self.expected.ravel())
+        print(f"resnet50 onednn int8 calibrated on random inputs: relative error {error:.3g}")
+
+    def test_serve_calibrated_on_the_users_data_over_kserve(self):
+        served = 8
+        request = os.path.join(self.dir.name, "request.bin")
+        floats(self.evaluation).reshape(CALIBRATION_SAMPLES, -1)[:served].tofile(request)
+        out = os.path.join(self.dir.name, "served_int8.bin")
+        serve_and_call(self.onnx, "onednn", request, out, "--precision", "int8",
+                       "--calibration", self.calibration, "--max-batch", str(served))
+        error = relative_error(floats(out), self.expected[:served].ravel())
+        print(f"resnet50 served by onednn int8, calibrated: relative error {error:.3g}")
+        self.assertLessEqual(error, INT8_BOUND)
 
 
 def client(url, model, input_path, output_path):
@@ -192,9 +272,9 @@ def client(url, model, input_path, output_path):
 
     triton = grpcclient.InferenceServerClient(url=url)
     metadata = triton.get_model_metadata(model)
-    shape = [BATCH] + [int(d) for d in metadata.inputs[0].shape[1:]]
-    x = np.fromfile(input_path, dtype=np.float32).reshape(shape)
-    request = grpcclient.InferInput(metadata.inputs[0].name, shape, "FP32")
+    x = np.fromfile(input_path, dtype=np.float32).reshape(
+        [-1] + [int(d) for d in metadata.inputs[0].shape[1:]])
+    request = grpcclient.InferInput(metadata.inputs[0].name, list(x.shape), "FP32")
     request.set_data_from_numpy(x)
     result = triton.infer(model, [request])
     result.as_numpy(metadata.outputs[0].name).astype(np.float32).tofile(output_path)

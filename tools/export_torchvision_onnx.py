@@ -10,7 +10,9 @@ Writes into --out:
   model.onnx        opset 13, dynamic batch axis, graph named after --model, batch norm kept as
                     BatchNormalization nodes (not fused by the exporter) so that an importer's
                     own folding is exercised
-  input.bin         float32, C order, shape [batch, 3, 224, 224], seeded standard normal
+  input.bin         float32, C order, shape [batch, 3, 224, 224], seeded: standard normal, or
+                    with --inputs imagenet uniform [0, 1) pixels normalised with ImageNet's
+                    per-channel mean and std (what a classifier trained on ImageNet is fed)
   torch_output.bin  float32, C order, shape [batch, classes]: PyTorch's eval-mode output for
                     input.bin (left out with --no-check)
   torch_bf16_output.bin  the same computed by PyTorch in bf16 (autocast): what bf16 costs this
@@ -42,6 +44,8 @@ def parse_args(argv):
                         help="batch size of input.bin and torch_output.bin (default: 2)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed for weights, batch-norm statistics and the input (default: 1)")
+    parser.add_argument("--inputs", choices=["normal", "imagenet"], default="normal",
+                        help="input.bin's distribution (default: normal)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip PyTorch's forward pass: no torch_output.bin (faster)")
     args = parser.parse_args(argv)
@@ -85,7 +89,12 @@ def main(argv):
     model = getattr(torchvision.models, args.model)(weights=None)
     randomize_batch_norm(model, generator)
 
-    x = torch.randn((args.batch, *IMAGE_SHAPE), generator=generator)
+    if args.inputs == "imagenet":
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        x = (torch.rand((args.batch, *IMAGE_SHAPE), generator=generator) - mean) / std
+    else:
+        x = torch.randn((args.batch, *IMAGE_SHAPE), generator=generator)
     model_path = os.path.join(args.out, "model.onnx")
     # TrainingMode.PRESERVE with the model in eval mode exports inference-mode batch norm but
     # skips the exporter's eval peephole pass, which would fuse it into the convolutions.
@@ -113,6 +122,7 @@ def main(argv):
         "model": args.model,
         "opset": OPSET,
         "seed": args.seed,
+        "inputs": args.inputs,
         "input_shape": [args.batch, *IMAGE_SHAPE],
         "output_shape": output_shape,
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -14,6 +14,7 @@
 #include "bench/cli/commands.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "datasets/sample_source.h"
 #include "models/onnx_import.h"
 #include "models/zoo.h"
 #include "service/grpc_runtime.h"
@@ -37,6 +38,7 @@ struct ServeOptions {
   int threads = 0;
   std::string device;
   std::string backend_options;
+  std::string calibration;  // int8, one model: a dataset or raw float32 file
   int port = 8001;
   std::string bind = "127.0.0.1";
   std::string tls_cert;
@@ -111,6 +113,21 @@ service::ServerOptions Validate(const ServeOptions& options, Precision& precisio
   batching.max_queue_delay_us = options.max_queue_delay_us;
   batching.Validate();
   precision = ParsePrecision(options.precision);
+  if (!options.calibration.empty()) {
+    if (precision != Precision::kInt8) {
+      Throw(ErrorKind::kInvalidArgument, "--calibration is for --precision int8 (not {})",
+            options.precision);
+    }
+    if (options.models.size() + options.onnx.size() != 1) {
+      Throw(ErrorKind::kInvalidArgument,
+            "--calibration holds one model's inputs: serve one model with it (got {})",
+            options.models.size() + options.onnx.size());
+    }
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(options.calibration, error)) {
+      Throw(ErrorKind::kNotFound, "--calibration {}: no such file", options.calibration);
+    }
+  }
   MakeUsableBackend(options.backend, precision, options.device, options.backend_options);
   service::ServerOptions server;
   server.bind_address = options.bind;
@@ -150,6 +167,14 @@ void Run(const ServeOptions& options) {
     model.graph = ImportOnnx(file);
     model.name = std::filesystem::path(file).stem().string();
     server_options.models.push_back(std::move(model));
+  }
+  for (service::ServedModelOptions& model : server_options.models) {
+    if (!options.calibration.empty()) {
+      model.calibration =
+          LoadSamples(options.calibration, model.graph.input_shape(), kMaxCalibrationSamples);
+    } else if (precision == Precision::kInt8 && options.backend != "null") {
+      fmt::print(stderr, "{}\n", RandomCalibrationWarning(model.name));
+    }
   }
 
   // SIGTERM and SIGINT are taken synchronously by this thread (sigwait); blocking them before
@@ -220,6 +245,10 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "CPU threads per instance (0: the default)")
       ->capture_default_str();
   AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
+  cmd->add_option("--calibration", options->calibration,
+                  "int8: calibrate the (one) model on the first samples (at most 64) of this "
+                  "dataset or raw float32 file of its inputs; without it, seeded random inputs "
+                  "(a warning says what that costs)");
   cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--bind", options->bind, "Address to listen on (0.0.0.0: every interface)")
       ->capture_default_str();

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "datasets/sample_source.h"
 
 namespace sonic::cli {
 namespace {
@@ -233,6 +234,11 @@ void RunSweepCommand(const SweepFlags& flags, const std::map<std::string, CLI::O
     return;
   }
 
+  if (!fleet || fleet->rank() == 0) {
+    for (const std::string& model : RandomlyCalibratedModels(cells)) {
+      fmt::print(stderr, "{}\n", RandomCalibrationWarning(model));
+    }
+  }
   InstallInterruptHandlers();
   SweepOptions options;
   options.out_path = out_path;

@@ -55,9 +55,19 @@ Graph BuildCellModel(const CellSettings& s) {
   return s.model.ends_with(".onnx") ? ImportOnnx(s.model) : BuildModel(s.model);
 }
 
+// The calibration samples of an int8 cell with a calibration file; none otherwise (the backend
+// then calibrates on seeded random inputs, and the sweep has warned about it).
+std::vector<float> CalibrationFor(const SweepCell& cell, const Graph& graph) {
+  if (ParsePrecision(cell.settings.precision) != Precision::kInt8 || cell.calibration == "random") {
+    return {};
+  }
+  return LoadSamples(cell.calibration, graph.input_shape(), kMaxCalibrationSamples);
+}
+
 std::unique_ptr<service::Server> StartServerFor(const SweepCell& cell, Graph graph) {
   const CellSettings& s = cell.settings;
   service::ServedModelOptions model;
+  model.calibration = CalibrationFor(cell, graph);
   model.name = graph.name;
   model.graph = std::move(graph);
   model.backend = s.backend;
@@ -196,9 +206,9 @@ service::Server& EmbeddedServerPool::For(const SweepCell& cell, const Graph& gra
   const CellSettings& s = cell.settings;
   const service::BatcherOptions batching = EmbeddedBatching(cell);
   const std::string key = fmt::format(
-      "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.backend, s.model, s.precision, s.threads,
+      "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.backend, s.model, s.precision, s.threads,
       cell.remote.instances, batching.dynamic, batching.max_batch, batching.max_queue_delay_us,
-      cell.device, cell.backend_options, cell.remote.metrics_url);
+      cell.device, cell.backend_options, cell.remote.metrics_url, cell.calibration);
   if (server_ == nullptr || key != key_) {
     Reset();
     server_ = StartServerFor(cell, graph);
@@ -231,12 +241,9 @@ std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<
     options.device = cell.device;
     options.backend_options = cell.backend_options;
     Graph graph = BuildCellModel(s);
-    std::shared_ptr<const InputSource> inputs;
-    if (s.inputs == "random") {
-      inputs = std::make_shared<RandomInputSource>(cell.load.arrival_seed);
-    } else {
-      inputs = std::make_shared<DatasetInputSource>(s.inputs, graph.input_shape());
-    }
+    if (!s.remote()) options.calibration = CalibrationFor(cell, graph);
+    std::shared_ptr<const InputSource> inputs =
+        OpenInputSource(s.inputs, graph.input_shape(), cell.load.arrival_seed);
     const std::string backend_settings = backend_is_ours ? backend->settings() : "";
     std::optional<CellResult> result;
     if (s.remote()) {

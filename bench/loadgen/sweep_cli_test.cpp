@@ -270,8 +270,12 @@ TEST(SweepCli, JobsSaturateOneSharedEmulatedDevice) {
     EXPECT_NEAR(r.throughput_events_per_s / bound, 1, 0.1) << s.Key();
     EXPECT_EQ(r.event_time.count(), r.completed_events);
     EXPECT_EQ(r.instance_duty_cycles.size(), shared ? 1u : 0u) << s.Key();
-    if (shared && s.concurrency == 8) EXPECT_GT(r.instance_duty_cycles.at(0), 0.9);
-    if (shared) EXPECT_GT(r.bytes_sent, 0);
+    if (shared && s.concurrency == 8) {
+      EXPECT_GT(r.instance_duty_cycles.at(0), 0.9);
+    }
+    if (shared) {
+      EXPECT_GT(r.bytes_sent, 0);
+    }
   }
 }
 
@@ -430,6 +434,62 @@ TEST(SweepCli, AFailingCellIsRecordedAndTheOthersRun) {
       << cells[0].result.error_message;
   EXPECT_NE(cells[1].result.status, CellStatus::kFailed) << cells[1].result.error_message;
   EXPECT_GT(cells[1].result.completed_requests, 0);
+}
+
+// Issue 18 §3: int8 cells calibrate on the sweep's `calibration` file (by default its inputs
+// file), local and on the embedded server alike; on random inputs the sweep warns once per model.
+TEST(SweepCli, Int8CellsCalibrateOnTheSweepsDataAndWarnWithout) {
+  if (!HasBackend("onednn")) GTEST_SKIP() << "this build has no onednn backend";
+  constexpr std::size_t kSampleBytes = 40 * 40 * sizeof(float);  // jet_cnn's [1, 40, 40]
+  const std::string data = TempFile("jets.bin");
+  const std::string truncated = TempFile("truncated.bin");
+  const std::vector<float> jets(16 * kSampleBytes / sizeof(float), 0.25f);
+  for (const auto& [path, bytes] :
+       {std::pair{data, jets.size() * sizeof(float)}, std::pair{truncated, kSampleBytes + 4}}) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(file, nullptr) << path;
+    ASSERT_EQ(std::fwrite(jets.data(), 1, bytes, file), bytes);
+    std::fclose(file);
+  }
+  const auto sweep = [](const std::string& precision, const std::string& batch,
+                        std::vector<std::string> more) {
+    std::vector<std::string> args = {"sweep",   "--backend",     "onednn",  "--model",
+                                     "jet_cnn", "--precision",   precision, "--batch",
+                                     batch,     "--concurrency", "1"};
+    args.insert(args.end(), more.begin(), more.end());
+    return RunSonicbench(With(args));
+  };
+
+  const Outcome random = sweep("int8", "1,2", {});
+  EXPECT_EQ(random.exit_code, 0) << random.out << random.err;
+  const std::string warning = "warning: int8 'jet_cnn' is calibrated on 16 seeded random inputs";
+  const std::size_t first = random.err.find(warning);
+  EXPECT_NE(first, std::string::npos) << random.err;
+  EXPECT_EQ(random.err.find(warning, first + 1), std::string::npos) << "once per model";
+
+  const Outcome from_inputs = sweep("int8", "1,2", {"--inputs", data});
+  EXPECT_EQ(from_inputs.exit_code, 0) << from_inputs.out << from_inputs.err;
+  EXPECT_EQ(from_inputs.err.find("warning: int8"), std::string::npos) << from_inputs.err;
+
+  // A calibration file that is not whole samples fails the int8 cells, local and served, naming
+  // it: proof that each reads it. The fp32 cells run.
+  const std::string path = TempFile("calibration.h5");
+  const Outcome bad = sweep(
+      "int8,fp32", "1", {"--calibration", truncated, "--target", "local,remote", "--out", path});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  ResultsReader reader(path);
+  const std::vector<CellRecord> cells = reader.ReadCells(reader.ListRuns().at(0));
+  ASSERT_EQ(cells.size(), 4u);
+  for (const CellRecord& cell : cells) {
+    if (cell.settings.precision == "int8") {
+      EXPECT_EQ(cell.result.status, CellStatus::kFailed) << cell.settings.Key();
+      EXPECT_NE(cell.result.error_message.find(truncated + ": 6404 bytes is not a whole number"),
+                std::string::npos)
+          << cell.result.error_message;
+    } else {
+      EXPECT_NE(cell.result.status, CellStatus::kFailed) << cell.result.error_message;
+    }
+  }
 }
 
 }  // namespace

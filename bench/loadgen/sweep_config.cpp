@@ -403,14 +403,27 @@ const SweepKey kKeys[] = {
      "How the backend runs (sonicbench backends lists the forms), e.g. conv=direct for onednn",
      [](const std::string& v, SweepConfig& c) { c.backend_options = v; }},
     {"inputs", "--inputs", [] { return std::string("random"); },
-     "Request inputs: random, or a dataset file (sonicbench dataset)",
+     "Request inputs: random, a dataset file (sonicbench dataset) or a raw float32 file",
      [](const std::string& v, SweepConfig& c) {
        if (v != "random" && !std::filesystem::is_regular_file(v)) {
          Throw(ErrorKind::kInvalidArgument,
-               "inputs '{}': expected random (seeded tensors) or an existing dataset file (.h5)",
+               "inputs '{}': expected random (seeded tensors), an existing dataset file (.h5) or "
+               "an existing raw float32 file",
                v);
        }
        c.inputs = v;
+     }},
+    {"calibration", "--calibration", [] { return std::string("auto"); },
+     "int8 calibration data: auto (the inputs file; random inputs when inputs = random), random, "
+     "or a dataset or raw float32 file of the model's inputs",
+     [](const std::string& v, SweepConfig& c) {
+       if (v != "auto" && v != "random" && !std::filesystem::is_regular_file(v)) {
+         Throw(ErrorKind::kInvalidArgument,
+               "calibration '{}': expected auto, random or an existing dataset or raw float32 "
+               "file",
+               v);
+       }
+       c.calibration = v;
      }},
     {"seed", "--seed", [] { return std::string("1"); }, "Seed of arrivals and inputs",
      [](const std::string& v, SweepConfig& c) { c.seed = ParseUnsigned(v, "seed"); }},
@@ -913,6 +926,25 @@ bool IsRemote(const SweepCell& cell) { return cell.settings.remote(); }
 
 }  // namespace
 
+std::vector<std::string> RandomlyCalibratedModels(const std::vector<SweepCell>& cells) {
+  std::vector<std::string> models;
+  for (const SweepCell& cell : cells) {
+    const CellSettings& s = cell.settings;
+    const bool ours = !s.remote() || cell.remote.servers.empty();
+    if (ours && s.precision == PrecisionName(Precision::kInt8) && s.backend != "null" &&
+        cell.calibration == "random" &&
+        std::find(models.begin(), models.end(), s.model) == models.end()) {
+      models.push_back(s.model);
+    }
+  }
+  return models;
+}
+
+std::string CalibrationOf(const SweepConfig& config) {
+  if (config.calibration != "auto") return config.calibration;
+  return config.inputs;  // "random" or a file
+}
+
 std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   if (!config.parts.empty()) {
     std::vector<SweepCell> cells;
@@ -933,6 +965,7 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   base.backend_options = config.backend_options;
   base.settings.arrival = config.load.arrival;
   base.settings.inputs = config.inputs;
+  base.calibration = CalibrationOf(config);
   std::vector<SweepCell> cells = {base};
   const auto all = [](const auto& values) {
     return [&values](const SweepCell&) { return values; };

@@ -102,7 +102,10 @@ struct SweepConfig {
   std::int64_t threads{};       // backend threads per executable; 0: usable CPUs / concurrency
   std::string device;           // CompileOptions::device of every backend; empty: the first
   std::string backend_options;  // CompileOptions::backend_options of every backend
-  std::string inputs;           // "random" or a dataset file (datasets/sample_source.h)
+  std::string inputs;           // "random", a dataset or a raw float32 file (OpenInputSource)
+  // int8 calibration: "auto" (the inputs file, or random inputs when inputs = random), "random"
+  // or a dataset or raw float32 file; CalibrationOf resolves it.
+  std::string calibration;
   std::uint64_t seed{};
   // Mode, concurrency and rate are set per cell. The load keys' defaults are LoadSettings' own.
   LoadSettings load;
@@ -123,6 +126,10 @@ struct SweepConfig {
 // grid larger than kMaxGridCells.
 SweepConfig BuildSweepConfig(const ConfigEntries& entries);
 
+// What int8 cells of `config` calibrate on: its `calibration` file, or with "auto" its `inputs`
+// file; "random" (seeded random inputs, RandomCalibrationWarning) when neither names a file.
+std::string CalibrationOf(const SweepConfig& config);
+
 // One cell to run: what is recorded, and how it is driven.
 struct SweepCell {
   CellSettings settings;
@@ -130,6 +137,7 @@ struct SweepCell {
   RemoteSettings remote;        // remote cells only
   std::string device;           // CompileOptions::device, as the config gave it
   std::string backend_options;  // CompileOptions::backend_options, as the config gave it
+  std::string calibration;      // int8 calibration: "random" or a file (CalibrationOf)
   // A latency-bound search (mode = search): the sweep runs its probes and a confirmation, each
   // stored as a cell; `settings` and `load` are its first probe's.
   std::optional<SearchPlan> search;
@@ -140,5 +148,10 @@ struct SweepCell {
 // every rate; others have rate 0. Without a workflow, event work and client mode are one empty
 // value each.
 std::vector<SweepCell> ExpandCells(const SweepConfig& config);
+
+// The models of `cells` that some int8 cell compiles on a backend of ours (not null, not an
+// external server) calibrated on seeded random inputs, each once, in cell order: what the sweep
+// warns about (RandomCalibrationWarning) before it runs.
+std::vector<std::string> RandomlyCalibratedModels(const std::vector<SweepCell>& cells);
 
 }  // namespace sonic

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "datasets/sample_source.h"
 
 namespace sonic {
 namespace {
@@ -381,4 +382,35 @@ TEST(SweepConfig, AutoThreadsShareTheCpusBetweenConcurrentExecutables) {
 }
 
 }  // namespace
+// Issue 18 §3: int8 cells calibrate on the sweep's inputs file unless told otherwise, and the
+// models calibrated on random inputs are the ones the sweep warns about.
+TEST(SweepConfig, Int8CalibratesOnTheInputsFileUnlessToldOtherwise) {
+  const std::string file = ::testing::TempDir() + "sweep_calibration.bin";
+  WriteRawFloats(file, std::vector<float>(2 * 40 * 40, 0.5f));
+  const auto calibration_of = [](const std::string& lines) {
+    return ExpandCells(FromText("backend = null\nmodel = jet_cnn\n" + lines)).front().calibration;
+  };
+  EXPECT_EQ(calibration_of(""), "random");
+  EXPECT_EQ(calibration_of("inputs = " + file + "\n"), file);
+  EXPECT_EQ(calibration_of("inputs = " + file + "\ncalibration = random\n"), "random");
+  EXPECT_EQ(calibration_of("calibration = " + file + "\n"), file);
+  const std::string missing =
+      ErrorOf([] { FromText("backend = null\nmodel = jet_cnn\ncalibration = nowhere.bin\n"); });
+  EXPECT_NE(missing.find("calibration 'nowhere.bin': expected auto, random or an existing"),
+            std::string::npos)
+      << missing;
+
+  std::vector<SweepCell> cells =
+      ExpandCells(FromText("backend = null\nmodel = jet_cnn, resnet18\nprecision = fp32, int8\n"));
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_TRUE(RandomlyCalibratedModels(cells).empty()) << "the null backend calibrates nothing";
+  for (SweepCell& cell : cells) cell.settings.backend = "onednn";
+  EXPECT_EQ(RandomlyCalibratedModels(cells), (std::vector<std::string>{"jet_cnn", "resnet18"}));
+  cells[1].calibration = file;  // jet_cnn int8 has data; resnet18 int8 still random
+  EXPECT_EQ(RandomlyCalibratedModels(cells), (std::vector<std::string>{"resnet18"}));
+  cells[3].settings.target = TargetKind::kRemote;
+  cells[3].remote.servers = {"localhost:8001"};  // an external server calibrates its own way
+  EXPECT_TRUE(RandomlyCalibratedModels(cells).empty());
+}
+
 }  // namespace sonic
