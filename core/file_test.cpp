@@ -39,7 +39,7 @@ TEST(ReadWholeFile, ReadsKernelFilesWhoseSizeIsZero) {
 }
 
 TEST(ReadWholeFile, AMissingFileOrADirectoryIsNamed) {
-  for (const std::string path : {std::string("/nonexistent/dir/x.conf"), testing::TempDir()}) {
+  for (const std::string& path : {std::string("/nonexistent/dir/x.conf"), testing::TempDir()}) {
     try {
       ReadWholeFile(path, "sweep config");
       ADD_FAILURE() << path << " was read";

@@ -606,6 +606,10 @@ class CudnnExecutable final : public Executable {
       }
       case OpKind::kFlatten:
         Throw(ErrorKind::kInternal, "fusion left a Flatten step '{}'", step.node->name);
+      default:
+        // Backend::Compile refused every other op (UnsupportedReason) before any work.
+        Throw(ErrorKind::kInternal, "cudnn has no step for '{}' ({})", step.node->name,
+              OpKindName(step.node->op));
     }
     if (relu_pending) {
       SONIC_CUDNN(cudnnActivationForward(cudnn, relu_.get(), &one, y_desc, y, &zero, y_desc, y));

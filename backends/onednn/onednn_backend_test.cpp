@@ -142,15 +142,17 @@ Graph EveryOpGraph() {
       g.AddNode("gate", OpKind::kActivation, {g.AddNode("gap", OpKind::kGlobalAveragePool, {c2})},
                 ActivationAttrs{.kind = ActivationKind::kSigmoid});
   const ValueId mul =
-      g.AddNode("mul", OpKind::kBinary, {c2, gate}, BinaryAttrs{.kind = BinaryKind::kMul});
+      g.AddNode("mul", OpKind::kBinary, {c2, gate},
+                BinaryAttrs{.kind = BinaryKind::kMul, .constant = {}, .constant_shape = {}});
   const ValueId sub =
-      g.AddNode("sub", OpKind::kBinary, {gate, mul}, BinaryAttrs{.kind = BinaryKind::kSub});
+      g.AddNode("sub", OpKind::kBinary, {gate, mul},
+                BinaryAttrs{.kind = BinaryKind::kSub, .constant = {}, .constant_shape = {}});
   const ValueId div = g.AddNode(
       "div", OpKind::kBinary,
       {gate,
        g.AddNode("abs", OpKind::kActivation, {mul},
                  ActivationAttrs{.kind = ActivationKind::kClip, .alpha = 0.5f, .beta = 3.0f})},
-      BinaryAttrs{.kind = BinaryKind::kDiv});
+      BinaryAttrs{.kind = BinaryKind::kDiv, .constant = {}, .constant_shape = {}});
   const ValueId cat = g.AddNode("cat", OpKind::kConcat, {mul, sub, div, c2}, AxisAttrs{.axis = 0});
   PoolAttrs pool;
   pool.kernel = {3, 3};

@@ -33,8 +33,9 @@ struct Verdict {
 };
 
 Verdict Judge(const Backend& backend, const Graph& graph, Precision precision) {
-  Verdict verdict{.backend = std::string(backend.name()),
-                  .precision = std::string(PrecisionName(precision))};
+  Verdict verdict;
+  verdict.backend = backend.name();
+  verdict.precision = PrecisionName(precision);
   const std::string unavailable = backend.unavailable_reason();
   try {
     if (unavailable.empty()) {

@@ -97,7 +97,9 @@ TEST(Workflow, EventsPerSecondFollowTheClosedLoopBoundAgainstJobs) {
       EXPECT_NEAR(result->event_time.Percentile(0.5) * 1e-9 / (kWorkS + kServiceS), 1, 0.05);
       EXPECT_NEAR(result->EventInferenceFraction(), kServiceS / (kWorkS + kServiceS), 0.03);
     }
-    if (jobs == 16) EXPECT_GT(result->EventInferenceFraction(), 0.5) << "the device saturates";
+    if (jobs == 16) {
+      EXPECT_GT(result->EventInferenceFraction(), 0.5) << "the device saturates";
+    }
   }
 }
 
