@@ -3,9 +3,18 @@
 `sonicbench infer` does (untimed load and compile, warm-up, then timed runs with a monotonic
 clock), and prints one JSON line; or prints the comparison table from such lines.
 
-  peers.py run --runtime onnxruntime|openvino-latency|openvino-throughput --onnx FILE ...
+  peers.py run --runtime onnxruntime|openvino-latency|openvino-throughput --onnx FILE
+               [--precision fp32|bf16|int8] ...
   peers.py run --runtime torch --torchvision resnet50 --batch N --threads T ...
+  peers.py quantize --onnx FILE --calibration RAW.bin --out QDQ.onnx
   peers.py table RESULT.json|SWEEP.csv ...
+
+Precisions: fp32 runs the file as it is, every runtime at f32. bf16 is OpenVINO with
+INFERENCE_PRECISION_HINT=bf16 (ONNX Runtime's CPU provider has no bf16 kernels on x86, PyTorch is
+compared at fp32 only). int8 runs a QDQ model that `quantize` made with ONNX Runtime's static
+quantisation (per-channel s8 weights, u8 activations, MinMax ranges) from the same calibration
+inputs sonicbench's --calibration reads (raw float32, the model's per-sample shape): ONNX
+Runtime and OpenVINO both run that file.
 
 A SWEEP.csv (`sonicbench report --csv` of a one-cell local sweep) is sonicbench's throughput
 mode, compared with OpenVINO's THROUGHPUT row.
@@ -68,6 +77,8 @@ def random_input(batch, shape, seed):
 
 
 def run_onnxruntime(args):
+    if args.precision == "bf16":
+        raise SystemExit("peers: ONNX Runtime's CPU provider has no bf16 execution on x86")
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
@@ -81,7 +92,8 @@ def run_onnxruntime(args):
     result = time_runs(lambda: session.run(None, feeds), args.batch, args.warmup, args.iterations,
                        args.max_seconds)
     result.update(runtime="onnxruntime", version=ort.__version__,
-                  detail="CPUExecutionProvider, ORT_ENABLE_ALL, sequential")
+                  detail=f"CPUExecutionProvider, ORT_ENABLE_ALL, sequential, {args.precision}"
+                         + (" QDQ" if args.precision == "int8" else ""))
     return result
 
 
@@ -96,12 +108,13 @@ def run_openvino(args, hint):
     input_shape = [d.get_length() for d in model.input(0).get_partial_shape()[1:]]
     model.reshape({model.input(0).get_any_name(): [args.batch, *input_shape]})
     x = random_input(args.batch, input_shape, args.seed)
-    config = {
-        "PERFORMANCE_HINT": hint,
-        "INFERENCE_NUM_THREADS": args.threads,
-        # fp32 against fp32: on CPUs with bf16 OpenVINO would otherwise pick bf16 itself.
-        "INFERENCE_PRECISION_HINT": "f32",
-    }
+    config = {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": args.threads}
+    # fp32 against fp32 (on CPUs with AMX OpenVINO would otherwise pick bf16 itself), bf16 against
+    # bf16. An int8 QDQ model runs its quantised layers in int8 and, between them, whatever
+    # OpenVINO picks by itself: its best case.
+    hint_of = {"fp32": "f32", "bf16": "bf16"}
+    if args.precision in hint_of:
+        config["INFERENCE_PRECISION_HINT"] = hint_of[args.precision]
     compiled = core.compile_model(model, "CPU", config)
     if hint == "LATENCY":
         request = compiled.create_infer_request()
@@ -111,8 +124,11 @@ def run_openvino(args, hint):
     else:
         result, detail = run_openvino_async(compiled, x, args)
     streams = compiled.get_property("NUM_STREAMS")
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     result.update(runtime=f"openvino-{hint.lower()}", version=ov.get_version().split("-")[0],
-                  detail=f"{detail}, {streams} stream(s), f32")
+                  detail=f"{detail}, {streams} stream(s), {args.precision}"
+                         + (" QDQ" if args.precision == "int8" else "")
+                         + f", inference precision {precision}")
     return result
 
 
@@ -159,6 +175,8 @@ def run_openvino_async(compiled, x, args):
 
 
 def run_torch(args):
+    if args.precision != "fp32":
+        raise SystemExit("peers: PyTorch is compared at fp32 only")
     import torch
     import torchvision
     torch.set_num_threads(args.threads)
@@ -175,6 +193,43 @@ def run_torch(args):
     return result
 
 
+def quantize(onnx, calibration, out):
+    """Writes `out`, the QDQ int8 model ONNX Runtime's static quantisation makes of `onnx`,
+    calibrated on the raw float32 samples of `calibration` (one at a time, as sonicbench's
+    calibration runs them)."""
+    import numpy as np
+    import onnx as onnx_lib
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = onnx_lib.load(onnx)
+    graph_input = model.graph.input[0]
+    shape = [d.dim_value for d in graph_input.type.tensor_type.shape.dim[1:]]
+    values = np.fromfile(calibration, dtype=np.float32)
+    per_sample = int(np.prod(shape))
+    if values.size == 0 or values.size % per_sample:
+        raise SystemExit(f"peers: {calibration}: {values.size * 4} bytes is not a whole number of "
+                         f"float32 samples of shape {shape}")
+    samples = values.reshape(-1, 1, *shape)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.rest = iter(samples)
+
+        def get_next(self):
+            sample = next(self.rest, None)
+            return None if sample is None else {graph_input.name: sample}
+
+    prepared = out + ".pre.onnx"
+    quant_pre_process(onnx, prepared)
+    quantize_static(prepared, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    print(f"peers: {out}: QDQ int8, calibrated on {len(samples)} samples of {calibration}",
+          file=sys.stderr)
+
+
 RUNNERS = {
     "onnxruntime": run_onnxruntime,
     "openvino-latency": lambda args: run_openvino(args, "LATENCY"),
@@ -188,15 +243,17 @@ def load_sweep_csv(path):
     closed-loop clients each with a one-thread executable (as OpenVINO's THROUGHPUT streams)."""
     with open(path, encoding="utf-8", newline="") as f:
         cell = next(csv.DictReader(f))
-    if cell["status"] != "ok":
-        raise SystemExit(f"peers: {path}: the sweep cell is {cell['status']}: "
-                         f"{cell['error_message'] or cell['convergence_reason']}")
+    if cell["status"] == "failed":
+        raise SystemExit(f"peers: {path}: the sweep cell failed: {cell['error_message']}")
+    # A cell that did not converge is still a measurement, with its wider interval shown.
+    converged = "" if cell["status"] == "ok" else f", NOT CONVERGED: {cell['convergence_reason']}"
     streams = int(cell["concurrency"])
     throughput = float(cell["throughput_inferences_per_s"])
     ci_percent = 100 * float(cell["throughput_inferences_per_s_ci95"]) / throughput
     return {"runtime": f"sonicbench {streams} streams", "version": "sweep",
             "detail": f"{cell['backend']} {cell['precision']}, {streams} clients x "
-                      f"{cell['threads']} thread(s), closed loop, ±{ci_percent:.1f}% (95% CI)",
+                      f"{cell['threads']} thread(s), closed loop, ±{ci_percent:.1f}% (95% CI)"
+                      f"{converged}",
             "batch": int(cell["batch"]), "mode": "throughput", "throughput_img_s": throughput,
             "latency_ms": {"p50": float(cell["latency_p50_ns"]) * 1e-6}}
 
@@ -265,6 +322,14 @@ def main(argv):
     run.add_argument("--max-seconds", type=float, default=60.0,
                      help="stop timing early (after at least 3 runs) past this (default 60)")
     run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
+                     help="int8: --onnx is a QDQ model made by `quantize` (default fp32)")
+    quant = commands.add_parser("quantize", help="make the QDQ int8 model of an ONNX file")
+    quant.add_argument("--onnx", required=True)
+    quant.add_argument("--calibration", required=True,
+                       help="raw float32 samples of the model's input (the ones sonicbench's "
+                            "--calibration reads)")
+    quant.add_argument("--out", required=True)
     table = commands.add_parser("table", help="print the comparison from result files")
     table.add_argument("results", nargs="+")
     args = parser.parse_args(argv)
@@ -272,12 +337,15 @@ def main(argv):
     if args.command == "table":
         print_table(args.results)
         return 0
+    if args.command == "quantize":
+        quantize(args.onnx, args.calibration, args.out)
+        return 0
     if args.batch < 1 or args.threads < 1 or args.iterations < 1 or args.warmup < 0:
         parser.error("--batch, --threads and --iterations must be at least 1, --warmup 0 or more")
     if args.runtime != "torch" and not args.onnx:
         parser.error(f"--runtime {args.runtime} needs --onnx FILE")
     result = RUNNERS[args.runtime](args)
-    result.update(batch=args.batch, threads=args.threads)
+    result.update(batch=args.batch, threads=args.threads, precision=args.precision)
     print(json.dumps(result))
     return 0
 
