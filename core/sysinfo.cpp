@@ -1,13 +1,24 @@
 #include "core/sysinfo.h"
 
+#include <asm/prctl.h>
+#include <cpuid.h>
+#include <fcntl.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -249,6 +260,181 @@ double MeasureKernel(Kernel kernel, int threads, std::int64_t iterations_per_bur
   return total;
 }
 
+// ---- The measuring child process ------------------------------------------------------------
+
+// The child's exit status when its report could not be written, and when `measure` threw (which
+// must not unwind into the parent's code).
+constexpr int kChildCannotReport = 1;
+constexpr int kChildThrew = 2;
+
+bool WriteAll(int fd, const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t wrote = write(fd, bytes, size);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) return false;
+    bytes += wrote;
+    size -= static_cast<std::size_t>(wrote);
+  }
+  return true;
+}
+
+// In the child: measures, writes the rates to `fd` and ends. The child uses only what a forked
+// copy of a threaded process may (malloc, thread creation, clock_gettime, syscalls); _exit skips
+// the atexit handlers and stdio buffers it shares with the parent. No core dump: the failure is
+// reported, and the core would be a copy of the parent, gigabytes in a sweep with models loaded.
+[[noreturn]] void RunChild(const std::function<AmxRates()>& measure, int fd) {
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  int status = 0;
+  try {
+    const AmxRates rates = measure();
+    status = WriteAll(fd, &rates, sizeof(rates)) ? 0 : kChildCannotReport;
+  } catch (...) {
+    status = kChildThrew;
+  }
+  _exit(status);
+}
+
+// Reads `fd` to its end into `bytes`; returns why it stopped before the end ("did not finish in
+// 60 s"), or "" at the end.
+std::string ReadUntilEnd(int fd, std::chrono::milliseconds timeout, std::string& bytes) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return fmt::format("the measurement did not finish in {:.3g} s and was killed",
+                         std::chrono::duration<double>(timeout).count());
+    }
+    pollfd ready{fd, POLLIN, 0};
+    const int count = poll(&ready, 1, static_cast<int>(left.count()));
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      return fmt::format("waiting for the measurement failed: poll: {}", std::strerror(errno));
+    }
+    if (count == 0) continue;
+    char buffer[256];
+    const ssize_t got = read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return fmt::format("reading the measurement failed: {}", std::strerror(errno));
+    if (got == 0) return "";
+    bytes.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+// ---- AMX peak kernels -----------------------------------------------------------------------
+// Tiles 0-3 accumulate, 4-5 hold A and 6-7 hold B, all 16 rows of 64 bytes: each iteration issues
+// four tdp* instructions into four independent accumulators from two A and two B tiles (oneDNN's
+// 2x2 blocking), so that an instruction's latency (several times its issue interval) is hidden
+// and the figure is the unit's throughput. The operands never leave the tiles.
+
+// The 64-byte operand of ldtilecfg, palette 1.
+struct alignas(64) TileConfig {
+  std::uint8_t palette_id = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64);
+
+constexpr int kTileRows = 16;
+constexpr int kTileBytesPerRow = 64;
+constexpr int kTileBytes = kTileRows * kTileBytesPerRow;
+constexpr double kAmxBf16FlopPerInstruction = 16.0 * 16 * 32 * 2;
+constexpr double kAmxInt8OpPerInstruction = 16.0 * 16 * 64 * 2;
+// Four instructions an iteration, each 16 cycles of issue on Sapphire Rapids: about 5 ms a burst
+// at 3 GHz, like the vector kernels'.
+constexpr std::int64_t kAmxIterations = 250'000;
+// The whole AMX measurement takes about 0.5 s of each CPU; a child still running after this is
+// taken to hang.
+constexpr std::chrono::seconds kAmxTimeout{60};
+// The XSAVE component of the tile data (XFEATURE_XTILEDATA in Linux): what a process must ask
+// for with arch_prctl(ARCH_REQ_XCOMP_PERM) before any of its threads touches a tile.
+constexpr std::uint64_t kXfeatureXtileData = 18;
+
+// Configures the eight tiles, zeroes the accumulators and loads A (tiles 4-5) and B (6-7) from
+// `operand`, one tile's worth of bytes.
+__attribute__((target("amx-tile"))) void LoadTiles(const std::uint8_t* operand) {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = kTileRows;
+    config.colsb[t] = kTileBytesPerRow;
+  }
+  _tile_loadconfig(&config);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, operand, kTileBytesPerRow);
+  _tile_loadd(5, operand, kTileBytesPerRow);
+  _tile_loadd(6, operand, kTileBytesPerRow);
+  _tile_loadd(7, operand, kTileBytesPerRow);
+}
+
+// Stores accumulator 0 (fp32 or int32 lanes, as T), folds its first lane into `sink` and frees the
+// tiles.
+template <typename T>
+__attribute__((target("amx-tile"))) void StoreAndReleaseTiles(float& sink) {
+  alignas(64) T accumulators[kTileBytes / sizeof(T)];
+  _tile_stored(0, accumulators, kTileBytesPerRow);
+  sink += static_cast<float>(accumulators[0]);
+  _tile_release();
+}
+
+// bf16 operands of 1e-3 (0x3a83): a burst adds 32 products of 1e-6 per instruction to a lane,
+// about 8 in all: no overflow, no denormals.
+__attribute__((target("amx-tile,amx-bf16"))) double AmxBf16(std::int64_t iterations, float& sink) {
+  alignas(64) std::uint16_t operand[kTileBytes / 2];
+  std::fill(std::begin(operand), std::end(operand), std::uint16_t{0x3a83});
+  LoadTiles(reinterpret_cast<const std::uint8_t*>(operand));
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  StoreAndReleaseTiles<float>(sink);
+  return static_cast<double>(iterations) * 4 * kAmxBf16FlopPerInstruction;
+}
+
+// u8 and s8 operands of 1: a burst adds 64 per instruction to a lane, 1.6e7 in all, far from
+// int32's limit.
+__attribute__((target("amx-tile,amx-int8"))) double AmxInt8(std::int64_t iterations, float& sink) {
+  alignas(64) std::uint8_t operand[kTileBytes];
+  std::fill(std::begin(operand), std::end(operand), std::uint8_t{1});
+  LoadTiles(operand);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+  StoreAndReleaseTiles<std::int32_t>(sink);
+  return static_cast<double>(iterations) * 4 * kAmxInt8OpPerInstruction;
+}
+
+// In the child process: asks the kernel for the AMX state, then measures each unit of `units`, on
+// one thread and on `threads` threads. The permission is the process's, so the workers
+// MeasureKernel starts afterwards have it.
+AmxRates MeasureAmx(const IsaFlags& units, int threads) {
+  AmxRates rates;
+  if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, kXfeatureXtileData) != 0) {
+    rates.permission_errno = errno;
+    return rates;
+  }
+  if (units.amx_bf16) {
+    rates.bf16_gflops_per_core = MeasureKernel(AmxBf16, 1, kAmxIterations) * 1e-9;
+    rates.bf16_gflops_all = MeasureKernel(AmxBf16, threads, kAmxIterations) * 1e-9;
+  }
+  if (units.amx_int8) {
+    rates.int8_gops_per_core = MeasureKernel(AmxInt8, 1, kAmxIterations) * 1e-9;
+    rates.int8_gops_all = MeasureKernel(AmxInt8, threads, kAmxIterations) * 1e-9;
+  }
+  return rates;
+}
+
 // STREAM triad over arrays four times the size of the largest cache level (at least 64 MiB
 // each), so that it measures DRAM, not cache. Bytes counted as STREAM does: 3 x 8 per element,
 // no write-allocate traffic.
@@ -283,6 +469,9 @@ double StreamTriadGbs(int threads, std::int64_t largest_cache_bytes) {
 MeasuredPeaks MeasurePeaks(int threads, std::int64_t largest_cache_bytes) {
   MeasuredPeaks peaks;
   peaks.threads = threads;
+  // First, while this function has started no thread and no OpenMP pool: the AMX child is forked
+  // from a process whose other threads (if any) are the caller's.
+  MeasureAmxPeaks(CpuidAmxFlags(), threads, peaks);
   Kernel fma = nullptr;
   if (__builtin_cpu_supports("avx512f")) {
     fma = FmaAvx512;
@@ -463,6 +652,114 @@ SystemInfo ProbeSystem(bool measure_peaks) {
     info.peaks_measured = true;
   }
   return info;
+}
+
+IsaFlags CpuidAmxFlags() {
+  // Leaf 7 EDX bits (Intel SDM vol. 2A, CPUID); spelt out, as only GCC's <cpuid.h> names them.
+  constexpr unsigned kAmxBf16 = 1u << 22;
+  constexpr unsigned kAmxTile = 1u << 24;
+  constexpr unsigned kAmxInt8 = 1u << 25;
+  IsaFlags isa;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return isa;  // no leaf 7
+  isa.amx_tile = (edx & kAmxTile) != 0;
+  isa.amx_bf16 = (edx & kAmxBf16) != 0;
+  isa.amx_int8 = (edx & kAmxInt8) != 0;
+  return isa;
+}
+
+SharePeak PeakForShare(const MeasuredPeaks& peaks, Precision precision) {
+  const SharePeak fp32{peaks.fp32_kernel, peaks.fp32_gflops_all};
+  switch (precision) {
+    case Precision::kFp32:
+      return fp32;
+    case Precision::kBf16:
+      if (peaks.amx_bf16_gflops_all > 0.0) {
+        return {peaks.amx_bf16_kernel, peaks.amx_bf16_gflops_all};
+      }
+      if (peaks.bf16_gflops_all > 0.0) return {peaks.bf16_kernel, peaks.bf16_gflops_all};
+      return fp32;
+    case Precision::kInt8:
+      if (peaks.amx_int8_gops_all > 0.0) return {peaks.amx_int8_kernel, peaks.amx_int8_gops_all};
+      return {peaks.int8_kernel, peaks.int8_gops_all};
+    default:
+      return {};
+  }
+}
+
+void MeasureAmxPeaks(const IsaFlags& units, int threads, MeasuredPeaks& peaks) {
+  IsaFlags measured = units;  // each unit runs on the tile unit
+  measured.amx_bf16 = units.amx_tile && units.amx_bf16;
+  measured.amx_int8 = units.amx_tile && units.amx_int8;
+  if (!measured.amx_bf16 && !measured.amx_int8) return;
+  const AmxOutcome outcome =
+      MeasureInChild([&] { return MeasureAmx(measured, threads); }, kAmxTimeout);
+  std::string failure = outcome.failure;
+  if (failure.empty() && outcome.rates.permission_errno != 0) {
+    failure = fmt::format(
+        "arch_prctl(ARCH_REQ_XCOMP_PERM) failed: {} (the AMX state needs Linux 5.16 or newer, "
+        "with AMX enabled)",
+        std::strerror(outcome.rates.permission_errno));
+  }
+  if (measured.amx_bf16) {
+    peaks.amx_bf16_kernel = failure.empty() ? "amx_bf16" : "amx: " + failure;
+    peaks.amx_bf16_gflops_per_core = outcome.rates.bf16_gflops_per_core;
+    peaks.amx_bf16_gflops_all = outcome.rates.bf16_gflops_all;
+  }
+  if (measured.amx_int8) {
+    peaks.amx_int8_kernel = failure.empty() ? "amx_int8" : "amx: " + failure;
+    peaks.amx_int8_gops_per_core = outcome.rates.int8_gops_per_core;
+    peaks.amx_int8_gops_all = outcome.rates.int8_gops_all;
+  }
+}
+
+AmxOutcome MeasureInChild(const std::function<AmxRates()>& measure,
+                          std::chrono::milliseconds timeout) {
+  AmxOutcome outcome;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    outcome.failure =
+        fmt::format("cannot start the measurement: pipe failed ({})", std::strerror(errno));
+    return outcome;
+  }
+  const pid_t child = fork();
+  if (child == 0) RunChild(measure, fds[1]);
+  close(fds[1]);
+  if (child < 0) {
+    close(fds[0]);
+    outcome.failure =
+        fmt::format("cannot start the measurement: fork failed ({})", std::strerror(errno));
+    return outcome;
+  }
+  std::string report;
+  const std::string wait_failure = ReadUntilEnd(fds[0], timeout, report);
+  close(fds[0]);
+  if (!wait_failure.empty()) kill(child, SIGKILL);
+  int status = 0;
+  pid_t waited = 0;
+  while ((waited = waitpid(child, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (!wait_failure.empty()) {
+    outcome.failure = wait_failure;
+  } else if (waited == child && WIFSIGNALED(status)) {
+    const int signal = WTERMSIG(status);
+    const char* name = sigabbrev_np(signal);  // "ILL"; null for a number without a name
+    outcome.failure = fmt::format("the measurement died with SIG{} ({})",
+                                  name != nullptr ? std::string(name) : std::to_string(signal),
+                                  strsignal(signal));
+  } else if (waited == child && WIFEXITED(status) && WEXITSTATUS(status) == kChildThrew) {
+    outcome.failure = "the measurement threw an exception";
+  } else if (waited == child && WIFEXITED(status) && WEXITSTATUS(status) == kChildCannotReport) {
+    outcome.failure = "the measurement could not write its report";
+  } else if (waited == child && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    outcome.failure = fmt::format("the measurement exited with status {}", WEXITSTATUS(status));
+  } else if (report.size() != sizeof(AmxRates)) {
+    outcome.failure = fmt::format("the measurement ended with a report of {} bytes, not {}",
+                                  report.size(), sizeof(AmxRates));
+  } else {
+    std::memcpy(&outcome.rates, report.data(), sizeof(AmxRates));
+  }
+  return outcome;
 }
 
 }  // namespace sonic

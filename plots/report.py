@@ -35,6 +35,8 @@ def _system_line(run):
     parts = [f"{system['cpu_cores']} cores ({system.get('online_cpus', '?')} usable)"]
     for key, label, unit, digits in (("int8_peak_gops", "int8 peak", " GOP/s", 0),
                                      ("bf16_peak_gflops", "bf16 peak", " GFLOP/s", 0),
+                                     ("amx_bf16_peak_gflops", "AMX bf16 peak", " GFLOP/s", 0),
+                                     ("amx_int8_peak_gops", "AMX int8 peak", " GOP/s", 0),
                                      ("stream_triad_gbs", "memory bandwidth", " GB/s", 1)):
         if system.get(key, 0) > 0:
             parts.append(f"{label} {_fmt(system[key], unit, digits)}")

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/error.h"
 #include "results/results_file.h"
 #include "results/test_cells.h"
 #include "results/test_temp_dir.h"
@@ -126,10 +127,28 @@ TEST(CheckSchemaTest, TheHostRecordIsReadByH5pyAndOptionalForOlderFiles) {
                                  "    assert s['isa'].decode() == '{}', s['isa']\n"
                                  "    assert s['int8_peak_gops'] == {}\n"
                                  "    assert s['bf16_peak_gflops'] == {}\n"
+                                 "    assert s['amx_bf16_peak_gflops'] == {}\n"
+                                 "    assert s['amx_int8_peak_gops'] == {}\n"
                                  "    assert s['stream_triad_gbs'] == {}",
                                  info.system.cpu_cores, info.system.isa, info.system.int8_peak_gops,
-                                 info.system.bf16_peak_gflops, info.system.stream_triad_gbs)),
+                                 info.system.bf16_peak_gflops, info.system.amx_bf16_peak_gflops,
+                                 info.system.amx_int8_peak_gops, info.system.stream_triad_gbs)),
       0);
+  // A file from before the AMX peaks were recorded: valid, and read with them 0.
+  ASSERT_EQ(WithH5py(path,
+                     "    del f['runs/run/system'].attrs['amx_bf16_peak_gflops']\n"
+                     "    del f['runs/run/system'].attrs['amx_int8_peak_gops']"),
+            0);
+  EXPECT_EQ(CheckSchema(path), 0);
+  RunSystem without_amx = info.system;
+  without_amx.amx_bf16_peak_gflops = 0.0;
+  without_amx.amx_int8_peak_gops = 0.0;
+  EXPECT_EQ(ResultsReader(path).ReadRunInfo("run").system, without_amx);
+  // Where present, an AMX peak must be a number.
+  ASSERT_EQ(WithH5py(path, "    f['runs/run/system'].attrs['amx_int8_peak_gops'] = 'fast'"), 0);
+  EXPECT_EQ(CheckSchema(path), 1);
+  EXPECT_THROW(ResultsReader(path).ReadRunInfo("run"), Error);
+  ASSERT_EQ(WithH5py(path, "    f['runs/run/system'].attrs['amx_int8_peak_gops'] = 0.0"), 0);
   // A core count stored as a float is caught.
   ASSERT_EQ(WithH5py(path, "    f['runs/run/system'].attrs['cpu_cores'] = 2.5"), 0);
   EXPECT_EQ(CheckSchema(path), 1);

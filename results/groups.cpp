@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/hdf5.h"
@@ -33,6 +36,13 @@ std::string RequiredString(hid_t object, const char* name) {
 }
 std::int64_t RequiredInt64(hid_t object, const char* name) {
   return Required(h5::ReadInt64Attribute(object, name), object, name);
+}
+// The value of an attribute added to a record after files without it were written: 0 there, and
+// checked like a required one where present.
+double DoubleOrZeroWhereAbsent(hid_t object, const char* name) {
+  const std::vector<std::string> names = h5::AttributeNames(object);
+  if (std::find(names.begin(), names.end(), name) == names.end()) return 0.0;
+  return Required(h5::ReadDoubleAttribute(object, name), object, name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +229,8 @@ void WriteRunInfo(hid_t run, const RunInfo& info) {
   h5::WriteInt64Attribute(system.get(), "memory_bytes", s.memory_bytes);
   h5::WriteDoubleAttribute(system.get(), "int8_peak_gops", s.int8_peak_gops);
   h5::WriteDoubleAttribute(system.get(), "bf16_peak_gflops", s.bf16_peak_gflops);
+  h5::WriteDoubleAttribute(system.get(), "amx_bf16_peak_gflops", s.amx_bf16_peak_gflops);
+  h5::WriteDoubleAttribute(system.get(), "amx_int8_peak_gops", s.amx_int8_peak_gops);
   h5::WriteDoubleAttribute(system.get(), "stream_triad_gbs", s.stream_triad_gbs);
 }
 
@@ -261,6 +273,8 @@ RunInfo ReadRunInfo(hid_t run) {
         Required(h5::ReadDoubleAttribute(g, "bf16_peak_gflops"), g, "bf16_peak_gflops");
     s.stream_triad_gbs =
         Required(h5::ReadDoubleAttribute(g, "stream_triad_gbs"), g, "stream_triad_gbs");
+    s.amx_bf16_peak_gflops = DoubleOrZeroWhereAbsent(g, "amx_bf16_peak_gflops");
+    s.amx_int8_peak_gops = DoubleOrZeroWhereAbsent(g, "amx_int8_peak_gops");
   }
   return info;
 }

@@ -309,6 +309,12 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     if (system.bf16_peak_gflops > 0) {
       out += fmt::format(", bf16 {:.0f} GFLOP/s", system.bf16_peak_gflops);
     }
+    if (system.amx_bf16_peak_gflops > 0) {
+      out += fmt::format(", amx bf16 {:.0f} GFLOP/s", system.amx_bf16_peak_gflops);
+    }
+    if (system.amx_int8_peak_gops > 0) {
+      out += fmt::format(", amx int8 {:.0f} GOP/s", system.amx_int8_peak_gops);
+    }
     if (system.stream_triad_gbs > 0) {
       out += fmt::format(", memory {:.1f} GB/s", system.stream_triad_gbs);
     }

@@ -141,6 +141,11 @@ TEST(ReportTest, HeaderShowsTheHostOnlyWhereTheFileRecordsIt) {
   info.system.stream_triad_gbs = 31.34;
   EXPECT_NE(FormatReport(info, cells).find("; int8 1200 GOP/s, bf16 600 GFLOP/s, memory 31.3 GB/s"),
             std::string::npos);
+  info.system.amx_bf16_peak_gflops = 9000.4;
+  info.system.amx_int8_peak_gops = 18000.6;
+  EXPECT_NE(FormatReport(info, cells)
+                .find(", bf16 600 GFLOP/s, amx bf16 9000 GFLOP/s, amx int8 18001 GOP/s, memory"),
+            std::string::npos);
 }
 
 TEST(ReportTest, ShowsEachServersShareAndEachRankOfAFleet) {

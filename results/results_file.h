@@ -17,16 +17,19 @@ inline constexpr std::int64_t kResultsSchemaVersion = 5;
 
 // What `sonicbench sysinfo` found on the host of a run, beside RunInfo::cpu_model and
 // cpu_peak_gflops (the fp32 peak). Measured figures are 0 when the sweep ran without measuring
-// peaks (or, for bf16, on a CPU without avx512_bf16); every field is 0 or empty in files written
-// before this record existed.
+// peaks (or, for bf16 and AMX, on a CPU without the unit, or where AMX could not be measured);
+// every field is 0 or empty in files written before this record existed, the AMX ones in files
+// written before they were added.
 struct RunSystem {
-  std::int64_t cpu_cores = 0;     // physical cores of the host
-  std::int64_t online_cpus = 0;   // CPUs the sweep process could run on
-  std::string isa;                // IsaNames(): "avx2 fma avx512f avx512_bf16 ..."
-  std::int64_t memory_bytes = 0;  // MemTotal
-  double int8_peak_gops = 0;      // all usable CPUs, MeasuredPeaks::int8_gops_all
-  double bf16_peak_gflops = 0;    // MeasuredPeaks::bf16_gflops_all (AVX-512, not AMX)
-  double stream_triad_gbs = 0;    // memory bandwidth, MeasuredPeaks::stream_triad_gbs
+  std::int64_t cpu_cores = 0;       // physical cores of the host
+  std::int64_t online_cpus = 0;     // CPUs the sweep process could run on
+  std::string isa;                  // IsaNames(): "avx2 fma avx512f avx512_bf16 ..."
+  std::int64_t memory_bytes = 0;    // MemTotal
+  double int8_peak_gops = 0;        // all usable CPUs, MeasuredPeaks::int8_gops_all
+  double bf16_peak_gflops = 0;      // MeasuredPeaks::bf16_gflops_all (AVX-512, not AMX)
+  double amx_bf16_peak_gflops = 0;  // MeasuredPeaks::amx_bf16_gflops_all
+  double amx_int8_peak_gops = 0;    // MeasuredPeaks::amx_int8_gops_all
+  double stream_triad_gbs = 0;      // memory bandwidth, MeasuredPeaks::stream_triad_gbs
 
   friend bool operator==(const RunSystem&, const RunSystem&) = default;
 };

@@ -28,6 +28,8 @@ inline RunInfo SampleRunInfo(const std::string& run_id) {
                  .memory_bytes = std::int64_t{24} << 30,
                  .int8_peak_gops = 1600.25,
                  .bf16_peak_gflops = 801.5,
+                 .amx_bf16_peak_gflops = 9001.25,
+                 .amx_int8_peak_gops = 18002.5,
                  .stream_triad_gbs = 31.75};
   info.library_versions["onednn"] = "2.6.3";
   info.device_names = {{"null", "none"}, {"onednn", "cpu"}};

@@ -183,6 +183,33 @@ class CliTest(unittest.TestCase):
         self.assertGreater(info["peaks"]["stream_triad_gbs"], 0)
         self.assertEqual(info["peaks"]["bf16_kernel"] != "", info["isa"]["avx512_bf16"])
         self.assertEqual(info["peaks"]["bf16_gflops_all"] > 0, info["isa"]["avx512_bf16"])
+        # AMX: measured where /proc/cpuinfo lists the unit (the kernel enabled it), well above
+        # half the vector peak of its precision; else 0, with an empty kernel field or the reason.
+        peaks = info["peaks"]
+        for unit, vector, rate in (("amx_bf16", "bf16_gflops_all", "amx_bf16_gflops_all"),
+                                   ("amx_int8", "int8_gops_all", "amx_int8_gops_all")):
+            kernel = peaks[f"{unit}_kernel"]
+            # An OS that refuses the tile state (arch_prctl) leaves the peak 0, saying so.
+            refused = kernel.startswith("amx: arch_prctl(ARCH_REQ_XCOMP_PERM) failed")
+            if info["isa"]["amx_tile"] and info["isa"][unit] and not refused:
+                self.assertEqual(kernel, unit)
+                self.assertGreater(peaks[rate], 0.5 * peaks[vector])
+            else:
+                self.assertEqual(peaks[rate], 0)
+                self.assertTrue(kernel == "" or kernel.startswith("amx: "), kernel)
+        # The peak each precision's share of peak uses: its own precision's fastest measured unit.
+        shares = peaks["share_peaks"]
+        self.assertEqual(shares["fp32"], {"kernel": peaks["fp32_kernel"],
+                                          "rate": peaks["fp32_gflops_all"]})
+        for precision, amx in (("bf16", "amx_bf16"), ("int8", "amx_int8")):
+            if peaks[f"{amx}_kernel"] == amx:
+                self.assertEqual(shares[precision]["kernel"], amx)
+        if peaks["amx_int8_kernel"] != "amx_int8":
+            self.assertEqual(shares["int8"], {"kernel": peaks["int8_kernel"],
+                                              "rate": peaks["int8_gops_all"]})
+        result = run("sysinfo")
+        self.assert_exit(result, EXIT_OK)
+        self.assertIn(f"fp32 of the {peaks['fp32_kernel']} peak", result.stdout)
         result = run("sysinfo", "--json", "--no-peaks")
         self.assert_exit(result, EXIT_OK)
         self.assertIsNone(json.loads(result.stdout)["peaks"])

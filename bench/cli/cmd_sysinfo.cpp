@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <string_view>
 
 #include "bench/cli/commands.h"
 #include "bench/cli/json.h"
@@ -13,6 +14,18 @@ std::string HumanBytes(std::int64_t bytes) {
   if (bytes >= (std::int64_t{1} << 30)) return fmt::format("{:.1f} GiB", bytes / 1073741824.0);
   if (bytes >= (std::int64_t{1} << 20)) return fmt::format("{} MiB", bytes >> 20);
   return fmt::format("{} KiB", bytes >> 10);
+}
+
+// One AMX peak where CPUID reports the unit: its rates, or why there are none.
+void PrintAmxPeak(std::string_view label, const std::string& kernel, double per_core, double all,
+                  std::string_view unit, int threads) {
+  if (kernel.empty()) return;
+  if (all > 0.0) {
+    fmt::print("{:<10} {:.1f} {} per core, {:.1f} {} on {} threads ({})\n", label, per_core, unit,
+               all, unit, threads, kernel);
+  } else {
+    fmt::print("{:<10} not measured ({})\n", label, kernel);
+  }
 }
 
 void PrintText(const SystemInfo& info) {
@@ -38,8 +51,31 @@ void PrintText(const SystemInfo& info) {
     fmt::print("bf16 peak  {:.1f} GFLOP/s per core, {:.1f} GFLOP/s on {} threads ({})\n",
                peaks.bf16_gflops_per_core, peaks.bf16_gflops_all, peaks.threads, peaks.bf16_kernel);
   }
+  PrintAmxPeak("amx bf16", peaks.amx_bf16_kernel, peaks.amx_bf16_gflops_per_core,
+               peaks.amx_bf16_gflops_all, "GFLOP/s", peaks.threads);
+  PrintAmxPeak("amx int8", peaks.amx_int8_kernel, peaks.amx_int8_gops_per_core,
+               peaks.amx_int8_gops_all, "GOP/s", peaks.threads);
   fmt::print("memory bw  {:.1f} GB/s (STREAM triad, {} threads)\n", peaks.stream_triad_gbs,
              peaks.threads);
+  std::string shares;
+  for (const Precision precision : kSharePrecisions) {
+    const SharePeak peak = PeakForShare(peaks, precision);
+    if (!shares.empty()) shares += ", ";
+    shares += fmt::format("{} of the {} peak", PrecisionName(precision), peak.kernel);
+  }
+  fmt::print("shares     {}\n", shares);
+}
+
+// {"fp32": {"kernel": ..., "rate": ...}, ...}: the peak each precision's share-of-peak figures
+// are read against, so that scripts take sysinfo's choice instead of making their own.
+JsonObject SharePeaksJson(const MeasuredPeaks& peaks) {
+  JsonObject object;
+  for (const Precision precision : kSharePrecisions) {
+    const SharePeak peak = PeakForShare(peaks, precision);
+    object.Add(PrecisionName(precision),
+               JsonObject().Add("kernel", peak.kernel).Add("rate", peak.rate));
+  }
+  return object;
 }
 
 void PrintJson(const SystemInfo& info) {
@@ -88,7 +124,14 @@ void PrintJson(const SystemInfo& info) {
                             .Add("bf16_kernel", peaks.bf16_kernel)
                             .Add("bf16_gflops_per_core", peaks.bf16_gflops_per_core)
                             .Add("bf16_gflops_all", peaks.bf16_gflops_all)
-                            .Add("stream_triad_gbs", peaks.stream_triad_gbs));
+                            .Add("amx_bf16_kernel", peaks.amx_bf16_kernel)
+                            .Add("amx_bf16_gflops_per_core", peaks.amx_bf16_gflops_per_core)
+                            .Add("amx_bf16_gflops_all", peaks.amx_bf16_gflops_all)
+                            .Add("amx_int8_kernel", peaks.amx_int8_kernel)
+                            .Add("amx_int8_gops_per_core", peaks.amx_int8_gops_per_core)
+                            .Add("amx_int8_gops_all", peaks.amx_int8_gops_all)
+                            .Add("stream_triad_gbs", peaks.stream_triad_gbs)
+                            .Add("share_peaks", SharePeaksJson(peaks)));
   } else {
     object.AddNull("peaks");
   }
@@ -99,7 +142,8 @@ void PrintJson(const SystemInfo& info) {
 
 void RegisterSysinfoCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "sysinfo", "Describe this machine and measure its fp32, int8 and memory-bandwidth peaks");
+      "sysinfo",
+      "Describe this machine and measure its fp32, int8, bf16, AMX and memory-bandwidth peaks");
   struct Options {
     bool json = false;
     bool no_peaks = false;
@@ -110,8 +154,9 @@ void RegisterSysinfoCommand(CLI::App& app) {
                 "Skip the peak measurements (they keep every CPU busy for 1-2 s)");
   cmd->footer(
       "Peaks are measured, best of a few runs: fp32 with an FMA kernel in registers (AVX-512 or\n"
-      "AVX2), int8 with VNNI vpdpbusd (or the AVX2 sequence), memory with a STREAM triad. Run on\n"
-      "an idle machine: other load lowers them.\n"
+      "AVX2), int8 with VNNI vpdpbusd (or the AVX2 sequence), bf16 with vdpbf16ps, AMX bf16 and\n"
+      "int8 with tile dot products (in a child process), memory with a STREAM triad. Run on an\n"
+      "idle machine: other load lowers them.\n"
       "Examples:\n"
       "  sonicbench sysinfo\n"
       "  sonicbench sysinfo --json\n"

@@ -412,6 +412,8 @@ std::unique_ptr<ResultsWriter> OpenSweepResults(const SweepConfig& config,
     info.cpu_peak_gflops = system.peaks.fp32_gflops_all;
     info.system.int8_peak_gops = system.peaks.int8_gops_all;
     info.system.bf16_peak_gflops = system.peaks.bf16_gflops_all;
+    info.system.amx_bf16_peak_gflops = system.peaks.amx_bf16_gflops_all;
+    info.system.amx_int8_peak_gops = system.peaks.amx_int8_gops_all;
     info.system.stream_triad_gbs = system.peaks.stream_triad_gbs;
   }
   for (const std::string& name : config.backends) {

@@ -5,8 +5,9 @@ Runs `sonicbench sysinfo --json`, then ROUNDS rounds of `backend_benchmark` (eac
 int8 at batch 1 and 16 with the default algorithms, then fp32 with `--backend-options=conv=direct`),
 alternating so that the machine's drift falls on every configuration alike, then `sysinfo`
 again. Prints one Markdown table with the median over rounds of each configuration's median,
-the share of the measured peaks, the ratios to fp32 (the median of the per-round ratios, with
-their range) and a verdict per goal, with the bound the measured peaks put on each ratio:
+its share of the measured peak of its own precision (the one `sysinfo` names for it: AMX where
+measured), the ratios to fp32 (the median of the per-round ratios, with their range) and a
+verdict per goal, with the bound the measured peaks put on each ratio:
 
 - fp32 batch 16 at >= 85% of the fp32 FMA peak; fp32 batch-1 latency <= 30 ms;
 - bf16 >= 2x and int8 >= 3.5x the fp32 throughput at batch 16.
@@ -34,8 +35,6 @@ BATCHES = (1, 16)
 FP32_SHARE_GOAL = 0.85
 BATCH1_MS_GOAL = 30.0
 RATIO_GOALS = {"bf16": 2.0, "int8": 3.5}
-# The measured peak that bounds each precision's throughput (sysinfo's `peaks` object).
-PEAK_KEYS = {"fp32": "fp32_gflops_all", "bf16": "bf16_gflops_all", "int8": "int8_gops_all"}
 SELECTORS = {"default": "", "direct": "conv=direct"}
 
 
@@ -73,6 +72,19 @@ def load_json(path):
         return json.load(f)
 
 
+def share_peaks(path):
+    """{precision: (kernel, rate)} from a `sonicbench sysinfo --json` file: the peak each
+    precision's share of peak is read against, as sysinfo chose it (`peaks.share_peaks`, from
+    core/sysinfo.h's PeakForShare), so that the choice is made in one place. Precisions without a
+    measured peak are left out."""
+    peaks = load_json(path).get("peaks") or {}
+    if peaks and "share_peaks" not in peaks:
+        raise ValueError(f"{path} has no peaks.share_peaks: it was written by a sonicbench older "
+                         "than the per-precision peaks; run the rounds again")
+    return {precision: (chosen["kernel"], chosen["rate"])
+            for precision, chosen in peaks.get("share_peaks", {}).items() if chosen["rate"] > 0}
+
+
 def read_round(path):
     """{(precision, batch): (ms per run, img/s, GFLOP/s)} from one backend_benchmark JSON file:
     the median over repetitions, or the one run when there was a single repetition."""
@@ -100,16 +112,14 @@ def analyse(out):
         r += 1
     if not rounds:
         raise FileNotFoundError(f"{out} holds no round1_default.json: run the benchmarks first")
-    before = load_json(os.path.join(out, "sysinfo_before.json"))
-    # sysinfo measures AVX-512 peaks only: where AMX computes a precision, its peak is unknown.
-    amx = {"bf16": before["isa"]["amx_bf16"], "int8": before["isa"]["amx_int8"]}
-    peaks = {}
+    peaks, peak_kernels = {}, {}
     for name in ("sysinfo_before.json", "sysinfo_after.json"):
-        measured = load_json(os.path.join(out, name)).get("peaks") or {}
-        for precision, key in PEAK_KEYS.items():
-            if measured.get(key, 0) > 0 and not amx.get(precision):
-                peaks.setdefault(precision, []).append(measured[key])
-    cpu = before["cpu"]["model_name"]
+        for precision, (kernel, rate) in share_peaks(os.path.join(out, name)).items():
+            # The kernel of the first file: a peak of another unit (an AMX measurement that
+            # failed once) is not averaged in.
+            if peak_kernels.setdefault(precision, kernel) == kernel:
+                peaks.setdefault(precision, []).append(rate)
+    cpu = load_json(os.path.join(out, "sysinfo_before.json"))["cpu"]["model_name"]
 
     configs = {}
     for selector in SELECTORS:
@@ -140,11 +150,12 @@ def analyse(out):
 
     peak = {p: statistics.mean(v) for p, v in peaks.items()}
     fp32 = configs.get("fp32/default/batch:16")
-    summary = {"cpu": cpu, "rounds": len(rounds), "peaks": peaks, "configs": configs,
-               "ratios": {}, "goals": []}
+    summary = {"cpu": cpu, "rounds": len(rounds), "peaks": peaks, "peak_kernels": peak_kernels,
+               "configs": configs, "ratios": {}, "goals": []}
     for config in configs.values():
         if config["precision"] in peak:
             config["share_of_peak"] = config["gflops"] / peak[config["precision"]]
+            config["peak_kernel"] = peak_kernels[config["precision"]]
     if fp32 and "fp32" in peak:
         summary["goals"].append({
             "goal": "fp32 batch 16 >= 85% of the fp32 peak", "value": fp32["share_of_peak"],
@@ -169,6 +180,7 @@ def analyse(out):
         # At 100% of its own measured peak, against fp32 as it runs: what this CPU allows.
         if precision in peak and fp32:
             entry["bound"] = peak[precision] / fp32["gflops"]
+            entry["bound_kernel"] = peak_kernels[precision]
         summary["goals"].append(entry)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
@@ -177,8 +189,9 @@ def analyse(out):
 
 def print_table(summary):
     peaks = summary["peaks"]
+    kernels = summary["peak_kernels"]
     print(f"onednn, {summary['cpu']}; {summary['rounds']} rounds; measured peaks (before, after): "
-          + "; ".join(f"{p} {', '.join(f'{v:.1f}' for v in values)}"
+          + "; ".join(f"{p} {kernels[p]} {', '.join(f'{v:.1f}' for v in values)}"
                       for p, values in peaks.items()))
     print()
     print("| configuration | batch | ms per run, each round | median img/s | GFLOP/s "
@@ -186,7 +199,8 @@ def print_table(summary):
     print("|---|---|---|---|---|---|---|---|")
     for config in summary["configs"].values():
         name = config["precision"] + (" conv=direct" if config["selector"] == "direct" else "")
-        share = f"{100 * config['share_of_peak']:.1f}%" if "share_of_peak" in config else ""
+        share = (f"{100 * config['share_of_peak']:.1f}% of {config['peak_kernel']}"
+                 if "share_of_peak" in config else "")
         cells = ["", ""]
         if config["batch"] == 16 and config["selector"] == "default":
             for i, selector in enumerate(SELECTORS):
@@ -198,7 +212,8 @@ def print_table(summary):
               f"{config['img_s']:.2f} | {config['gflops']:.0f} | {share} | {cells[0]} | {cells[1]} |")
     print()
     for goal in summary["goals"]:
-        bound = f" (at most {goal['bound']:.2f} at 100% of its peak)" if "bound" in goal else ""
+        bound = (f" (at most {goal['bound']:.2f} at 100% of its {goal['bound_kernel']} peak)"
+                 if "bound" in goal else "")
         print(f"- {goal['goal']}: {goal['shown']}: {'met' if goal['met'] else 'NOT met'}"
               f"{bound}")
 
