@@ -25,16 +25,17 @@ The files are generated in a temporary directory, never committed. Run by CTest 
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from serve_process import start_serve  # noqa: E402
+
 EXPORT = os.path.join(HERE, "..", "tools", "export_torchvision_onnx.py")
 TORCHVISION_MODELS = ["mobilenet_v2", "squeezenet1_1", "densenet121"]
 FP32_BOUND = 1e-4
@@ -98,31 +99,15 @@ def floats(path):
     return np.fromfile(path, dtype=np.float32)
 
 
-def start_server(onnx, backend, *extra):
-    server = subprocess.Popen(
-        [ARGS.sonicbench, "serve", "--onnx", onnx, "--backend", backend, "--port", "0", *extra],
-        stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    banner = ""
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if not line:
-            break
-        banner += line
-        match = re.search(r"listening on (\S+:\d+)", line)
-        if match:
-            return server, match.group(1)
-    server.kill()
-    raise AssertionError(f"sonicbench serve did not start: {banner!r}")
-
-
 def serve_and_call(onnx, backend, input_path, output_path, *extra):
     """Serves `onnx` and calls it once over KServe v2 with Triton's client (in the venv) with the
     samples of `input_path`; the test is skipped without the venv."""
     python = os.path.join(ARGS.venv, "bin", "python")
     if not os.path.exists(python):
         raise unittest.SkipTest(f"no tritonclient venv at {ARGS.venv} (tools/triton-client-venv.sh)")
-    server, url = start_server(onnx, backend, *extra)
+    server, banner = start_serve(ARGS.sonicbench,
+                                 ["--onnx", onnx, "--backend", backend, "--port", "0", *extra])
+    url = banner["address"]
     try:
         # serve names a model after its file: model.onnx is served as "model".
         subprocess.run([python, os.path.abspath(__file__), "--client", url, "model", input_path,

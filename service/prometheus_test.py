@@ -12,7 +12,6 @@ message when the prometheus binary is absent (tools/setup.sh installs it).
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +20,9 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from serve_process import start_serve  # noqa: E402
 
 SKIP = 77
 # Every wait below is bounded by one of these (seconds).
@@ -41,28 +43,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def start_server(sonicbench):
-    server = subprocess.Popen(
-        [sonicbench, "serve", "--model", "jet_cnn", "--backend", "reference", "--port", "0",
-         "--metrics-port", "0", "--max-batch", "4", "--max-queue-delay-us", "200"],
-        stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    banner, address, metrics = "", None, None
-    while time.monotonic() < deadline and not (address and metrics):
-        line = server.stdout.readline()
-        if not line:
-            break
-        banner += line
-        if match := re.search(r"listening on (\S+:\d+)", line):
-            address = match.group(1)
-        if match := re.search(r"metrics on http://(\S+:\d+)/metrics", line):
-            metrics = match.group(1)
-    if not (address and metrics):
-        server.kill()
-        raise SystemExit(f"sonicbench serve did not start with metrics: {banner!r}")
-    return server, address, metrics
 
 
 def start_prometheus(binary, workdir, target):
@@ -178,7 +158,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix="sonic_prometheus_")
     server = prometheus = None
     try:
-        server, address, metrics = start_server(args.sonicbench)
+        server, banner = start_serve(
+            args.sonicbench,
+            ["--model", "jet_cnn", "--backend", "reference", "--port", "0", "--metrics-port", "0",
+             "--max-batch", "4", "--max-queue-delay-us", "200"],
+            wanted=("address", "metrics"), timeout_s=START_TIMEOUT_S)
+        address, metrics = banner["address"], banner["metrics"]
         prometheus, api = start_prometheus(args.prometheus, workdir, metrics)
         recorded = sweep(args.sonicbench, address, os.path.join(workdir, "sweep.h5"))
         swept_at = time.time()

@@ -9,12 +9,14 @@ unreachable.
 """
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from serve_process import start_serve  # noqa: E402
 
 
 def parse_args():
@@ -27,31 +29,16 @@ def parse_args():
     return parser.parse_args()
 
 
-def start_server(sonicbench):
-    server = subprocess.Popen(
-        [sonicbench, "serve", "--model", "jet_cnn", "--backend", "reference", "--port", "0",
-         "--max-batch", "4", "--max-queue-delay-us", "500"],
-        stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    banner = ""
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if not line:
-            break
-        banner += line
-        match = re.search(r"listening on (\S+:\d+)", line)
-        if match:
-            return server, match.group(1)
-    server.kill()
-    raise SystemExit(f"sonicbench serve did not start: {banner!r}")
-
-
 def run(args):
     import numpy as np
     import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
-    server, url = start_server(args.sonicbench)
+    server, banner = start_serve(args.sonicbench,
+                                 ["--model", "jet_cnn", "--backend", "reference", "--port", "0",
+                                  "--max-batch", "4", "--max-queue-delay-us", "500"],
+                                 timeout_s=60)
+    url = banner["address"]
     try:
         client = grpcclient.InferenceServerClient(url=url)
         assert client.is_server_live()
