@@ -930,6 +930,15 @@ class Importer {
       pad.begin.push_back(pads[d]);
       pad.end.push_back(pads[rank + d]);
     }
+    // PyTorch exports every AvgPool2d with count_include_pad as Pad + AveragePool, padding
+    // nothing when the pool has no padding: that Pad is the identity, and a backend that lacks
+    // Pad (int8) should not refuse the model for it.
+    const auto zero = [](std::int64_t p) { return p == 0; };
+    if (std::all_of(pad.begin.begin(), pad.begin.end(), zero) &&
+        std::all_of(pad.end.begin(), pad.end.end(), zero)) {
+      Alias(node, x);
+      return;
+    }
     Emit(node, OpKind::kPad, {x}, std::move(pad));
   }
 

@@ -556,6 +556,31 @@ TEST(OnnxImport, ReshapeToBatchByMinusOneFromAConstantIsAFlatten) {
   ExpectClose(RunReference(graph, x, 2), x);
 }
 
+// PyTorch exports AvgPool2d(2) (count_include_pad) as a Pad of nothing, then AveragePool: the Pad
+// is the identity and leaves no node, so backends without Pad (int8) still run the model.
+TEST(OnnxImport, APadOfNothingIsTheIdentity) {
+  ModelBuilder m;
+  m.Input("x", {-1, 1, 2, 2}).Output("y", {-1, 1, 1, 1});
+  onnx::NodeProto& pads = m.Node("Constant", {}, "pads");
+  auto* attr = pads.add_attribute();
+  attr->set_name("value");
+  attr->set_type(onnx::AttributeProto::TENSOR);
+  attr->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  attr->mutable_t()->add_dims(8);
+  for (int i = 0; i < 8; ++i) attr->mutable_t()->add_int64_data(0);
+  m.Node("Pad", {"x", "pads"}, "padded");
+  onnx::NodeProto& pool = m.Node("AveragePool", {"padded"}, "y");
+  auto* kernel = pool.add_attribute();
+  kernel->set_name("kernel_shape");
+  kernel->set_type(onnx::AttributeProto::INTS);
+  kernel->add_ints(2);
+  kernel->add_ints(2);
+  const Graph graph = m.Import();
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  EXPECT_EQ(graph.nodes[0].op, OpKind::kAveragePool);
+  ExpectClose(RunReference(graph, {1.0f, 2.0f, 3.0f, 6.0f}, 1), {3.0f});
+}
+
 // Before opset 13 Softmax's default axis is 1 and means "coerce to 2-D there"; on [batch, features]
 // that is the same softmax over the features as opset 13's default (-1).
 TEST(OnnxImport, SoftmaxBeforeOpset13WorksOverTheFeatures) {

@@ -17,6 +17,7 @@
 #include "bench/cli/json.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #include "datasets/sample_source.h"
 #include "models/onnx_import.h"
 #include "models/zoo.h"
@@ -140,32 +141,6 @@ CheckResult Compare(std::span<const float> output, std::span<const float> refere
   return check;
 }
 
-// Compiles `graph` on `backend`. A backend sizes its buffers by the graph's values, so running out
-// of memory becomes Error(kResourceExhausted) naming the largest of them and its bytes at the
-// batch size, rather than a bare std::bad_alloc.
-std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
-                                                const CompileOptions& options) {
-  try {
-    return backend.Compile(graph, options);
-  } catch (const std::bad_alloc&) {
-    ValueId largest = graph.input;
-    for (const Node& node : graph.nodes) {
-      if (NumElements(graph.values[node.output].shape) > NumElements(graph.values[largest].shape)) {
-        largest = node.output;
-      }
-    }
-    const Value& value = graph.values[largest];
-    const std::string what = fmt::format("value '{}'", value.name);
-    const std::int64_t bytes = CheckedMultiply(
-        CheckedMultiply(options.max_batch, NumElements(value.shape), what), sizeof(float), what);
-    Throw(ErrorKind::kResourceExhausted,
-          "out of memory compiling model '{}' on backend '{}' at batch {}: its largest value, "
-          "'{}' of {} x {} FP32, is {} bytes ({:.1f} GiB)",
-          graph.name, backend.name(), options.max_batch, value.name, options.max_batch,
-          ShapeToString(value.shape), bytes, static_cast<double>(bytes) / (1 << 30));
-  }
-}
-
 JsonArray ShapeJson(const Shape& shape) {
   JsonArray array;
   for (std::int64_t dim : shape) array.Append(dim);
@@ -285,14 +260,26 @@ void Run(const InferOptions& options) {
           ? BuildModel(options.model, {.num_classes = options.classes, .seed = options.seed})
           : ImportOnnx(options.onnx);
   const std::string output_name = fmt::format("output '{}'", graph.values[graph.output].name);
-  std::vector<float> input =
-      AllocateFloats(graph.input_shape(), options.batch,
-                     fmt::format("input '{}'", graph.values[graph.input].name));
   const auto sample_floats = static_cast<std::size_t>(NumElements(graph.input_shape()));
-  const std::shared_ptr<const InputSource> inputs =
-      OpenInputSource(options.inputs, graph.input_shape(), options.seed);
-  for (int i = 0; i < options.batch; ++i) {
-    inputs->Sample(i, std::span(input).subspan(i * sample_floats, sample_floats));
+  std::vector<float> input;
+  if (options.inputs == "random") {
+    input = AllocateFloats(graph.input_shape(), options.batch,
+                           fmt::format("input '{}'", graph.values[graph.input].name));
+    const RandomInputSource random(options.seed);
+    for (int i = 0; i < options.batch; ++i) {
+      random.Sample(i, std::span(input).subspan(i * sample_floats, sample_floats));
+    }
+  } else {
+    // Row i of --output is sample i of the file: a file with fewer samples than the batch is an
+    // error, not a batch that repeats them.
+    input = LoadSamples(options.inputs, graph.input_shape(), options.batch);
+    const std::size_t samples = input.size() / sample_floats;
+    if (samples < static_cast<std::size_t>(options.batch)) {
+      Throw(ErrorKind::kInvalidArgument,
+            "--inputs {}: {} sample(s) of shape {}, fewer than --batch {}: expected at least one "
+            "sample per row of the batch",
+            options.inputs, samples, ShapeToString(graph.input_shape()), options.batch);
+    }
   }
   std::vector<float> output = AllocateFloats(graph.output_shape(), options.batch, output_name);
 
@@ -346,6 +333,31 @@ void Run(const InferOptions& options) {
 
 }  // namespace
 
+// A backend sizes its buffers by the graph's values, so running out of memory becomes an error
+// naming the largest of them and its bytes at the batch size, rather than a bare std::bad_alloc.
+std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
+                                                const CompileOptions& options) {
+  try {
+    return backend.Compile(graph, options);
+  } catch (const std::bad_alloc&) {
+    ValueId largest = graph.input;
+    for (const Node& node : graph.nodes) {
+      if (NumElements(graph.values[node.output].shape) > NumElements(graph.values[largest].shape)) {
+        largest = node.output;
+      }
+    }
+    const Value& value = graph.values[largest];
+    const std::string what = fmt::format("value '{}'", value.name);
+    const std::int64_t bytes = CheckedMultiply(
+        CheckedMultiply(options.max_batch, NumElements(value.shape), what), sizeof(float), what);
+    Throw(ErrorKind::kResourceExhausted,
+          "out of memory compiling model '{}' on backend '{}' at batch {}: its largest value, "
+          "'{}' of {} x {} FP32, is {} bytes ({:.1f} GiB)",
+          graph.name, backend.name(), options.max_batch, value.name, options.max_batch,
+          ShapeToString(value.shape), bytes, static_cast<double>(bytes) / (1 << 30));
+  }
+}
+
 void RegisterInferCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "infer", "Run one model on one backend in this process and report latency and throughput");
@@ -373,8 +385,8 @@ void RegisterInferCommand(CLI::App& app) {
   AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
   cmd->add_option("--inputs", options->inputs,
                   "The input rows: random (seeded uniform [0, 1)), or a dataset file, or a raw "
-                  "float32 file (C order, samples back to back; its first --batch samples, "
-                  "repeated if it has fewer)")
+                  "float32 file (C order, samples back to back; its first --batch samples, which "
+                  "it must have)")
       ->capture_default_str();
   cmd->add_option("--output", options->output,
                   "Write the last run's output there as raw float32 (C order, batch first)");

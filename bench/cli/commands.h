@@ -1,7 +1,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
+
+#include "backends/backend.h"
 
 namespace sonic::cli {
 
@@ -16,6 +19,11 @@ inline constexpr int kExitUnavailable = 4;  // a backend, device or server is no
 // of infer and serve; the sweep's keys of the same names.
 void AddBackendChoiceOptions(CLI::App& cmd, std::string& device, std::string& backend_options);
 
+// Backend::Compile, with an out-of-memory failure turned into Error(kResourceExhausted) naming
+// the model's largest value and the bytes it needs at options.max_batch (cmd_infer.cpp).
+std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
+                                                const CompileOptions& options);
+
 // Each subcommand lives in bench/cli/cmd_<name>.cpp and registers itself here: it adds its
 // CLI::App subcommand with options and a callback. Callbacks report failure by throwing
 // sonic::Error (mapped to an exit code in main.cpp) or CLI::RuntimeError(code).
@@ -24,11 +32,12 @@ void RegisterModelsCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 void RegisterInferCommand(CLI::App& app);
 void RegisterSysinfoCommand(CLI::App& app);
-void RegisterReportCommand(CLI::App& app);   // report FILE (cmd_report.cpp)
-void RegisterCompareCommand(CLI::App& app);  // compare BASE NEW (cmd_report.cpp)
-void RegisterSweepCommand(CLI::App& app);    // sweep (cmd_sweep.cpp)
-void RegisterDatasetCommand(CLI::App& app);  // dataset generate|images|info (cmd_dataset.cpp)
-void RegisterOpenClCommand(CLI::App& app);   // opencl-devices, opencl-compile (cmd_opencl.cpp)
-void RegisterPlotCommand(CLI::App& app);     // plot FILE --out DIR (cmd_plot.cpp)
+void RegisterReportCommand(CLI::App& app);    // report FILE (cmd_report.cpp)
+void RegisterCompareCommand(CLI::App& app);   // compare BASE NEW (cmd_report.cpp)
+void RegisterSweepCommand(CLI::App& app);     // sweep (cmd_sweep.cpp)
+void RegisterDatasetCommand(CLI::App& app);   // dataset generate|images|info (cmd_dataset.cpp)
+void RegisterOpenClCommand(CLI::App& app);    // opencl-devices, opencl-compile (cmd_opencl.cpp)
+void RegisterPlotCommand(CLI::App& app);      // plot FILE --out DIR (cmd_plot.cpp)
+void RegisterAccuracyCommand(CLI::App& app);  // accuracy (cmd_accuracy.cpp)
 
 }  // namespace sonic::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   sonic::cli::RegisterDatasetCommand(app);
   sonic::cli::RegisterOpenClCommand(app);
   sonic::cli::RegisterPlotCommand(app);
+  sonic::cli::RegisterAccuracyCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& error) {

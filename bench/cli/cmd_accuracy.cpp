@@ -1,0 +1,287 @@
+// `sonicbench accuracy`: a labelled dataset through local backends at their precisions, judged
+// in physics terms (issue 19 §2): ROC AUC, background rejection at signal efficiency 0.3 and
+// 0.5, accuracy, and each output's deviation from the reference backend's fp32 output.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "bench/cli/commands.h"
+#include "bench/cli/json.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "core/tensor.h"
+#include "datasets/sample_source.h"
+#include "models/onnx_import.h"
+#include "models/zoo.h"
+#include "results/physics_metrics.h"
+
+namespace sonic::cli {
+namespace {
+
+// The signal efficiencies of the top-tagging comparison's rejection figures.
+constexpr double kEfficiencies[] = {0.3, 0.5};
+
+struct AccuracyOptions {
+  std::string model;
+  std::string onnx;
+  std::string dataset;
+  std::string backends;
+  std::string precisions = "fp32";
+  std::string calibration;
+  std::string device;
+  std::string backend_options;
+  std::int64_t max_samples = 4000;
+  int batch = 256;
+  int signal_class = 1;
+  int threads = 0;
+  bool json = false;
+};
+
+// One backend at one precision: its metrics, or why it did not run.
+struct AccuracyCell {
+  std::string backend;
+  std::string precision;
+  std::string error;  // empty: it ran
+  double auc = 0;
+  std::vector<double> rejection;  // 1/eB at kEfficiencies; +inf: no background passed
+  double accuracy = 0;
+  double max_abs_deviation = 0;  // against the reference backend's fp32 outputs
+  double mean_abs_deviation = 0;
+};
+
+// All samples through one executable in pieces of at most `batch`: the output rows in order.
+std::vector<float> RunAll(const Backend& backend, const Graph& graph, CompileOptions options,
+                          std::span<const float> inputs, std::int64_t samples) {
+  options.max_batch = static_cast<int>(std::min<std::int64_t>(options.max_batch, samples));
+  const std::unique_ptr<Executable> executable = CompileNamingMemory(backend, graph, options);
+  const std::int64_t in_floats = NumElements(graph.input_shape());
+  const std::int64_t out_floats = NumElements(graph.output_shape());
+  std::vector<float> outputs = AllocateFloats(graph.output_shape(), samples, "outputs");
+  for (std::int64_t first = 0; first < samples; first += options.max_batch) {
+    const auto rows = static_cast<int>(std::min<std::int64_t>(options.max_batch, samples - first));
+    executable->Run(inputs.subspan(first * in_floats, rows * in_floats), rows,
+                    std::span(outputs).subspan(first * out_floats, rows * out_floats));
+  }
+  return outputs;
+}
+
+AccuracyCell Judge(const std::string& backend_name, Precision precision,
+                   const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
+                   std::span<const float> calibration, std::span<const float> reference) {
+  AccuracyCell cell;
+  cell.backend = backend_name;
+  cell.precision = PrecisionName(precision);
+  try {
+    const std::unique_ptr<Backend> backend =
+        MakeUsableBackend(backend_name, precision, options.device, options.backend_options);
+    CompileOptions compile;
+    compile.max_batch = options.batch;
+    compile.precision = precision;
+    compile.threads = options.threads;
+    compile.device = options.device;
+    compile.backend_options = options.backend_options;
+    compile.calibration = calibration;
+    const std::vector<float> outputs = RunAll(*backend, graph, compile, set.images, set.size());
+    const std::int64_t classes = NumElements(graph.output_shape());
+    std::vector<float> scores(set.size());
+    const std::int64_t column = classes == 1 ? 0 : options.signal_class;
+    for (std::int64_t i = 0; i < set.size(); ++i) scores[i] = outputs[i * classes + column];
+    const std::vector<RocPoint> roc = RocCurve(scores, set.labels);
+    cell.auc = RocAuc(roc);
+    for (double efficiency : kEfficiencies) {
+      cell.rejection.push_back(BackgroundRejection(roc, efficiency));
+    }
+    cell.accuracy = ArgMaxAccuracy(outputs, classes, set.labels);
+    double sum = 0;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const double deviation = std::abs(double{outputs[i]} - reference[i]);
+      cell.max_abs_deviation = std::max(cell.max_abs_deviation, deviation);
+      sum += deviation;
+    }
+    cell.mean_abs_deviation = sum / static_cast<double>(outputs.size());
+  } catch (const Error& error) {
+    cell.error = error.what();  // this cell only: the others still run
+  }
+  return cell;
+}
+
+std::string RejectionText(double rejection, std::int64_t background) {
+  return std::isinf(rejection) ? fmt::format("> {}", background) : fmt::format("{:.1f}", rejection);
+}
+
+void PrintText(const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
+               std::int64_t signal, const std::vector<AccuracyCell>& cells) {
+  const std::int64_t background = set.size() - signal;
+  fmt::print("model {} on {} samples of {} ({} signal, {} background; score: output {})\n",
+             graph.name, set.size(), options.dataset, signal, background,
+             NumElements(graph.output_shape()) == 1 ? 0 : options.signal_class);
+  fmt::print("{:<10} {:<9} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}\n", "backend", "precision",
+             "AUC", "1/eB@0.3", "1/eB@0.5", "accuracy", "max|d|", "mean|d|");
+  for (const AccuracyCell& c : cells) {
+    if (!c.error.empty()) {
+      fmt::print("{:<10} {:<9} not run: {}\n", c.backend, c.precision, c.error);
+      continue;
+    }
+    fmt::print("{:<10} {:<9} {:>8.5f} {:>10} {:>10} {:>9.4f} {:>10.3g} {:>10.3g}\n", c.backend,
+               c.precision, c.auc, RejectionText(c.rejection[0], background),
+               RejectionText(c.rejection[1], background), c.accuracy, c.max_abs_deviation,
+               c.mean_abs_deviation);
+  }
+  fmt::print("d: deviation of each output from the reference backend's fp32 output\n");
+}
+
+void PrintJson(const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
+               std::int64_t signal, const std::vector<AccuracyCell>& cells) {
+  JsonArray rows;
+  for (const AccuracyCell& c : cells) {
+    JsonObject row;
+    row.Add("backend", c.backend).Add("precision", c.precision).Add("ran", c.error.empty());
+    if (!c.error.empty()) {
+      rows.Append(row.Add("error", c.error));
+      continue;
+    }
+    row.Add("auc", c.auc);
+    for (std::size_t i = 0; i < c.rejection.size(); ++i) {
+      // JSON has no infinity: null says that no background sample passed.
+      const std::string key = fmt::format("background_rejection_at_{}", kEfficiencies[i]);
+      if (std::isinf(c.rejection[i])) {
+        row.AddNull(key);
+      } else {
+        row.Add(key, c.rejection[i]);
+      }
+    }
+    rows.Append(row.Add("accuracy", c.accuracy)
+                    .Add("max_abs_deviation", c.max_abs_deviation)
+                    .Add("mean_abs_deviation", c.mean_abs_deviation));
+  }
+  fmt::print("{}\n", JsonObject()
+                         .Add("command", "accuracy")
+                         .Add("model", graph.name)
+                         .Add("dataset", options.dataset)
+                         .Add("preprocessing", set.preprocessing)
+                         .Add("samples", set.size())
+                         .Add("signal", signal)
+                         .Add("background", set.size() - signal)
+                         .Add("cells", rows)
+                         .str());
+}
+
+void Run(const AccuracyOptions& options) {
+  if (options.batch < 1 || options.max_samples < 1) {
+    Throw(ErrorKind::kInvalidArgument, "--batch {} and --max-samples {}: expected at least 1",
+          options.batch, options.max_samples);
+  }
+  const std::vector<std::string> backends = SplitList(options.backends, "--backend");
+  std::vector<Precision> precisions;
+  for (const std::string& name : SplitList(options.precisions, "--precision")) {
+    precisions.push_back(ParsePrecision(name));
+  }
+  const Graph graph =
+      options.onnx.empty() ? BuildModel(options.model, {}) : ImportOnnx(options.onnx);
+  const ImageSet set = LoadImages(options.dataset, graph.input_shape(), {}, options.max_samples);
+  const std::int64_t classes = NumElements(graph.output_shape());
+  if (classes > 1 && (options.signal_class < 0 || options.signal_class >= classes)) {
+    Throw(ErrorKind::kInvalidArgument,
+          "--signal-class {}: the model has {} output classes: expected 0 to {}",
+          options.signal_class, classes, classes - 1);
+  }
+  const auto signal =
+      static_cast<std::int64_t>(std::count(set.labels.begin(), set.labels.end(), 1));
+  std::vector<float> calibration;
+  if (!options.calibration.empty()) {
+    calibration = LoadSamples(options.calibration, graph.input_shape(), kMaxCalibrationSamples);
+  } else if (std::find(precisions.begin(), precisions.end(), Precision::kInt8) !=
+             precisions.end()) {
+    fmt::print(stderr, "{}\n", RandomCalibrationWarning(graph.name));
+  }
+  CompileOptions reference_options;
+  reference_options.max_batch = options.batch;
+  reference_options.threads = options.threads;
+  const std::vector<float> reference =
+      RunAll(*MakeBackend("reference"), graph, reference_options, set.images, set.size());
+
+  std::vector<AccuracyCell> cells;
+  for (const std::string& backend : backends) {
+    const std::vector<Precision> has = MakeBackend(backend)->precisions();
+    for (Precision precision : precisions) {
+      if (std::find(has.begin(), has.end(), precision) == has.end()) continue;
+      cells.push_back(Judge(backend, precision, options, graph, set, calibration, reference));
+    }
+  }
+  if (cells.empty()) {
+    Throw(ErrorKind::kInvalidArgument,
+          "no backend of --backend {} has a precision of --precision {}", options.backends,
+          options.precisions);
+  }
+  if (options.json) {
+    PrintJson(options, graph, set, signal, cells);
+  } else {
+    PrintText(options, graph, set, signal, cells);
+  }
+  const auto failed = std::count_if(cells.begin(), cells.end(),
+                                    [](const AccuracyCell& c) { return !c.error.empty(); });
+  if (failed > 0) {
+    fmt::print(stderr, "sonicbench: {} of {} accuracy cell(s) did not run\n", failed, cells.size());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+}
+
+}  // namespace
+
+void RegisterAccuracyCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "accuracy",
+      "Run a labelled dataset through backends at their precisions: ROC AUC, background "
+      "rejection, accuracy, deviation from the reference's fp32 outputs");
+  auto options = std::make_shared<AccuracyOptions>();
+  auto* model =
+      cmd->add_option("--model", options->model, "Built-in model name (see `sonicbench models`)");
+  auto* onnx = cmd->add_option("--onnx", options->onnx, "Load the model from this ONNX file");
+  model->excludes(onnx);
+  cmd->add_option("--dataset", options->dataset,
+                  "Labelled samples: a top-tagging, NOvA or image-set file (sonicbench dataset), "
+                  "converted to the model's input shape")
+      ->required();
+  cmd->add_option("--backend", options->backends,
+                  "Backends, comma-separated (see `sonicbench backends`)")
+      ->required();
+  cmd->add_option("--precision", options->precisions,
+                  "Precisions, comma-separated; each backend runs those it has")
+      ->capture_default_str();
+  cmd->add_option("--calibration", options->calibration,
+                  "int8: calibrate on the first samples (at most 64) of this dataset or raw "
+                  "float32 file, not the evaluated one (without it, seeded random inputs)");
+  cmd->add_option("--max-samples", options->max_samples, "Evaluate the first N samples")
+      ->capture_default_str();
+  cmd->add_option("--batch", options->batch, "Samples per execution")->capture_default_str();
+  cmd->add_option("--signal-class", options->signal_class,
+                  "The output column that scores signal (label 1)")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->threads, "CPU threads per backend (0: all cores)")
+      ->capture_default_str();
+  AddBackendChoiceOptions(*cmd, options->device, options->backend_options);
+  cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
+  cmd->footer(
+      "Rejection 1/eB at signal efficiency eS: eB interpolated on the ROC curve (Kasieczka et al. "
+      "2019); '> N' when no background sample passes.\n"
+      "Example:\n"
+      "  sonicbench accuracy --onnx tagger.onnx --dataset test_images.h5 --backend "
+      "reference,onednn --precision fp32,bf16,int8 --calibration calibration.bin");
+  cmd->callback([options] {
+    if (options->model.empty() == options->onnx.empty()) {
+      Throw(ErrorKind::kInvalidArgument, "give exactly one of --model and --onnx");
+    }
+    Run(*options);
+  });
+}
+
+}  // namespace sonic::cli

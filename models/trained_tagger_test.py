@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""The trained top tagger through every backend and precision (issue 19 sections 1 and 3).
+
+Trains jet_cnn on synthetic top-tagging jets with models/train_jet_tagger.py (its defaults:
+20000 training jets, 4000 test jets, seeded), then runs the test images through
+`sonicbench accuracy --onnx model.onnx --dataset test_images.h5` on every compiled backend and
+precision that `sonicbench models --onnx model.onnx --json` says runs the model, and compares
+its AUC of P(top) with scikit-learn's roc_auc_score of PyTorch's own outputs on the same jets
+(Debian's python3-sklearn):
+
+  - fp32: every backend's AUC within 1e-4 of the AUC of PyTorch's own outputs on the same jets;
+  - int8 (calibrated on the training jets, --calibration) and bfp8: within 0.005 of fp32's;
+  - bf16 and every other precision: the AUC loss is printed.
+
+Everything is generated in a temporary directory. Run by CTest with /usr/bin/python3.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FP32_AUC_BOUND = 1e-4
+NARROW_AUC_LOSS_BOUND = 0.005  # int8 and bfp8 against fp32
+NARROW = ("int8", "bfp8")
+ARGS = None
+
+
+class TrainedTagger(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        subprocess.run([sys.executable, os.path.join(HERE, "train_jet_tagger.py"),
+                        "--sonicbench", ARGS.sonicbench, "--out", cls.dir.name], check=True)
+        cls.labels = np.fromfile(cls.path("test_labels.bin"), dtype=np.int32)
+        cls.torch_output = np.fromfile(cls.path("torch_test_output.bin"),
+                                       dtype=np.float32).reshape(-1, 2)
+        cls.torch_auc = roc_auc_score(cls.labels, cls.torch_output[:, 1])
+        with open(cls.path("meta.json"), encoding="utf-8") as f:
+            cls.meta = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    @classmethod
+    def path(cls, name):
+        return os.path.join(cls.dir.name, name)
+
+    def accuracy(self, backend, precisions):
+        """`sonicbench accuracy` of one backend at `precisions` on the test images: its cells."""
+        result = subprocess.run([ARGS.sonicbench, "accuracy", "--onnx", self.path("model.onnx"),
+                                 "--dataset", self.path("test_images.h5"), "--backend", backend,
+                                 "--precision", ",".join(precisions), "--calibration",
+                                 self.path("calibration.bin"), "--max-samples",
+                                 str(len(self.labels)), "--json"],
+                                check=True, capture_output=True, text=True)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["samples"], len(self.labels))
+        self.assertEqual(report["signal"], int(np.sum(self.labels == 1)))
+        return report["cells"]
+
+    def test_every_backend_and_precision_keeps_the_taggers_auc(self):
+        self.assertAlmostEqual(self.meta["test"]["auc"], self.torch_auc, places=6,
+                               msg="meta.json records the AUC of the outputs it wrote")
+        torch_accuracy = accuracy_score(self.labels, self.torch_output.argmax(axis=1))
+        result = subprocess.run([ARGS.sonicbench, "models", "--onnx", self.path("model.onnx"),
+                                 "--json"], check=True, capture_output=True, text=True)
+        runs = {}
+        for verdict in json.loads(result.stdout)["backends"]:
+            if verdict["backend"] in ("reference", "onednn") and verdict["precision"] == "fp32":
+                self.assertTrue(verdict["runs"], verdict["reason"])
+            if verdict["runs"]:
+                runs.setdefault(verdict["backend"], []).append(verdict["precision"])
+            else:
+                print(f"{verdict['backend']} {verdict['precision']}: not run: {verdict['reason']}")
+        print(f"trained jet_cnn, {len(self.labels)} test jets; PyTorch AUC {self.torch_auc:.5f}")
+        for backend, precisions in runs.items():
+            cells = {c["precision"]: c for c in self.accuracy(backend, precisions)}
+            fp32 = cells["fp32"]["auc"]
+            for precision, cell in cells.items():
+                with self.subTest(backend=backend, precision=precision):
+                    self.assertTrue(cell["ran"], cell.get("error"))
+                    print(f"  {backend:<10} {precision:<5} AUC {cell['auc']:.5f} "
+                          f"(PyTorch {cell['auc'] - self.torch_auc:+.1e}, fp32 "
+                          f"{cell['auc'] - fp32:+.5f}), accuracy {cell['accuracy']:.4f}, "
+                          f"max |d| {cell['max_abs_deviation']:.2g}")
+                    if precision == "fp32":
+                        self.assertLessEqual(abs(cell["auc"] - self.torch_auc), FP32_AUC_BOUND)
+                        # A handful of jets at P(top) ~ 0.5 may flip: within 0.1%.
+                        self.assertLessEqual(abs(cell["accuracy"] - torch_accuracy), 1e-3)
+                    elif precision in NARROW:
+                        self.assertLessEqual(fp32 - cell["auc"], NARROW_AUC_LOSS_BOUND)
+                    if backend == "reference" and precision == "fp32":
+                        self.assertEqual(cell["max_abs_deviation"], 0.0, "the reference itself")
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sonicbench", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], "-v"] + rest)
+
+
+if __name__ == "__main__":
+    main()
