@@ -85,6 +85,34 @@ class CliTest(unittest.TestCase):
         self.assertLess(check["relative_error"], 1e-6)  # the reference against itself
         self.assertEqual(check["top1_agreement"], 1.0)
 
+    def test_accuracy_judges_jets_and_a_failed_backend_is_its_own_row(self):
+        with tempfile.TemporaryDirectory() as folder:
+            jets = os.path.join(folder, "jets.h5")
+            self.assert_exit(run("dataset", "generate", "--kind", "top-tagging", "--jets", "40",
+                                 "--seed", "3", "--out", jets), EXIT_OK)
+            # The reference against itself deviates by nothing; an AUC is a probability.
+            result = run("accuracy", "--model", "jet_cnn", "--dataset", jets, "--backend",
+                         "reference", "--batch", "16", "--json")
+            self.assert_exit(result, EXIT_OK)
+            report = json.loads(result.stdout)
+            self.assertEqual((report["samples"], report["signal"], report["background"]),
+                             (40, 20, 20))
+            [cell] = report["cells"]
+            self.assertTrue(cell["ran"])
+            self.assertEqual(cell["max_abs_deviation"], 0)
+            self.assertTrue(0 <= cell["auc"] <= 1)
+            # A backend that cannot run with the options given fails its own row, naming why;
+            # the others still run.
+            result = run("accuracy", "--model", "jet_cnn", "--dataset", jets, "--backend",
+                         "reference,null", "--backend-options", "latency_us=1", "--json")
+            self.assert_exit(result, EXIT_FAILURE)
+            cells = {c["backend"]: c for c in json.loads(result.stdout)["cells"]}
+            self.assertFalse(cells["reference"]["ran"])
+            self.assertIn("backend options 'latency_us=1'", cells["reference"]["error"])
+            self.assertTrue(cells["null"]["ran"], cells["null"])
+            self.assert_exit(run("accuracy", "--model", "jet_cnn", "--dataset", jets,
+                                 "--backend", "reference", "--signal-class", "2"), EXIT_USAGE)
+
     def test_bad_backend_names_known_ones(self):
         result = run("infer", "--backend", "tpu9000", "--model", "jet_cnn")
         self.assert_exit(result, EXIT_USAGE)
