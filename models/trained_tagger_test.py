@@ -10,7 +10,9 @@ its AUC of P(top) with scikit-learn's roc_auc_score of PyTorch's own outputs on 
 
   - fp32: every backend's AUC within 1e-4 of the AUC of PyTorch's own outputs on the same jets;
   - int8 (calibrated on the training jets, --calibration) and bfp8: within 0.005 of fp32's;
-  - bf16 and every other precision: the AUC loss is printed.
+  - bf16 and every other precision: the AUC loss is printed;
+  - the tagger served by `sonicbench serve` and judged by `accuracy --server` over KServe v2:
+    the same AUC as PyTorch's within 1e-4.
 
 Everything is generated in a temporary directory. Run by CTest with /usr/bin/python3.
 """
@@ -26,6 +28,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from serve_process import start_serve  # noqa: E402
+
 FP32_AUC_BOUND = 1e-4
 NARROW_AUC_LOSS_BOUND = 0.005  # int8 and bfp8 against fp32
 NARROW = ("int8", "bfp8")
@@ -99,6 +104,27 @@ class TrainedTagger(unittest.TestCase):
                         self.assertLessEqual(fp32 - cell["auc"], NARROW_AUC_LOSS_BOUND)
                     if backend == "reference" and precision == "fp32":
                         self.assertEqual(cell["max_abs_deviation"], 0.0, "the reference itself")
+
+
+    def test_a_served_tagger_is_judged_through_kserve(self):
+        server, banner = start_serve(ARGS.sonicbench,
+                                     ["--onnx", self.path("model.onnx"), "--backend", "onednn",
+                                      "--port", "0", "--max-batch", "256"])
+        try:
+            result = subprocess.run([ARGS.sonicbench, "accuracy", "--onnx",
+                                     self.path("model.onnx"), "--dataset",
+                                     self.path("test_images.h5"), "--server", banner["address"],
+                                     "--max-samples", str(len(self.labels)), "--json"],
+                                    check=True, capture_output=True, text=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            server.stdout.close()
+        [cell] = json.loads(result.stdout)["cells"]
+        self.assertTrue(cell["ran"], cell.get("error"))
+        print(f"  served by onednn over KServe: AUC {cell['auc']:.5f} "
+              f"(PyTorch {cell['auc'] - self.torch_auc:+.1e})")
+        self.assertLessEqual(abs(cell["auc"] - self.torch_auc), FP32_AUC_BOUND)
 
 
 def main():

@@ -1,12 +1,14 @@
-// `sonicbench accuracy`: a labelled dataset through local backends at their precisions, judged
-// in physics terms (issue 19 §2): ROC AUC, background rejection at signal efficiency 0.3 and
-// 0.5, accuracy, and each output's deviation from the reference backend's fp32 output.
+// `sonicbench accuracy`: a labelled dataset through local backends at their precisions, or
+// through a KServe v2 server, judged in physics terms (issue 19 §2): ROC AUC, background
+// rejection at signal efficiency 0.3 and 0.5, accuracy, and each output's deviation from the
+// reference backend's fp32 output.
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -23,6 +25,7 @@
 #include "models/onnx_import.h"
 #include "models/zoo.h"
 #include "results/physics_metrics.h"
+#include "service/client.h"
 
 namespace sonic::cli {
 namespace {
@@ -35,6 +38,8 @@ struct AccuracyOptions {
   std::string onnx;
   std::string dataset;
   std::string backends;
+  std::string server;        // host:port of a KServe v2 server serving the same model
+  std::string served_model;  // its name there; empty: the ONNX file's stem or the built-in name
   std::string precisions = "fp32";
   std::string calibration;
   std::string device;
@@ -74,6 +79,32 @@ std::vector<float> RunAll(const Backend& backend, const Graph& graph, CompileOpt
   return outputs;
 }
 
+// The metrics of `outputs` (one row per sample of `set`) against the labels and `reference`.
+void Score(const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
+           std::span<const float> outputs, std::span<const float> reference, AccuracyCell& cell) {
+  const std::int64_t classes = NumElements(graph.output_shape());
+  if (outputs.size() != reference.size()) {
+    Throw(ErrorKind::kInvalidArgument, "{} output values for {} samples of {} classes",
+          outputs.size(), set.size(), classes);
+  }
+  std::vector<float> scores(set.size());
+  const std::int64_t column = classes == 1 ? 0 : options.signal_class;
+  for (std::int64_t i = 0; i < set.size(); ++i) scores[i] = outputs[i * classes + column];
+  const std::vector<RocPoint> roc = RocCurve(scores, set.labels);
+  cell.auc = RocAuc(roc);
+  for (double efficiency : kEfficiencies) {
+    cell.rejection.push_back(BackgroundRejection(roc, efficiency));
+  }
+  cell.accuracy = ArgMaxAccuracy(outputs, classes, set.labels);
+  double sum = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const double deviation = std::abs(double{outputs[i]} - reference[i]);
+    cell.max_abs_deviation = std::max(cell.max_abs_deviation, deviation);
+    sum += deviation;
+  }
+  cell.mean_abs_deviation = sum / static_cast<double>(outputs.size());
+}
+
 AccuracyCell Judge(const std::string& backend_name, Precision precision,
                    const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
                    std::span<const float> calibration, std::span<const float> reference) {
@@ -90,26 +121,54 @@ AccuracyCell Judge(const std::string& backend_name, Precision precision,
     compile.device = options.device;
     compile.backend_options = options.backend_options;
     compile.calibration = calibration;
-    const std::vector<float> outputs = RunAll(*backend, graph, compile, set.images, set.size());
-    const std::int64_t classes = NumElements(graph.output_shape());
-    std::vector<float> scores(set.size());
-    const std::int64_t column = classes == 1 ? 0 : options.signal_class;
-    for (std::int64_t i = 0; i < set.size(); ++i) scores[i] = outputs[i * classes + column];
-    const std::vector<RocPoint> roc = RocCurve(scores, set.labels);
-    cell.auc = RocAuc(roc);
-    for (double efficiency : kEfficiencies) {
-      cell.rejection.push_back(BackgroundRejection(roc, efficiency));
-    }
-    cell.accuracy = ArgMaxAccuracy(outputs, classes, set.labels);
-    double sum = 0;
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      const double deviation = std::abs(double{outputs[i]} - reference[i]);
-      cell.max_abs_deviation = std::max(cell.max_abs_deviation, deviation);
-      sum += deviation;
-    }
-    cell.mean_abs_deviation = sum / static_cast<double>(outputs.size());
+    Score(options, graph, set, RunAll(*backend, graph, compile, set.images, set.size()), reference,
+          cell);
   } catch (const Error& error) {
     cell.error = error.what();  // this cell only: the others still run
+  }
+  return cell;
+}
+
+// The samples through a KServe v2 server in requests of --batch: the server's backend and
+// precision, whatever they are, judged like a local cell.
+AccuracyCell JudgeServer(const AccuracyOptions& options, const Graph& graph,
+                         const std::string& model, const ImageSet& set,
+                         std::span<const float> reference) {
+  AccuracyCell cell;
+  cell.backend = "server " + options.server;
+  cell.precision = "server's";
+  try {
+    service::ClientOptions client_options;
+    client_options.address = options.server;
+    service::Client client(client_options);
+    client.WaitForReady(30'000);
+    const service::RemoteModelMetadata metadata = client.ModelMetadata(model);
+    if (metadata.inputs.empty()) {
+      Throw(ErrorKind::kInvalidArgument, "model '{}' on {} has no input", model, options.server);
+    }
+    const std::int64_t in_floats = NumElements(graph.input_shape());
+    std::vector<float> outputs;
+    outputs.reserve(reference.size());
+    for (std::int64_t first = 0; first < set.size(); first += options.batch) {
+      const std::int64_t rows = std::min<std::int64_t>(options.batch, set.size() - first);
+      Shape shape = {rows};
+      shape.insert(shape.end(), graph.input_shape().begin(), graph.input_shape().end());
+      std::vector<float> output;
+      service::InferInput input;
+      input.model = model;
+      input.input_name = metadata.inputs[0].name;
+      input.shape = shape;
+      input.data = std::span(set.images).subspan(first * in_floats, rows * in_floats);
+      const service::RpcStatus status = client.Infer(input, &output);
+      if (!status.ok()) {
+        Throw(ErrorKind::kBackend, "model '{}' on {}: {} {}", model, options.server,
+              service::RpcCodeName(status.code), status.message);
+      }
+      outputs.insert(outputs.end(), output.begin(), output.end());
+    }
+    Score(options, graph, set, outputs, reference, cell);
+  } catch (const Error& error) {
+    cell.error = error.what();
   }
   return cell;
 }
@@ -124,15 +183,17 @@ void PrintText(const AccuracyOptions& options, const Graph& graph, const ImageSe
   fmt::print("model {} on {} samples of {} ({} signal, {} background; score: output {})\n",
              graph.name, set.size(), options.dataset, signal, background,
              NumElements(graph.output_shape()) == 1 ? 0 : options.signal_class);
-  fmt::print("{:<10} {:<9} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}\n", "backend", "precision",
-             "AUC", "1/eB@0.3", "1/eB@0.5", "accuracy", "max|d|", "mean|d|");
+  std::size_t width = 10;  // the backend column fits its longest name ("server host:port")
+  for (const AccuracyCell& c : cells) width = std::max(width, c.backend.size());
+  fmt::print("{:<{}} {:<9} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}\n", "backend", width,
+             "precision", "AUC", "1/eB@0.3", "1/eB@0.5", "accuracy", "max|d|", "mean|d|");
   for (const AccuracyCell& c : cells) {
     if (!c.error.empty()) {
-      fmt::print("{:<10} {:<9} not run: {}\n", c.backend, c.precision, c.error);
+      fmt::print("{:<{}} {:<9} not run: {}\n", c.backend, width, c.precision, c.error);
       continue;
     }
-    fmt::print("{:<10} {:<9} {:>8.5f} {:>10} {:>10} {:>9.4f} {:>10.3g} {:>10.3g}\n", c.backend,
-               c.precision, c.auc, RejectionText(c.rejection[0], background),
+    fmt::print("{:<{}} {:<9} {:>8.5f} {:>10} {:>10} {:>9.4f} {:>10.3g} {:>10.3g}\n", c.backend,
+               width, c.precision, c.auc, RejectionText(c.rejection[0], background),
                RejectionText(c.rejection[1], background), c.accuracy, c.max_abs_deviation,
                c.mean_abs_deviation);
   }
@@ -180,7 +241,12 @@ void Run(const AccuracyOptions& options) {
     Throw(ErrorKind::kInvalidArgument, "--batch {} and --max-samples {}: expected at least 1",
           options.batch, options.max_samples);
   }
-  const std::vector<std::string> backends = SplitList(options.backends, "--backend");
+  if (options.backends.empty() && options.server.empty()) {
+    Throw(ErrorKind::kInvalidArgument, "give --backend, --server or both");
+  }
+  const std::vector<std::string> backends = options.backends.empty()
+                                                ? std::vector<std::string>{}
+                                                : SplitList(options.backends, "--backend");
   std::vector<Precision> precisions;
   for (const std::string& name : SplitList(options.precisions, "--precision")) {
     precisions.push_back(ParsePrecision(name));
@@ -217,6 +283,15 @@ void Run(const AccuracyOptions& options) {
       cells.push_back(Judge(backend, precision, options, graph, set, calibration, reference));
     }
   }
+  if (!options.server.empty()) {
+    // A server names a model after its file (sonicbench serve --onnx) or its built-in name.
+    std::string model = options.served_model;
+    if (model.empty()) {
+      model = options.onnx.empty() ? options.model
+                                   : std::filesystem::path(options.onnx).stem().string();
+    }
+    cells.push_back(JudgeServer(options, graph, model, set, reference));
+  }
   if (cells.empty()) {
     Throw(ErrorKind::kInvalidArgument,
           "no backend of --backend {} has a precision of --precision {}", options.backends,
@@ -252,8 +327,13 @@ void RegisterAccuracyCommand(CLI::App& app) {
                   "converted to the model's input shape")
       ->required();
   cmd->add_option("--backend", options->backends,
-                  "Backends, comma-separated (see `sonicbench backends`)")
-      ->required();
+                  "Local backends, comma-separated (see `sonicbench backends`)");
+  cmd->add_option("--server", options->server,
+                  "Also judge this KServe v2 server (host:port: sonicbench serve, Triton, ...) "
+                  "serving the same model, at whatever precision it runs");
+  cmd->add_option("--served-model", options->served_model,
+                  "The model's name on --server (default: the ONNX file's stem or the built-in "
+                  "name)");
   cmd->add_option("--precision", options->precisions,
                   "Precisions, comma-separated; each backend runs those it has")
       ->capture_default_str();
@@ -275,7 +355,9 @@ void RegisterAccuracyCommand(CLI::App& app) {
       "2019); '> N' when no background sample passes.\n"
       "Example:\n"
       "  sonicbench accuracy --onnx tagger.onnx --dataset test_images.h5 --backend "
-      "reference,onednn --precision fp32,bf16,int8 --calibration calibration.bin");
+      "reference,onednn --precision fp32,bf16,int8 --calibration calibration.bin\n"
+      "  sonicbench accuracy --onnx tagger.onnx --dataset test_images.h5 --server "
+      "gpu-node:8001");
   cmd->callback([options] {
     if (options->model.empty() == options->onnx.empty()) {
       Throw(ErrorKind::kInvalidArgument, "give exactly one of --model and --onnx");
