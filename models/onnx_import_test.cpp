@@ -461,7 +461,7 @@ TEST(OnnxImport, BroadcastsAnAddOfTwoValues) {
   m.Node("Add", {"x", "g"}, "y", "excite");
   const Graph graph = m.Import();
   ASSERT_EQ(graph.nodes.back().op, OpKind::kBinary);
-  const std::vector<float> x = RandomValues(2 * 2 * 9, 7);
+  const std::vector<float> x = RandomValues(std::size_t{2} * 2 * 9, 7);
   const std::vector<float> y = RunReference(graph, x, 2);
   for (int plane = 0; plane < 4; ++plane) {
     double mean = 0.0;

@@ -386,7 +386,7 @@ TEST(SweepConfig, AutoThreadsShareTheCpusBetweenConcurrentExecutables) {
 // models calibrated on random inputs are the ones the sweep warns about.
 TEST(SweepConfig, Int8CalibratesOnTheInputsFileUnlessToldOtherwise) {
   const std::string file = ::testing::TempDir() + "sweep_calibration.bin";
-  WriteRawFloats(file, std::vector<float>(2 * 40 * 40, 0.5f));
+  WriteRawFloats(file, std::vector<float>(std::size_t{2} * 40 * 40, 0.5f));
   const auto calibration_of = [](const std::string& lines) {
     return ExpandCells(FromText("backend = null\nmodel = jet_cnn\n" + lines)).front().calibration;
   };
