@@ -440,7 +440,8 @@ TEST(SweepCli, AFailingCellIsRecordedAndTheOthersRun) {
 // file), local and on the embedded server alike; on random inputs the sweep warns once per model.
 TEST(SweepCli, Int8CellsCalibrateOnTheSweepsDataAndWarnWithout) {
   if (!HasBackend("onednn")) GTEST_SKIP() << "this build has no onednn backend";
-  constexpr std::size_t kSampleBytes = std::size_t{40} * 40 * sizeof(float);  // jet_cnn's [1, 40, 40]
+  constexpr std::size_t kSampleBytes =
+      std::size_t{40} * 40 * sizeof(float);  // jet_cnn's [1, 40, 40]
   const std::string data = TempFile("jets.bin");
   const std::string truncated = TempFile("truncated.bin");
   const std::vector<float> jets(16 * kSampleBytes / sizeof(float), 0.25f);
