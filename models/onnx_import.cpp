@@ -77,7 +77,8 @@ std::vector<float> FloatValues(const onnx::TensorProto& tensor) {
             ShapeToString(Dims(tensor)), tensor.raw_data().size(), bytes);
     }
     values.resize(count);
-    std::memcpy(values.data(), tensor.raw_data().data(), count * 4);
+    // memcpy of nothing still needs valid pointers, and an empty vector's data() may be null.
+    if (count > 0) std::memcpy(values.data(), tensor.raw_data().data(), count * 4);
   } else {
     if (tensor.float_data_size() != count) {
       Throw(ErrorKind::kInvalidArgument,
@@ -98,7 +99,7 @@ std::vector<std::int64_t> Int64Values(const onnx::TensorProto& tensor) {
     std::vector<std::int32_t> narrow(count);
     if (tensor.has_raw_data() &&
         static_cast<std::int64_t>(tensor.raw_data().size()) == CheckedMultiply(count, 4, "bytes")) {
-      std::memcpy(narrow.data(), tensor.raw_data().data(), count * 4);
+      if (count > 0) std::memcpy(narrow.data(), tensor.raw_data().data(), count * 4);
     } else if (!tensor.has_raw_data() && tensor.int32_data_size() == count) {
       narrow.assign(tensor.int32_data().begin(), tensor.int32_data().end());
     } else {
@@ -120,7 +121,7 @@ std::vector<std::int64_t> Int64Values(const onnx::TensorProto& tensor) {
             tensor.name(), tensor.raw_data().size(), bytes);
     }
     values.resize(count);
-    std::memcpy(values.data(), tensor.raw_data().data(), count * 8);
+    if (count > 0) std::memcpy(values.data(), tensor.raw_data().data(), count * 8);
   } else {
     if (tensor.int64_data_size() != count) {
       Throw(ErrorKind::kInvalidArgument, "tensor '{}' has {} int64_data values: expected {}",
