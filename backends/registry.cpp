@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <new>
 #include <utility>
 
 #include "backends/null/null_backend.h"
 #include "backends/reference/reference_backend.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #if SONIC_HAVE_ONEDNN
 #include "backends/onednn/onednn_backend.h"
 #endif
@@ -82,6 +84,29 @@ const OpenClTools* FindOpenClTools() {
 #else
   return nullptr;
 #endif
+}
+
+std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
+                                                const CompileOptions& options) {
+  try {
+    return backend.Compile(graph, options);
+  } catch (const std::bad_alloc&) {
+    ValueId largest = graph.input;
+    for (const Node& node : graph.nodes) {
+      if (NumElements(graph.values[node.output].shape) > NumElements(graph.values[largest].shape)) {
+        largest = node.output;
+      }
+    }
+    const Value& value = graph.values[largest];
+    const std::string what = fmt::format("value '{}'", value.name);
+    const std::int64_t bytes = CheckedMultiply(
+        CheckedMultiply(options.max_batch, NumElements(value.shape), what), sizeof(float), what);
+    Throw(ErrorKind::kResourceExhausted,
+          "out of memory compiling model '{}' on backend '{}' at batch {}: its largest value, "
+          "'{}' of {} x {} FP32, is {} bytes ({:.1f} GiB)",
+          graph.name, backend.name(), options.max_batch, value.name, options.max_batch,
+          ShapeToString(value.shape), bytes, static_cast<double>(bytes) / (1 << 30));
+  }
 }
 
 }  // namespace sonic

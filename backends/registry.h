@@ -29,6 +29,11 @@ std::unique_ptr<Backend> MakeUsableBackend(std::string_view name,
                                            std::string_view device = {},
                                            std::string_view backend_options = {});
 
+// Backend::Compile, with an out-of-memory failure turned into Error(kResourceExhausted) naming
+// the model's largest value and the bytes it needs at options.max_batch.
+std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
+                                                const CompileOptions& options);
+
 // The OpenCL backend's device and program tools (backends/opencl/opencl_backend.h), or null when
 // this build has no OpenCL backend. Static storage; thread-safe.
 struct OpenClTools;

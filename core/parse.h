@@ -64,4 +64,7 @@ E ParseNameIn(const NameTable<E, N>& names, std::string_view text, std::string_v
   ThrowUnknownName(what, text, spelled);
 }
 
+// A switch spelled as configs and files spell it: "off" | "on".
+inline constexpr NameTable<bool, 2> kOnOffNames{{{false, "off"}, {true, "on"}}};
+
 }  // namespace sonic

@@ -20,7 +20,6 @@ constexpr NameTable<SearchOver, 2> kSearchOverNames{
     {{SearchOver::kRate, "rate"}, {SearchOver::kJobs, "jobs"}}};
 constexpr NameTable<SearchRole, 2> kSearchRoleNames{
     {{SearchRole::kProbe, "probe"}, {SearchRole::kConfirmation, "confirmation"}}};
-constexpr NameTable<bool, 2> kBatchingNames{{{false, "off"}, {true, "on"}}};
 constexpr NameTable<CellStatus, 3> kStatusNames{{{CellStatus::kOk, "ok"},
                                                  {CellStatus::kFailed, "failed"},
                                                  {CellStatus::kNotConverged, "not_converged"}}};
@@ -52,10 +51,10 @@ SearchRole ParseSearchRole(std::string_view name) {
   return ParseNameIn(kSearchRoleNames, name, "search role");
 }
 std::string_view DynamicBatchingName(std::optional<bool> dynamic_batching) {
-  return dynamic_batching ? NameIn(kBatchingNames, *dynamic_batching) : "";
+  return dynamic_batching ? NameIn(kOnOffNames, *dynamic_batching) : "";
 }
 bool ParseDynamicBatching(std::string_view name) {
-  return ParseNameIn(kBatchingNames, name, "dynamic_batching");
+  return ParseNameIn(kOnOffNames, name, "dynamic_batching");
 }
 std::string CellSettings::SearchKey() const {
   if (!search_over) return Key();

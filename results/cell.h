@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "results/histogram.h"
+#include "results/physics_metrics.h"
 
 namespace sonic {
 
@@ -251,6 +252,19 @@ struct FleetInfo {
   friend bool operator==(const FleetInfo&, const FleetInfo&) = default;
 };
 
+// A cell's physics performance (docs/SWEEP.md "Accuracy"): a labelled dataset through the cell's
+// own target (its backend at its precision, or its server), scored against the labels and the
+// reference backend's fp32 outputs on the same samples. Measured after the cell's load, untimed.
+struct CellAccuracy {
+  std::string dataset;            // the labelled file evaluated
+  std::int64_t signal_class = 1;  // the output column that scores signal
+  // Why the physics performance could not be measured (the speed was); empty when it was, and
+  // then `score` holds it.
+  std::string error;
+  TaggerScore score;
+  friend bool operator==(const CellAccuracy&, const CellAccuracy&) = default;
+};
+
 struct CellResult {
   CellStatus status = CellStatus::kOk;
   std::string error_message;  // kFailed: what failed; empty otherwise
@@ -304,6 +318,8 @@ struct CellResult {
   // Remote cells whose server has a metrics endpoint (the embedded server's, or metrics_url);
   // none for other cells.
   std::optional<ServerMetrics> server_metrics;
+  // Cells of a sweep with `accuracy = on` whose load was measured; none for other cells.
+  std::optional<CellAccuracy> accuracy;
 
   // Cells with a latency bound (CellSettings::latency_bound_ms): the window's requests that
   // completed within it, and LoadGen's verdict on the bound (VALID: met; none without a bound)

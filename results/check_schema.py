@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 SCHEMA_VERSION = 2
-KNOWN_VERSIONS = {1, 2, 3, 4, 5}
+KNOWN_VERSIONS = {1, 2, 3, 4, 5, 6}
 
 RUN_ATTRS = {
     "run_id", "sonicbench_version", "git_commit", "command_line", "config_text", "host",
@@ -62,6 +62,11 @@ COLUMNS_SINCE_4 = (
 COLUMNS_SINCE_5 = ["search_over", "latency_bound_ms", "latency_percentile", "search_role",
                    "search_probe", "within_bound_requests", "goodput_per_s", "search_verdict",
                    "bound_verdict_reason", "metrics_endpoint", "metrics_error", "metrics_span_s"]
+COLUMNS_SINCE_6 = ["accuracy_dataset", "accuracy_error", "accuracy_signal_class",
+                   "accuracy_samples", "accuracy_signal_samples", "roc_auc",
+                   "background_rejection_at_0_3", "background_rejection_at_0_5", "accuracy",
+                   "output_max_abs_deviation", "output_mean_abs_deviation"]
+ROC_FIELDS = ("signal_efficiency", "background_efficiency")
 VERDICTS = {"", "VALID", "INVALID"}
 HISTOGRAM_FIELDS = ("lower_bound_ns", "count")
 HISTOGRAM_ATTRS = {"total_count", "sum_ns", "min_ns", "max_ns", "overflow_count", "sum_sq_ns2_hi",
@@ -151,7 +156,8 @@ class Checker:
             return
         version = int(run.attrs.get("schema_version", 0))
         expected = (CELL_COLUMNS + (COLUMNS_SINCE_4 if version >= 4 else [])
-                    + (COLUMNS_SINCE_5 if version >= 5 else []))
+                    + (COLUMNS_SINCE_5 if version >= 5 else [])
+                    + (COLUMNS_SINCE_6 if version >= 6 else []))
         missing = [c for c in expected if c not in table.dtype.names]
         if missing:
             self.fail(f"{where}/cells", f"missing columns {missing}")
@@ -188,6 +194,36 @@ class Checker:
         if not np.isclose(float(row["goodput_per_s"]), expected, rtol=1e-9):
             self.fail(where, f"goodput_per_s {row['goodput_per_s']} != {expected}")
 
+    def check_accuracy(self, where, row, group):
+        """The ROC curve runs from (0, 0) to (1, 1) without stepping back, and the stored AUC,
+        rejections and sample counts are what it gives."""
+        roc = group.get("roc_curve")
+        if not isinstance(roc, h5py.Dataset) or roc.dtype.names != ROC_FIELDS:
+            self.fail(f"{where}/roc_curve", f"expected a compound dataset with fields {ROC_FIELDS}")
+            return
+        if text(row["accuracy_error"]):
+            return
+        tpr = roc["signal_efficiency"][:]
+        fpr = roc["background_efficiency"][:]
+        if len(tpr) < 2 or (tpr[0], fpr[0], tpr[-1], fpr[-1]) != (0, 0, 1, 1) \
+                or np.any(np.diff(tpr) < 0) or np.any(np.diff(fpr) < 0):
+            self.fail(f"{where}/roc_curve", "not a curve from (0, 0) to (1, 1) that never steps back")
+            return
+        auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+        if not np.isclose(auc, float(row["roc_auc"]), rtol=0, atol=1e-12):
+            self.fail(where, f"roc_auc {row['roc_auc']} != {auc}, the area under roc_curve")
+        for efficiency in (0.3, 0.5):
+            column = f"background_rejection_at_{efficiency}".replace(".", "_")
+            b = int(np.searchsorted(tpr, efficiency))  # the first point reaching it
+            along = (efficiency - tpr[b - 1]) / (tpr[b] - tpr[b - 1])
+            eb = fpr[b - 1] + along * (fpr[b] - fpr[b - 1])
+            expected = 1 / eb if eb > 0 else np.inf
+            if not np.isclose(float(row[column]), expected, rtol=1e-9):
+                self.fail(where, f"{column} {row[column]} != {expected} from roc_curve")
+        signal = int(row["accuracy_signal_samples"])
+        if not 0 < signal < int(row["accuracy_samples"]):
+            self.fail(where, "accuracy_signal_samples not within (0, accuracy_samples)")
+
     def check_cell(self, where, i, row, group):
         self.cells_checked += 1
         if int(row["index"]) != i:
@@ -205,6 +241,8 @@ class Checker:
                 table = group.get(name)
                 if not isinstance(table, h5py.Dataset) or table.dtype.names != fields:
                     self.fail(f"{where}/{name}", f"expected a compound dataset with fields {fields}")
+        if "accuracy_dataset" in row.dtype.names and text(row["accuracy_dataset"]):
+            self.check_accuracy(where, row, group)
         latency = self.check_histogram(f"{where}/latency_histogram", group.get("latency_histogram"),
                                        row, "latency")
         self.check_histogram(f"{where}/send_lag_histogram", group.get("send_lag_histogram"), row,

@@ -32,6 +32,13 @@ bool HavePythonH5py() {
   return std::filesystem::exists(kPython) && std::system(command.c_str()) == 0;
 }
 
+// Runs a Python snippet with h5py on `path` (bound to `f`, opened read-write); returns its status.
+int WithH5py(const std::string& path, const std::string& body) {
+  const std::string command = fmt::format(
+      "{} -c \"import h5py\nwith h5py.File('{}', 'r+') as f:\n{}\"", kPython, path, body);
+  return std::system(command.c_str());
+}
+
 TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
   if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
   const std::string path = testing::TempPath("schema.h5");
@@ -103,13 +110,6 @@ TEST(CheckSchemaTest, PythonReadsTheFileAndAgreesWithTheRawRecords) {
   EXPECT_EQ(CheckSchema(path), 1);
 }
 
-// Runs a Python snippet with h5py on `path` (bound to `f`, opened read-write); returns its status.
-int WithH5py(const std::string& path, const std::string& body) {
-  const std::string command = fmt::format(
-      "{} -c \"import h5py\nwith h5py.File('{}', 'r+') as f:\n{}\"", kPython, path, body);
-  return std::system(command.c_str());
-}
-
 TEST(CheckSchemaTest, TheHostRecordIsReadByH5pyAndOptionalForOlderFiles) {
   if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
   const std::string path = testing::TempPath("system.h5");
@@ -166,6 +166,54 @@ TEST(CheckSchemaTest, RejectsAFileThatIsNotAResultsFile) {
   if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
   const std::string path = testing::TempPath("not_results.h5");
   std::ofstream(path) << "not hdf5";
+  EXPECT_EQ(CheckSchema(path), 1);
+}
+
+// A cell's physics measurement as h5py reads it: the stored AUC and rejections are the ones its
+// ROC curve gives, and scikit-learn's roc_auc_score (where installed) agrees on the same scores;
+// a stored AUC moved by 1e-6 is caught.
+TEST(CheckSchemaTest, AnAccuracyCellsFiguresAreTheOnesItsRocCurveGives) {
+  if (!HavePythonH5py()) GTEST_SKIP() << kPython << " with h5py and numpy is not installed";
+  const std::string path = testing::TempPath("accuracy.h5");
+  std::vector<float> scores;
+  std::vector<std::int32_t> labels;
+  for (int i = 0; i < 200; ++i) {
+    labels.push_back(i % 3 == 0 ? 1 : 0);
+    scores.push_back(static_cast<float>((i * 37) % 101) / 100.0f + (labels.back() == 1 ? 0.3f : 0));
+  }
+  CellResult result = testing::SampleResult(1, 100, 3e4, 5e4);
+  result.accuracy = CellAccuracy{.dataset = "jets.h5",
+                                 .signal_class = 0,
+                                 .error = "",
+                                 .score = ScoreTagger(scores, 1, 0, labels, scores)};
+  {
+    auto writer = ResultsWriter::Open(path, testing::SampleRunInfo("run"), /*append=*/false);
+    writer->AppendCell(testing::SampleSettings(1, 1), result);
+    writer->Close();
+  }
+  EXPECT_EQ(CheckSchema(path), 0);
+  std::string score_list;
+  std::string label_list;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    score_list += fmt::format("{}{}", i ? "," : "", scores[i]);
+    label_list += fmt::format("{}{}", i ? "," : "", labels[i]);
+  }
+  EXPECT_EQ(WithH5py(path, fmt::format("    row = f['runs/run/cells'][0]\n"
+                                       "    assert row['accuracy_samples'] == 200\n"
+                                       "    try:\n"
+                                       "        from sklearn.metrics import roc_auc_score\n"
+                                       "    except ImportError:\n"
+                                       "        raise SystemExit(0)\n"
+                                       "    auc = roc_auc_score([{}], [{}])\n"
+                                       "    assert abs(row['roc_auc'] - auc) < 1e-12, auc\n",
+                                       label_list, score_list)),
+            0);
+  ASSERT_EQ(WithH5py(path,
+                     "    t = f['runs/run/cells']\n"
+                     "    row = t[0]\n"
+                     "    row['roc_auc'] += 1e-6\n"
+                     "    t[0] = row\n"),
+            0);
   EXPECT_EQ(CheckSchema(path), 1);
 }
 

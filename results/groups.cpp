@@ -287,6 +287,9 @@ void WriteCellGroup(hid_t group, const CellResult& result) {
     WriteTable(group, schema::kServerMetricSeries, schema::MetricPointColumns(),
                result.server_metrics->gauges);
   }
+  if (result.accuracy) {
+    WriteTable(group, schema::kRocCurve, schema::RocColumns(), result.accuracy->score.roc);
+  }
   WriteFleet(group, result.fleet);
   WriteHistogram(group, schema::kLatencyHistogram, result.latency);
   WriteHistogram(group, schema::kSendLagHistogram, result.send_lag);
@@ -329,6 +332,13 @@ void ReadCellGroup(hid_t group, bool with_raw_records, CellResult& result) {
         ReadTable(group, schema::kServerMetricDeltas, schema::MetricDeltaColumns());
     result.server_metrics->gauges =
         ReadTable(group, schema::kServerMetricSeries, schema::MetricPointColumns());
+  }
+  if (result.accuracy) {
+    if (!h5::Exists(group, schema::kRocCurve)) {
+      Throw(ErrorKind::kIo, "the cell names an accuracy dataset but has no {} table",
+            schema::kRocCurve);
+    }
+    result.accuracy->score.roc = ReadTable(group, schema::kRocCurve, schema::RocColumns());
   }
   result.fleet = ReadFleet(group);
   result.latency = ReadHistogram(group, schema::kLatencyHistogram);

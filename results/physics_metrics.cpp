@@ -1,6 +1,7 @@
 #include "results/physics_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -85,6 +86,45 @@ double ArgMaxAccuracy(std::span<const float> outputs, std::int64_t classes,
     right += predicted == labels[i] ? 1 : 0;
   }
   return static_cast<double>(right) / static_cast<double>(labels.size());
+}
+
+TaggerScore ScoreTagger(std::span<const float> outputs, std::int64_t classes,
+                        std::int64_t signal_class, std::span<const std::int32_t> labels,
+                        std::span<const float> reference) {
+  if (classes < 1 || outputs.size() != labels.size() * static_cast<std::size_t>(classes) ||
+      reference.size() != outputs.size()) {
+    Throw(ErrorKind::kInvalidArgument,
+          "tagger score: {} outputs and {} reference outputs for {} labels of {} classes: "
+          "expected labels x classes each",
+          outputs.size(), reference.size(), labels.size(), classes);
+  }
+  const std::int64_t column = classes == 1 ? 0 : signal_class;
+  if (column < 0 || column >= classes) {
+    Throw(ErrorKind::kInvalidArgument,
+          "signal class {}: the model has {} output classes: expected 0 to {}", signal_class,
+          classes, classes - 1);
+  }
+  TaggerScore score;
+  score.samples = static_cast<std::int64_t>(labels.size());
+  score.signal_samples = std::count(labels.begin(), labels.end(), 1);
+  std::vector<float> signal_scores(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    signal_scores[i] = outputs[i * classes + column];
+  }
+  score.roc = RocCurve(signal_scores, labels);
+  score.roc_auc = RocAuc(score.roc);
+  for (std::size_t i = 0; i < kRejectionEfficiencies.size(); ++i) {
+    score.rejection[i] = BackgroundRejection(score.roc, kRejectionEfficiencies[i]);
+  }
+  score.accuracy = ArgMaxAccuracy(outputs, classes, labels);
+  double sum = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const double deviation = std::abs(double{outputs[i]} - reference[i]);
+    score.max_abs_deviation = std::max(score.max_abs_deviation, deviation);
+    sum += deviation;
+  }
+  score.mean_abs_deviation = outputs.empty() ? 0 : sum / static_cast<double>(outputs.size());
+  return score;
 }
 
 }  // namespace sonic

@@ -80,5 +80,26 @@ TEST(PhysicsMetrics, ACurveNeedsBothClassesAndOneLabelPerScore) {
   EXPECT_THROW(RocCurve(std::vector<float>{0.1f}, std::vector<std::int32_t>{1, 0}), Error);
 }
 
+// Two classes, the signal score in column 1: the same curve as the test above, deviations from
+// a reference that differs by 0.1 in one value.
+TEST(PhysicsMetrics, ATaggerScoreJudgesItsSignalColumnAgainstTheReference) {
+  const std::vector<float> outputs = {0.1f, 0.9f, 0.2f, 0.8f, 0.3f, 0.7f, 0.4f, 0.6f};
+  std::vector<float> reference = outputs;
+  reference[3] = 0.7f;
+  const std::vector<std::int32_t> labels = {1, 0, 1, 0};
+  const TaggerScore score = ScoreTagger(outputs, 2, 1, labels, reference);
+  EXPECT_EQ(score.samples, 4);
+  EXPECT_EQ(score.signal_samples, 2);
+  EXPECT_DOUBLE_EQ(score.roc_auc, 0.75);        // pairs: 0.9 > 0.8, 0.6; 0.7 > 0.6, < 0.8
+  EXPECT_TRUE(std::isinf(score.rejection[0]));  // eS 0.3: no background passes
+  EXPECT_TRUE(std::isinf(score.rejection[1]));  // eS 0.5: the first signal alone
+  EXPECT_DOUBLE_EQ(score.accuracy, 0.5);        // both signal right, both background wrong
+  EXPECT_NEAR(score.max_abs_deviation, 0.1, 1e-7);
+  EXPECT_NEAR(score.mean_abs_deviation, 0.1 / 8, 1e-8);
+  EXPECT_EQ(score.roc.size(), 5u);
+  EXPECT_THROW(ScoreTagger(outputs, 2, 2, labels, reference), Error);  // no column 2
+  EXPECT_THROW(ScoreTagger(outputs, 2, 1, labels, std::vector<float>(4)), Error);
+}
+
 }  // namespace
 }  // namespace sonic

@@ -244,6 +244,62 @@ std::string FormatSearches(const std::vector<CellRecord>& cells) {
   return out;
 }
 
+// 1/eB as a reader compares it: "> N" (N the background samples) where no background passed.
+std::string FormatRejection(double rejection, std::int64_t background) {
+  return std::isinf(rejection) ? fmt::format("> {}", background) : fmt::format("{:.1f}", rejection);
+}
+
+// The cells with a physics measurement (accuracy = on), each beside its speed: AUC and its change
+// from the first fp32 cell of the same model and dataset, rejections, accuracy, deviation.
+std::string FormatPhysics(const std::vector<CellRecord>& cells) {
+  std::map<std::string, double> fp32_auc;  // model|dataset -> AUC of its first fp32 cell
+  bool any = false;
+  for (const CellRecord& cell : cells) {
+    const std::optional<CellAccuracy>& a = cell.result.accuracy;
+    if (!a) continue;
+    any = true;
+    if (a->error.empty() && cell.settings.precision == "fp32") {
+      fp32_auc.emplace(cell.settings.model + "|" + a->dataset, a->score.roc_auc);
+    }
+  }
+  if (!any) return {};
+  std::string out =
+      "physics performance (docs/SWEEP.md \"Accuracy\"; d: deviation from the reference's fp32 "
+      "outputs):\n";
+  out +=
+      fmt::format("{:>4}  {:<20} {:<10} {:<5} {:>5} {:>12} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9}\n",
+                  "#", "target", "backend", "prec", "batch", "inferences/s", "AUC", "dAUC fp32",
+                  "1/eB@0.3", "1/eB@0.5", "accuracy", "max|d|");
+  for (const CellRecord& cell : cells) {
+    const CellSettings& s = cell.settings;
+    const std::optional<CellAccuracy>& a = cell.result.accuracy;
+    if (!a) continue;
+    const std::string speed = FormatRate(cell.result.throughput_inferences_per_s);
+    if (!a->error.empty()) {
+      out += fmt::format("{:>4}  {:<20} {:<10} {:<5} {:>5} {:>12} not measured: {}\n", cell.index,
+                         TargetLabel(s), s.backend, s.precision, s.batch, speed, a->error);
+      continue;
+    }
+    const TaggerScore& t = a->score;
+    const auto fp32 = fp32_auc.find(s.model + "|" + a->dataset);
+    const std::int64_t background = t.samples - t.signal_samples;
+    out += fmt::format(
+        "{:>4}  {:<20} {:<10} {:<5} {:>5} {:>12} {:>8.5f} {:>9} {:>9} {:>9} {:>8.4f} {:>9.3g}\n",
+        cell.index, TargetLabel(s), s.backend, s.precision, s.batch, speed, t.roc_auc,
+        fp32 == fp32_auc.end() ? "-" : fmt::format("{:+.5f}", t.roc_auc - fp32->second),
+        FormatRejection(t.rejection[0], background), FormatRejection(t.rejection[1], background),
+        t.accuracy, t.max_abs_deviation);
+  }
+  for (const CellRecord& cell : cells) {
+    if (const std::optional<CellAccuracy>& a = cell.result.accuracy; a && a->error.empty()) {
+      out += fmt::format("  on the first {} samples of {} ({} signal), signal: output {}\n",
+                         a->score.samples, a->dataset, a->score.signal_samples, a->signal_class);
+      break;
+    }
+  }
+  return out;
+}
+
 // One series' saturation, in a few lines.
 std::string FormatSaturation(const SaturationSeries& series, const ReportOptions& options) {
   const Saturation s =
@@ -352,6 +408,7 @@ std::string FormatReport(const RunInfo& info, const std::vector<CellRecord>& cel
     out += FormatWorkflow(cell, local_events_per_s);
   }
   out += FormatSearches(cells);
+  out += FormatPhysics(cells);
   const std::vector<SaturationSeries> series = SaturationSeriesOf(cells);
   if (!series.empty()) out += "saturation against jobs (docs/SIZING.md):\n";
   for (const SaturationSeries& one : series) out += FormatSaturation(one, options);
@@ -368,7 +425,9 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
       "latency_std_ns,latency_min_ns,latency_max_ns,send_lag_p50_ns,send_lag_p99_ns,"
       "send_lag_max_ns,generator_behind,client_cpu_user_s,client_cpu_sys_s,"
       "client_cpu_utilisation,error_count,bytes_sent,bytes_received,error_message,"
-      "convergence_reason,dynamic_batching,backend_settings\n";
+      "convergence_reason,dynamic_batching,backend_settings,accuracy_dataset,roc_auc,"
+      "background_rejection_at_0_3,background_rejection_at_0_5,accuracy,"
+      "output_max_abs_deviation\n";
   for (const CellRecord& cell : cells) {
     const CellSettings& s = cell.settings;
     const CellResult& r = cell.result;
@@ -389,11 +448,19 @@ std::string FormatCsv(const std::vector<CellRecord>& cells) {
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},", l.count, l.p50_ns, l.p90_ns,
                        l.p95_ns, l.p99_ns, l.p999_ns, l.mean_ns, l.std_ns, l.min_ns, l.max_ns,
                        lag.p50_ns, lag.p99_ns, lag.max_ns);
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", r.generator_behind ? 1 : 0,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},", r.generator_behind ? 1 : 0,
                        r.client_cpu_user_s, r.client_cpu_sys_s, r.ClientCpuUtilisation(), errors,
                        r.bytes_sent, r.bytes_received, CsvField(r.error_message),
                        CsvField(r.convergence_reason), DynamicBatchingName(s.dynamic_batching),
                        CsvField(r.backend_settings));
+    // Cells without a (successful) physics measurement leave its fields empty; +inf is "inf".
+    if (r.accuracy && r.accuracy->error.empty()) {
+      const TaggerScore& t = r.accuracy->score;
+      out += fmt::format("{},{},{},{},{},{}\n", CsvField(r.accuracy->dataset), t.roc_auc,
+                         t.rejection[0], t.rejection[1], t.accuracy, t.max_abs_deviation);
+    } else {
+      out += ",,,,,\n";
+    }
   }
   return out;
 }

@@ -177,8 +177,39 @@ TEST(ReportTest, RemoteCellsNameTheirLinkAndTheServersBatcher) {
   EXPECT_NE(report.find(" remote/cloud+batching "), std::string::npos) << report;
   EXPECT_EQ(std::count(report.begin(), report.end(), '+'), 1) << "batching off is not named";
   const std::string csv = FormatCsv(cells);
-  EXPECT_NE(csv.find(",dynamic_batching,backend_settings\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",on,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",dynamic_batching,backend_settings,accuracy_dataset,"), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(",on,,,,,,,\n"), std::string::npos) << csv;
+}
+
+// Issue 19 §2: cells with a physics measurement get a table of AUC (and its change from fp32),
+// rejections as "> N" where no background passed, accuracy and deviation; and CSV fields.
+TEST(ReportTest, PhysicsCellsShowTheirAucBesideTheirSpeed) {
+  auto cells = SampleRun(1, 1.0, 1.0);
+  const std::vector<std::int32_t> labels = {1, 0, 1, 0, 0};
+  const std::vector<float> fp32 = {0.9f, 0.1f, 0.8f, 0.2f, 0.3f};
+  const std::vector<float> narrow = {0.9f, 0.85f, 0.8f, 0.2f, 0.3f};  // one background above 0.8
+  cells[0].settings.precision = "fp32";
+  cells[0].result.accuracy = CellAccuracy{"jets.h5", 0, "", ScoreTagger(fp32, 1, 0, labels, fp32)};
+  cells[1].settings.precision = "int8";
+  cells[1].result.accuracy =
+      CellAccuracy{"jets.h5", 0, "", ScoreTagger(narrow, 1, 0, labels, fp32)};
+  cells[2].result.accuracy = CellAccuracy{"raw.bin", 0, "invalid_argument: no labels", {}};
+  const std::string report = FormatReport(RunInfo{}, cells);
+  EXPECT_NE(report.find("physics performance"), std::string::npos) << report;
+  // int8: signal 0.9, background 0.85, signal 0.8: AUC 5/6, 1/eB at 0.5 still > 3, at 1.0 3.
+  EXPECT_NE(report.find(" 0.83333  -0.16667       > 3       > 3   0.8000      0.75\n"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find(" 1.00000  +0.00000       > 3       > 3   1.0000         0\n"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("not measured: invalid_argument: no labels"), std::string::npos) << report;
+  EXPECT_NE(report.find("on the first 5 samples of jets.h5 (2 signal), signal: output 0"),
+            std::string::npos)
+      << report;
+  const std::string csv = FormatCsv(cells);
+  EXPECT_NE(csv.find(",jets.h5,0.8333333333333334,inf,inf,0.8,0.75"), std::string::npos) << csv;
 }
 
 // The same workflow locally and through the service: the remote cell's line says how many times
@@ -245,11 +276,11 @@ TEST(ReportTest, ASeriesOverJobsGetsItsSaturation) {
       << report;
 }
 
-TEST(ReportTest, CsvEndsEachRowWithTheBackendSettings) {
+TEST(ReportTest, CsvRowsHoldTheBackendSettingsThenThePhysics) {
   auto cells = SampleRun(1, 1.0, 1.0);
   cells[0].result.backend_settings = "idle=spin:20ms";
   const std::string csv = FormatCsv(cells);
-  EXPECT_NE(csv.find(",idle=spin:20ms\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",idle=spin:20ms,,,,,,\n"), std::string::npos) << csv;
 }
 
 TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
@@ -266,8 +297,8 @@ TEST(ReportTest, CsvHasAHeaderAndOneQuotedRowPerCell) {
   EXPECT_NE(csv.find("\"a \"\"quoted\"\", message\""), std::string::npos);
   const std::string header = csv.substr(0, csv.find('\n'));
   const std::string last_row = csv.substr(csv.rfind('\n', csv.size() - 2) + 1);
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 47);
-  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 47) << last_row;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 53);
+  EXPECT_EQ(std::count(last_row.begin(), last_row.end(), ','), 53) << last_row;
   EXPECT_THROW(WriteCsv("/nonexistent-dir/cells.csv", cells), Error);
 }
 

@@ -13,7 +13,7 @@ namespace sonic {
 // The schema version written to every file (root attribute `schema_version`) and run;
 // results/SCHEMA.md describes each version. Readers refuse files with a newer version and read
 // every older one.
-inline constexpr std::int64_t kResultsSchemaVersion = 5;
+inline constexpr std::int64_t kResultsSchemaVersion = 6;
 
 // What `sonicbench sysinfo` found on the host of a run, beside RunInfo::cpu_model and
 // cpu_peak_gflops (the fp32 peak). Measured figures are 0 when the sweep ran without measuring

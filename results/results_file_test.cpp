@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,7 @@ void ExpectSameCell(const CellSettings& settings, const CellResult& expected,
   EXPECT_EQ(r.server, expected.server);
   EXPECT_EQ(r.servers, expected.servers);
   EXPECT_EQ(r.fleet, expected.fleet);
+  EXPECT_EQ(r.accuracy, expected.accuracy);
   EXPECT_EQ(r.raw_records_truncated, expected.raw_records_truncated);
   if (with_raw_records) {
     EXPECT_EQ(r.raw_records, expected.raw_records);
@@ -94,6 +96,13 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   const CellSettings ok_settings = SampleSettings(1, 2);
   CellResult ok = SampleResult(1, 5000, 2e5, 1000.0);
   ok.backend_settings = "idle=spin:20ms";
+  CellAccuracy& physics = ok.accuracy.emplace();
+  physics.dataset = "jets/test_images.h5";
+  physics.signal_class = 1;
+  physics.score = ScoreTagger(std::vector<float>{0.9f, 0.8f, 0.75f, 0.6f}, 1, 0,
+                              std::vector<std::int32_t>{1, 0, 1, 0},
+                              std::vector<float>{0.9f, 0.7f, 0.75f, 0.6f});
+  ASSERT_TRUE(std::isinf(physics.score.rejection[0]));  // +inf survives the file
 
   CellSettings remote_settings = SampleSettings(4, 8);
   remote_settings.target = TargetKind::kRemote;
@@ -116,6 +125,10 @@ TEST(ResultsFileTest, WriteThenReadRoundTripsEveryField) {
   remote.converged = false;
   remote.convergence_reason = "max duration 60 s: ci 7.5% > 5%";
   remote.generator_behind = true;
+  remote.accuracy = CellAccuracy{.dataset = "jets.h5",
+                                 .signal_class = 0,
+                                 .error = "internal: the server answered 3 outputs for 2 samples",
+                                 .score = {}};
   remote.server =
       ServerStats{3000, 12000, 700, 123456789, 1111, 987654321, 2222, {{1, 100}, {4, 600}}};
   testing::AddServersAndRanks(remote, remote_settings.concurrency, 3);

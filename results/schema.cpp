@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "core/error.h"
@@ -209,6 +210,64 @@ void AddSearchColumns(std::vector<CellTableColumn>& c) {
   c.push_back(ResultColumn("bound_verdict_reason", &R::bound_verdict_reason));
 }
 
+// Schema 6: a cell's physics performance (the ROC curve is a table in the cell's group).
+void AddAccuracyColumns(std::vector<CellTableColumn>& c) {
+  const auto accuracy_column = [&](std::string name, FieldType type, auto get, auto set,
+                                   Value none) {
+    c.push_back({{std::move(name), type},
+                 [get, none](const CellRow& row) {
+                   return row.result.accuracy ? Value(get(*row.result.accuracy)) : none;
+                 },
+                 [set](const Value& value, CellRecord& cell) {
+                   if (cell.result.accuracy) set(*cell.result.accuracy, value);
+                 }});
+  };
+  // The dataset first: a non-empty one is what says the cell has a physics measurement.
+  c.push_back({{"accuracy_dataset", FieldType::kString},
+               [](const CellRow& row) {
+                 return Value(row.result.accuracy ? row.result.accuracy->dataset : std::string());
+               },
+               [](const Value& value, CellRecord& cell) {
+                 const auto& dataset = std::get<std::string>(value);
+                 if (!dataset.empty()) cell.result.accuracy.emplace().dataset = dataset;
+               }});
+  const auto member = [&](std::string name, auto CellAccuracy::*field) {
+    using T = std::remove_reference_t<decltype(CellAccuracy{}.*field)>;
+    accuracy_column(
+        std::move(name), FieldTypeOf<T>(), [field](const CellAccuracy& a) { return a.*field; },
+        [field](CellAccuracy& a, const Value& value) { a.*field = std::get<T>(value); },
+        Value(T{}));
+  };
+  const auto score = [&](std::string name, auto TaggerScore::*field) {
+    using T = std::remove_reference_t<decltype(TaggerScore{}.*field)>;
+    accuracy_column(
+        std::move(name), FieldTypeOf<T>(),
+        [field](const CellAccuracy& a) { return a.score.*field; },
+        [field](CellAccuracy& a, const Value& value) { a.score.*field = std::get<T>(value); },
+        Value(T{}));
+  };
+  member("accuracy_error", &CellAccuracy::error);
+  member("accuracy_signal_class", &CellAccuracy::signal_class);
+  score("accuracy_samples", &TaggerScore::samples);
+  score("accuracy_signal_samples", &TaggerScore::signal_samples);
+  score("roc_auc", &TaggerScore::roc_auc);
+  for (std::size_t i = 0; i < kRejectionEfficiencies.size(); ++i) {
+    // "background_rejection_at_0_3": the efficiency's digits, a point being no name character.
+    std::string name = fmt::format("background_rejection_at_{}", kRejectionEfficiencies[i]);
+    std::replace(name.begin(), name.end(), '.', '_');
+    accuracy_column(
+        std::move(name), FieldType::kFloat64,
+        [i](const CellAccuracy& a) { return a.score.rejection[i]; },
+        [i](CellAccuracy& a, const Value& value) {
+          a.score.rejection[i] = std::get<double>(value);
+        },
+        Value(0.0));
+  }
+  score("accuracy", &TaggerScore::accuracy);
+  score("output_max_abs_deviation", &TaggerScore::max_abs_deviation);
+  score("output_mean_abs_deviation", &TaggerScore::mean_abs_deviation);
+}
+
 }  // namespace
 
 std::string ServerHistogramName(std::size_t server) {
@@ -298,6 +357,7 @@ const std::vector<Column<CellRow, CellRecord>>& CellColumns() {
     AddWorkflowColumns(c);
     AddSearchColumns(c);
     AddMetricsColumns(c);
+    AddAccuracyColumns(c);
     return c;
   }();
   return columns;
@@ -346,6 +406,13 @@ const std::vector<Column<MetricPoint, MetricPoint>>& MetricPointColumns() {
   static const std::vector<Column<MetricPoint, MetricPoint>> columns = {
       MemberColumn("t_s", &MetricPoint::t_s), MemberColumn("name", &MetricPoint::name),
       MemberColumn("value", &MetricPoint::value)};
+  return columns;
+}
+
+const std::vector<Column<RocPoint, RocPoint>>& RocColumns() {
+  static const std::vector<Column<RocPoint, RocPoint>> columns = {
+      MemberColumn("signal_efficiency", &RocPoint::signal_efficiency),
+      MemberColumn("background_efficiency", &RocPoint::background_efficiency)};
   return columns;
 }
 

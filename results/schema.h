@@ -31,6 +31,7 @@ inline constexpr const char* kRawRecords = "raw_records";
 inline constexpr const char* kServerBatchSizes = "server_batch_sizes";
 inline constexpr const char* kServerMetricDeltas = "server_metric_deltas";  // schema 5
 inline constexpr const char* kServerMetricSeries = "server_metric_series";  // schema 5
+inline constexpr const char* kRocCurve = "roc_curve";                       // schema 6
 std::string ServerHistogramName(std::size_t server);  // "server_<i>_latency_histogram"
 
 // One column of a table: how to compute its value from a `Source` and, unless it is derived
@@ -61,6 +62,7 @@ const std::vector<Column<RankSummary, RankSummary>>& RankColumns();
 const std::vector<Column<MetricDelta, MetricDelta>>& MetricDeltaColumns();
 const std::vector<Column<MetricPoint, MetricPoint>>& MetricPointColumns();
 const std::vector<Column<ErrorCount, ErrorCount>>& ErrorColumns();
+const std::vector<Column<RocPoint, RocPoint>>& RocColumns();
 
 template <typename Source, typename Record>
 std::vector<Field> FieldsOf(const std::vector<Column<Source, Record>>& columns) {

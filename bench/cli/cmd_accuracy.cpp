@@ -13,11 +13,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/registry.h"
 #include "bench/cli/commands.h"
 #include "bench/cli/json.h"
+#include "bench/loadgen/physics_measurement.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "core/tensor.h"
@@ -25,13 +27,9 @@
 #include "models/onnx_import.h"
 #include "models/zoo.h"
 #include "results/physics_metrics.h"
-#include "service/client.h"
 
 namespace sonic::cli {
 namespace {
-
-// The signal efficiencies of the top-tagging comparison's rejection figures.
-constexpr double kEfficiencies[] = {0.3, 0.5};
 
 struct AccuracyOptions {
   std::string model;
@@ -51,67 +49,36 @@ struct AccuracyOptions {
   bool json = false;
 };
 
-// One backend at one precision: its metrics, or why it did not run.
+// One backend at one precision, or the server: its score, or why it did not run.
 struct AccuracyCell {
   std::string backend;
   std::string precision;
   std::string error;  // empty: it ran
-  double auc = 0;
-  std::vector<double> rejection;  // 1/eB at kEfficiencies; +inf: no background passed
-  double accuracy = 0;
-  double max_abs_deviation = 0;  // against the reference backend's fp32 outputs
-  double mean_abs_deviation = 0;
+  TaggerScore score;
 };
 
-// All samples through one executable in pieces of at most `batch`: the output rows in order.
-std::vector<float> RunAll(const Backend& backend, const Graph& graph, CompileOptions options,
-                          std::span<const float> inputs, std::int64_t samples) {
-  options.max_batch = static_cast<int>(std::min<std::int64_t>(options.max_batch, samples));
-  const std::unique_ptr<Executable> executable = CompileNamingMemory(backend, graph, options);
-  const std::int64_t in_floats = NumElements(graph.input_shape());
-  const std::int64_t out_floats = NumElements(graph.output_shape());
-  std::vector<float> outputs = AllocateFloats(graph.output_shape(), samples, "outputs");
-  for (std::int64_t first = 0; first < samples; first += options.max_batch) {
-    const auto rows = static_cast<int>(std::min<std::int64_t>(options.max_batch, samples - first));
-    executable->Run(inputs.subspan(first * in_floats, rows * in_floats), rows,
-                    std::span(outputs).subspan(first * out_floats, rows * out_floats));
-  }
-  return outputs;
-}
-
-// The metrics of `outputs` (one row per sample of `set`) against the labels and `reference`.
-void Score(const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
-           std::span<const float> outputs, std::span<const float> reference, AccuracyCell& cell) {
-  const std::int64_t classes = NumElements(graph.output_shape());
-  if (outputs.size() != reference.size()) {
-    Throw(ErrorKind::kInvalidArgument, "{} output values for {} samples of {} classes",
-          outputs.size(), set.size(), classes);
-  }
-  std::vector<float> scores(set.size());
-  const std::int64_t column = classes == 1 ? 0 : options.signal_class;
-  for (std::int64_t i = 0; i < set.size(); ++i) scores[i] = outputs[i * classes + column];
-  const std::vector<RocPoint> roc = RocCurve(scores, set.labels);
-  cell.auc = RocAuc(roc);
-  for (double efficiency : kEfficiencies) {
-    cell.rejection.push_back(BackgroundRejection(roc, efficiency));
-  }
-  cell.accuracy = ArgMaxAccuracy(outputs, classes, set.labels);
-  double sum = 0;
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const double deviation = std::abs(double{outputs[i]} - reference[i]);
-    cell.max_abs_deviation = std::max(cell.max_abs_deviation, deviation);
-    sum += deviation;
-  }
-  cell.mean_abs_deviation = sum / static_cast<double>(outputs.size());
-}
-
-AccuracyCell Judge(const std::string& backend_name, Precision precision,
-                   const AccuracyOptions& options, const Graph& graph, const ImageSet& set,
-                   std::span<const float> calibration, std::span<const float> reference) {
-  AccuracyCell cell;
-  cell.backend = backend_name;
-  cell.precision = PrecisionName(precision);
+// Runs `outputs_of` and scores what it returns; an error fails this cell only.
+template <typename Outputs>
+AccuracyCell Judge(std::string backend, std::string precision, const AccuracyOptions& options,
+                   const Graph& graph, const LabelledSamples& samples, Outputs outputs_of) {
+  AccuracyCell cell{std::move(backend), std::move(precision), "", {}};
   try {
+    cell.score = ScoreTagger(outputs_of(), NumElements(graph.output_shape()), options.signal_class,
+                             samples.set.labels, samples.reference);
+  } catch (const Error& error) {
+    cell.error = error.what();
+  }
+  return cell;
+}
+
+AccuracyCell JudgeBackend(const std::string& backend_name, Precision precision,
+                          const AccuracyOptions& options, const Graph& graph,
+                          const LabelledSamples& samples, std::span<const float> calibration) {
+  if (backend_name == "reference" && precision == Precision::kFp32) {
+    // The reference's own fp32 outputs are what the deviations are measured from.
+    return Judge(backend_name, "fp32", options, graph, samples, [&] { return samples.reference; });
+  }
+  return Judge(backend_name, std::string(PrecisionName(precision)), options, graph, samples, [&] {
     const std::unique_ptr<Backend> backend =
         MakeUsableBackend(backend_name, precision, options.device, options.backend_options);
     CompileOptions compile;
@@ -121,56 +88,8 @@ AccuracyCell Judge(const std::string& backend_name, Precision precision,
     compile.device = options.device;
     compile.backend_options = options.backend_options;
     compile.calibration = calibration;
-    Score(options, graph, set, RunAll(*backend, graph, compile, set.images, set.size()), reference,
-          cell);
-  } catch (const Error& error) {
-    cell.error = error.what();  // this cell only: the others still run
-  }
-  return cell;
-}
-
-// The samples through a KServe v2 server in requests of --batch: the server's backend and
-// precision, whatever they are, judged like a local cell.
-AccuracyCell JudgeServer(const AccuracyOptions& options, const Graph& graph,
-                         const std::string& model, const ImageSet& set,
-                         std::span<const float> reference) {
-  AccuracyCell cell;
-  cell.backend = "server " + options.server;
-  cell.precision = "server's";
-  try {
-    service::ClientOptions client_options;
-    client_options.address = options.server;
-    service::Client client(client_options);
-    client.WaitForReady(30'000);
-    const service::RemoteModelMetadata metadata = client.ModelMetadata(model);
-    if (metadata.inputs.empty()) {
-      Throw(ErrorKind::kInvalidArgument, "model '{}' on {} has no input", model, options.server);
-    }
-    const std::int64_t in_floats = NumElements(graph.input_shape());
-    std::vector<float> outputs;
-    outputs.reserve(reference.size());
-    for (std::int64_t first = 0; first < set.size(); first += options.batch) {
-      const std::int64_t rows = std::min<std::int64_t>(options.batch, set.size() - first);
-      Shape shape = {rows};
-      shape.insert(shape.end(), graph.input_shape().begin(), graph.input_shape().end());
-      std::vector<float> output;
-      service::InferInput input;
-      input.model = model;
-      input.input_name = metadata.inputs[0].name;
-      input.shape = shape;
-      input.data = std::span(set.images).subspan(first * in_floats, rows * in_floats);
-      const service::RpcStatus status = client.Infer(input, &output);
-      if (!status.ok()) {
-        Throw(ErrorKind::kBackend, "model '{}' on {}: {} {}", model, options.server,
-              service::RpcCodeName(status.code), status.message);
-      }
-      outputs.insert(outputs.end(), output.begin(), output.end());
-    }
-    Score(options, graph, set, outputs, reference, cell);
-  } catch (const Error& error) {
-    cell.error = error.what();
-  }
-  return cell;
+    return RunOnBackend(*backend, graph, compile, samples.set.images, samples.set.size());
+  });
 }
 
 std::string RejectionText(double rejection, std::int64_t background) {
@@ -192,10 +111,11 @@ void PrintText(const AccuracyOptions& options, const Graph& graph, const ImageSe
       fmt::print("{:<{}} {:<9} not run: {}\n", c.backend, width, c.precision, c.error);
       continue;
     }
+    const TaggerScore& t = c.score;
     fmt::print("{:<{}} {:<9} {:>8.5f} {:>10} {:>10} {:>9.4f} {:>10.3g} {:>10.3g}\n", c.backend,
-               width, c.precision, c.auc, RejectionText(c.rejection[0], background),
-               RejectionText(c.rejection[1], background), c.accuracy, c.max_abs_deviation,
-               c.mean_abs_deviation);
+               width, c.precision, t.roc_auc, RejectionText(t.rejection[0], background),
+               RejectionText(t.rejection[1], background), t.accuracy, t.max_abs_deviation,
+               t.mean_abs_deviation);
   }
   fmt::print("d: deviation of each output from the reference backend's fp32 output\n");
 }
@@ -210,19 +130,20 @@ void PrintJson(const AccuracyOptions& options, const Graph& graph, const ImageSe
       rows.Append(row.Add("error", c.error));
       continue;
     }
-    row.Add("auc", c.auc);
-    for (std::size_t i = 0; i < c.rejection.size(); ++i) {
+    const TaggerScore& t = c.score;
+    row.Add("auc", t.roc_auc);
+    for (std::size_t i = 0; i < t.rejection.size(); ++i) {
       // JSON has no infinity: null says that no background sample passed.
-      const std::string key = fmt::format("background_rejection_at_{}", kEfficiencies[i]);
-      if (std::isinf(c.rejection[i])) {
+      const std::string key = fmt::format("background_rejection_at_{}", kRejectionEfficiencies[i]);
+      if (std::isinf(t.rejection[i])) {
         row.AddNull(key);
       } else {
-        row.Add(key, c.rejection[i]);
+        row.Add(key, t.rejection[i]);
       }
     }
-    rows.Append(row.Add("accuracy", c.accuracy)
-                    .Add("max_abs_deviation", c.max_abs_deviation)
-                    .Add("mean_abs_deviation", c.mean_abs_deviation));
+    rows.Append(row.Add("accuracy", t.accuracy)
+                    .Add("max_abs_deviation", t.max_abs_deviation)
+                    .Add("mean_abs_deviation", t.mean_abs_deviation));
   }
   fmt::print("{}\n", JsonObject()
                          .Add("command", "accuracy")
@@ -253,15 +174,12 @@ void Run(const AccuracyOptions& options) {
   }
   const Graph graph =
       options.onnx.empty() ? BuildModel(options.model, {}) : ImportOnnx(options.onnx);
-  const ImageSet set = LoadImages(options.dataset, graph.input_shape(), {}, options.max_samples);
   const std::int64_t classes = NumElements(graph.output_shape());
   if (classes > 1 && (options.signal_class < 0 || options.signal_class >= classes)) {
     Throw(ErrorKind::kInvalidArgument,
           "--signal-class {}: the model has {} output classes: expected 0 to {}",
           options.signal_class, classes, classes - 1);
   }
-  const auto signal =
-      static_cast<std::int64_t>(std::count(set.labels.begin(), set.labels.end(), 1));
   std::vector<float> calibration;
   if (!options.calibration.empty()) {
     calibration = LoadSamples(options.calibration, graph.input_shape(), kMaxCalibrationSamples);
@@ -269,18 +187,18 @@ void Run(const AccuracyOptions& options) {
              precisions.end()) {
     fmt::print(stderr, "{}\n", RandomCalibrationWarning(graph.name));
   }
-  CompileOptions reference_options;
-  reference_options.max_batch = options.batch;
-  reference_options.threads = options.threads;
-  const std::vector<float> reference =
-      RunAll(*MakeBackend("reference"), graph, reference_options, set.images, set.size());
+  const LabelledSamples samples =
+      LoadLabelledSamples(graph, options.dataset, options.max_samples, options.threads);
+  const ImageSet& set = samples.set;
+  const auto signal =
+      static_cast<std::int64_t>(std::count(set.labels.begin(), set.labels.end(), 1));
 
   std::vector<AccuracyCell> cells;
   for (const std::string& backend : backends) {
     const std::vector<Precision> has = MakeBackend(backend)->precisions();
     for (Precision precision : precisions) {
       if (std::find(has.begin(), has.end(), precision) == has.end()) continue;
-      cells.push_back(Judge(backend, precision, options, graph, set, calibration, reference));
+      cells.push_back(JudgeBackend(backend, precision, options, graph, samples, calibration));
     }
   }
   if (!options.server.empty()) {
@@ -290,7 +208,11 @@ void Run(const AccuracyOptions& options) {
       model = options.onnx.empty() ? options.model
                                    : std::filesystem::path(options.onnx).stem().string();
     }
-    cells.push_back(JudgeServer(options, graph, model, set, reference));
+    // The server's backend and precision, whatever they are, judged like a local cell.
+    cells.push_back(Judge("server " + options.server, "server's", options, graph, samples, [&] {
+      return RunOnServer(options.server, model, graph.input_shape(), set.images, set.size(),
+                         options.batch);
+    }));
   }
   if (cells.empty()) {
     Throw(ErrorKind::kInvalidArgument,

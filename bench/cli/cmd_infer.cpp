@@ -335,29 +335,6 @@ void Run(const InferOptions& options) {
 
 // A backend sizes its buffers by the graph's values, so running out of memory becomes an error
 // naming the largest of them and its bytes at the batch size, rather than a bare std::bad_alloc.
-std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
-                                                const CompileOptions& options) {
-  try {
-    return backend.Compile(graph, options);
-  } catch (const std::bad_alloc&) {
-    ValueId largest = graph.input;
-    for (const Node& node : graph.nodes) {
-      if (NumElements(graph.values[node.output].shape) > NumElements(graph.values[largest].shape)) {
-        largest = node.output;
-      }
-    }
-    const Value& value = graph.values[largest];
-    const std::string what = fmt::format("value '{}'", value.name);
-    const std::int64_t bytes = CheckedMultiply(
-        CheckedMultiply(options.max_batch, NumElements(value.shape), what), sizeof(float), what);
-    Throw(ErrorKind::kResourceExhausted,
-          "out of memory compiling model '{}' on backend '{}' at batch {}: its largest value, "
-          "'{}' of {} x {} FP32, is {} bytes ({:.1f} GiB)",
-          graph.name, backend.name(), options.max_batch, value.name, options.max_batch,
-          ShapeToString(value.shape), bytes, static_cast<double>(bytes) / (1 << 30));
-  }
-}
-
 void RegisterInferCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "infer", "Run one model on one backend in this process and report latency and throughput");

@@ -125,6 +125,13 @@ class ProgressPrinter final : public SweepObserver {
       outcome += fmt::format("  {}: {}; goodput {:.4g}/s", *r.bound_met ? "VALID" : "INVALID",
                              r.bound_verdict_reason, r.GoodputPerS());
     }
+    if (r.accuracy) {
+      const TaggerScore& t = r.accuracy->score;
+      outcome += r.accuracy->error.empty()
+                     ? fmt::format("  AUC {:.5f} accuracy {:.4f} max|d| {:.3g}", t.roc_auc,
+                                   t.accuracy, t.max_abs_deviation)
+                     : "  accuracy not measured: " + r.accuracy->error;
+    }
     fmt::print("{}[{}/{}] {}: {}\n", tty_ ? "\r\033[K" : "", index + 1, total, Describe(settings),
                outcome);
     std::fflush(stdout);

@@ -19,11 +19,6 @@ inline constexpr int kExitUnavailable = 4;  // a backend, device or server is no
 // of infer and serve; the sweep's keys of the same names.
 void AddBackendChoiceOptions(CLI::App& cmd, std::string& device, std::string& backend_options);
 
-// Backend::Compile, with an out-of-memory failure turned into Error(kResourceExhausted) naming
-// the model's largest value and the bytes it needs at options.max_batch (cmd_infer.cpp).
-std::unique_ptr<Executable> CompileNamingMemory(const Backend& backend, const Graph& graph,
-                                                const CompileOptions& options);
-
 // Each subcommand lives in bench/cli/cmd_<name>.cpp and registers itself here: it adds its
 // CLI::App subcommand with options and a callback. Callbacks report failure by throwing
 // sonic::Error (mapped to an exit code in main.cpp) or CLI::RuntimeError(code).

@@ -13,6 +13,7 @@
 #include "backends/registry.h"
 #include "bench/loadgen/local_target.h"
 #include "bench/loadgen/metrics_recorder.h"
+#include "bench/loadgen/physics_measurement.h"
 #include "bench/loadgen/remote_target.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -194,6 +195,66 @@ std::optional<CellResult> RunRemoteCell(const SweepCell& cell, Graph graph,
     pool->Reset();
   }
   return result;
+}
+
+// The labelled samples of the cells' physics measurements and the reference's outputs on them,
+// computed once for consecutive cells of the same model, file and sample count.
+class LabelledSampleCache {
+ public:
+  const LabelledSamples& For(const Graph& graph, const CellSettings& s, const AccuracySpec& spec) {
+    const std::string key = fmt::format("{}|{}|{}", s.model, s.inputs, spec.max_samples);
+    if (key != key_) {
+      key_.clear();
+      samples_ = LoadLabelledSamples(graph, s.inputs, spec.max_samples, /*threads=*/0);
+      key_ = key;
+    }
+    return samples_;
+  }
+
+ private:
+  std::string key_;
+  LabelledSamples samples_;
+};
+
+// The physics measurement of a cell whose load was measured: its labelled inputs through its own
+// target (its backend, precision and calibration; or its server, the pool's embedded one when it
+// has no address), at its batch. A failure is recorded in the measurement, not the cell.
+CellAccuracy MeasureCellAccuracy(const SweepCell& cell, EmbeddedServerPool& servers,
+                                 LabelledSampleCache& cache) {
+  const CellSettings& s = cell.settings;
+  CellAccuracy accuracy;
+  accuracy.dataset = s.inputs;
+  accuracy.signal_class = cell.accuracy->signal_class;
+  try {
+    const Graph graph = BuildCellModel(s);
+    const LabelledSamples& samples = cache.For(graph, s, *cell.accuracy);
+    std::vector<float> outputs;
+    if (s.remote()) {
+      const std::string address = cell.remote.servers.empty() ? servers.For(cell, graph).address()
+                                                              : cell.remote.servers.front();
+      outputs = RunOnServer(address, RemoteOptionsFor(cell, graph).model, graph.input_shape(),
+                            samples.set.images, samples.set.size(), static_cast<int>(s.batch));
+    } else {
+      const std::unique_ptr<Backend> backend = MakeUsableBackend(
+          s.backend, ParsePrecision(s.precision), cell.device, cell.backend_options);
+      const std::vector<float> calibration = CalibrationFor(cell, graph);
+      CompileOptions options;
+      options.max_batch = static_cast<int>(s.batch);
+      options.precision = ParsePrecision(s.precision);
+      options.threads = static_cast<int>(s.threads);
+      options.device = cell.device;
+      options.backend_options = cell.backend_options;
+      options.calibration = calibration;
+      outputs = RunOnBackend(*backend, graph, options, samples.set.images, samples.set.size());
+    }
+    accuracy.score = ScoreTagger(outputs, NumElements(graph.output_shape()), accuracy.signal_class,
+                                 samples.set.labels, samples.reference);
+  } catch (const Error& error) {
+    accuracy.error = fmt::format("{}: {}", ErrorKindName(error.kind()), error.what());
+  } catch (const std::bad_alloc&) {
+    accuracy.error = "resource_exhausted: out of memory";
+  }
+  return accuracy;
 }
 
 }  // namespace
@@ -436,6 +497,7 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
   std::unique_ptr<ResultsWriter> writer = OpenSweepResults(config, options, finished);
   if (writer) summary.run_id = writer->run_id();
   EmbeddedServerPool servers;
+  LabelledSampleCache labelled;
 
   for (int i = 0; i < summary.total && !summary.interrupted; ++i) {
     if (AlreadyFinished(cells[i], finished)) {
@@ -451,7 +513,12 @@ SweepSummary RunSweep(const SweepConfig& config, const SweepOptions& options,
           },
           &servers);
     };
-    const auto done = [&](const SweepCell& cell, const CellResult& result) {
+    const auto done = [&](const SweepCell& cell, CellResult result) {
+      // A search's probes only find the bound; its confirmation is the cell that is judged.
+      if (cell.accuracy && result.status != CellStatus::kFailed &&
+          cell.settings.search_role != SearchRole::kProbe) {
+        result.accuracy = MeasureCellAccuracy(cell, servers, labelled);
+      }
       if (writer) writer->AppendCell(cell.settings, result);
       ++summary.ran;
       summary.failed += result.status == CellStatus::kFailed;

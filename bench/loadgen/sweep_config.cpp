@@ -425,6 +425,22 @@ const SweepKey kKeys[] = {
        }
        c.calibration = v;
      }},
+    {"accuracy", "--accuracy", [] { return std::string("off"); },
+     "on: after each cell's load, its labelled inputs through the same target, judged in "
+     "physics terms (ROC AUC, background rejection, accuracy, deviation from fp32)",
+     [](const std::string& v, SweepConfig& c) {
+       c.accuracy = ParseNameIn(kOnOffNames, v, "accuracy");
+     }},
+    {"accuracy_samples", "--accuracy-samples", [] { return std::string("4000"); },
+     "accuracy = on: the labelled samples evaluated (the first of the inputs file)",
+     [](const std::string& v, SweepConfig& c) {
+       c.accuracy_samples = ParseIntInRange(v, "accuracy_samples", 2, 10'000'000);
+     }},
+    {"signal_class", "--signal-class", [] { return std::string("1"); },
+     "accuracy = on: the output column that scores signal (label 1)",
+     [](const std::string& v, SweepConfig& c) {
+       c.signal_class = ParseIntInRange(v, "signal_class", 0, 1'000'000);
+     }},
     {"seed", "--seed", [] { return std::string("1"); }, "Seed of arrivals and inputs",
      [](const std::string& v, SweepConfig& c) { c.seed = ParseUnsigned(v, "seed"); }},
     {"warmup_s", "--warmup-s", [] { return Format(LoadSettings{}.warmup_s); },
@@ -532,6 +548,9 @@ std::string UnknownKeyMessage(std::string_view key) {
 }
 
 // Keys that only client workflows use: set without event_work, they would be ignored.
+// Keys that only a physics measurement (accuracy = on) uses.
+constexpr std::string_view kAccuracyOnlyKeys[] = {"accuracy_samples", "signal_class"};
+
 constexpr std::string_view kWorkflowOnlyKeys[] = {"event_work_spread", "requests_per_event",
                                                   "client_mode"};
 
@@ -767,6 +786,14 @@ void CrossFieldProblems(SweepConfig& config, const EntryView& entries,
                     "applies to client workflows only, and there is none (add event_work, e.g. "
                     "event_work = elsewhere:20)",
                     problems);
+  UnusedKeyProblems(entries, kAccuracyOnlyKeys, config.accuracy,
+                    "applies to physics measurements only (add accuracy = on)", problems);
+  if (config.accuracy && config.inputs == "random") {
+    problems.push_back(fmt::format(
+        "{}: accuracy = on judges the cells' outputs against labels: set inputs to a labelled "
+        "dataset file (sonicbench dataset generate)",
+        entries.Origin("accuracy")));
+  }
   if (!config.event_works.empty() &&
       (config.modes.size() != 1 || config.modes.front() != LoadMode::kClosed)) {
     problems.push_back(fmt::format("{}: event_work needs mode = closed (each client is a job)",
@@ -966,6 +993,9 @@ std::vector<SweepCell> ExpandCells(const SweepConfig& config) {
   base.settings.arrival = config.load.arrival;
   base.settings.inputs = config.inputs;
   base.calibration = CalibrationOf(config);
+  if (config.accuracy) {
+    base.accuracy = AccuracySpec{config.accuracy_samples, config.signal_class};
+  }
   std::vector<SweepCell> cells = {base};
   const auto all = [](const auto& values) {
     return [&values](const SweepCell&) { return values; };

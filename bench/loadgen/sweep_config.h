@@ -106,6 +106,11 @@ struct SweepConfig {
   // int8 calibration: "auto" (the inputs file, or random inputs when inputs = random), "random"
   // or a dataset or raw float32 file; CalibrationOf resolves it.
   std::string calibration;
+  // accuracy = on: each cell's physics measurement (docs/SWEEP.md "Accuracy") on the first
+  // accuracy_samples of its inputs, signal scored by output column signal_class.
+  bool accuracy{};
+  std::int64_t accuracy_samples{};
+  std::int64_t signal_class{};
   std::uint64_t seed{};
   // Mode, concurrency and rate are set per cell. The load keys' defaults are LoadSettings' own.
   LoadSettings load;
@@ -130,14 +135,21 @@ SweepConfig BuildSweepConfig(const ConfigEntries& entries);
 // file; "random" (seeded random inputs, RandomCalibrationWarning) when neither names a file.
 std::string CalibrationOf(const SweepConfig& config);
 
+// A cell's physics measurement: how many of its labelled inputs, and which output scores signal.
+struct AccuracySpec {
+  std::int64_t max_samples = 0;
+  std::int64_t signal_class = 1;
+};
+
 // One cell to run: what is recorded, and how it is driven.
 struct SweepCell {
   CellSettings settings;
   LoadSettings load;
-  RemoteSettings remote;        // remote cells only
-  std::string device;           // CompileOptions::device, as the config gave it
-  std::string backend_options;  // CompileOptions::backend_options, as the config gave it
-  std::string calibration;      // int8 calibration: "random" or a file (CalibrationOf)
+  RemoteSettings remote;                 // remote cells only
+  std::string device;                    // CompileOptions::device, as the config gave it
+  std::string backend_options;           // CompileOptions::backend_options, as the config gave it
+  std::string calibration;               // int8 calibration: "random" or a file (CalibrationOf)
+  std::optional<AccuracySpec> accuracy;  // accuracy = on; measured after the cell's load
   // A latency-bound search (mode = search): the sweep runs its probes and a confirmation, each
   // stored as a cell; `settings` and `load` are its first probe's.
   std::optional<SearchPlan> search;

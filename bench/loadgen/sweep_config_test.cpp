@@ -413,4 +413,34 @@ TEST(SweepConfig, Int8CalibratesOnTheInputsFileUnlessToldOtherwise) {
   EXPECT_TRUE(RandomlyCalibratedModels(cells).empty());
 }
 
+// Issue 19 §2: accuracy = on gives every cell a physics measurement of its labelled inputs; it
+// needs labelled inputs, and its own keys need it.
+TEST(SweepConfig, AccuracyNeedsLabelledInputsAndItsKeysNeedIt) {
+  const std::string file = ::testing::TempDir() + "sweep_accuracy.bin";
+  WriteRawFloats(file, std::vector<float>(std::size_t{2} * 40 * 40, 0.5f));
+  const std::string grid = "backend = null\nmodel = jet_cnn\nprecision = fp32, int8\n";
+  const std::vector<SweepCell> cells = ExpandCells(FromText(
+      grid + "inputs = " + file + "\naccuracy = on\naccuracy_samples = 500\nsignal_class = 0\n"));
+  ASSERT_EQ(cells.size(), 2u);
+  for (const SweepCell& cell : cells) {
+    ASSERT_TRUE(cell.accuracy.has_value());
+    EXPECT_EQ(cell.accuracy->max_samples, 500);
+    EXPECT_EQ(cell.accuracy->signal_class, 0);
+  }
+  EXPECT_FALSE(ExpandCells(FromText(grid)).front().accuracy.has_value()) << "off by default";
+
+  const std::string random = ErrorOf([&] { FromText(grid + "accuracy = on\n"); });
+  EXPECT_NE(random.find("accuracy = on judges the cells' outputs against labels: set inputs"),
+            std::string::npos)
+      << random;
+  const std::string unused = ErrorOf([&] { FromText(grid + "accuracy_samples = 100\n"); });
+  EXPECT_NE(unused.find("accuracy_samples = 100 applies to physics measurements only"),
+            std::string::npos)
+      << unused;
+  const std::string spelled =
+      ErrorOf([&] { FromText(grid + "inputs = " + file + "\naccuracy = yes\n"); });
+  EXPECT_NE(spelled.find("unknown accuracy 'yes': expected off or on"), std::string::npos)
+      << spelled;
+}
+
 }  // namespace sonic
