@@ -10,13 +10,14 @@ import sys
 import fig_batch_scan
 import fig_dynamic_batching
 import fig_latency_distribution
+import fig_roc
 import fig_saturation
 import fig_throughput_vs_clients
 import fig_trend
 import report
 
 FIGURES = (fig_latency_distribution, fig_throughput_vs_clients, fig_batch_scan,
-           fig_dynamic_batching, fig_saturation)
+           fig_dynamic_batching, fig_saturation, fig_roc)
 
 
 def main():

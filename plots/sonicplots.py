@@ -78,6 +78,17 @@ class Run:
             data = groups[_cell_group_name(groups, cell["_index"])][name][()]
         return data["lower_bound_ns"].astype(np.float64), data["count"].astype(np.float64)
 
+    def table(self, cell, name):
+        """A table of a cell's group (e.g. `roc_curve`) as a numpy structured array."""
+        with h5py.File(self.path, "r") as handle:
+            groups = handle["runs"][self.id]["cell"]
+            return groups[_cell_group_name(groups, cell["_index"])][name][()]
+
+    def physics_cells(self):
+        """Cells with a physics measurement that succeeded (accuracy = on; results/SCHEMA.md)."""
+        return [c for c in self.ok_cells()
+                if c.get("accuracy_dataset") and not c.get("accuracy_error")]
+
 
 def _cell_group_name(groups, index):
     for candidate in (str(index), f"{index:06d}", f"{index:08d}"):
@@ -120,6 +131,11 @@ def deployment(cell):
         return "local"
     link = cell.get("link", "none")
     return "remote" if link in ("", "none") else link
+
+
+def physics_label(cell):
+    """backend, precision and deployment of a physics cell: what one ROC curve stands for."""
+    return f"{cell['backend']} {cell['precision']} ({deployment(cell)}, batch {cell['batch']})"
 
 
 def throughput(cell):

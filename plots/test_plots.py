@@ -126,6 +126,44 @@ class Figures(unittest.TestCase):
                 self.assertIn(f"| {int(r['index'])} | {int(r['concurrency'])} | "
                               f"{int(r['server_request_count'])} |", report)
 
+    def test_physics_cells_get_their_roc_figure_and_report_rows(self):
+        # accuracy = on over labelled synthetic jets: reference and onednn, fp32 and int8.
+        work = OUT + "_physics"
+        os.makedirs(work, exist_ok=True)
+        jets = os.path.join(work, "jets.h5")
+        generate = run(SONICBENCH, "dataset", "generate", "--kind", "top-tagging", "--jets", "300",
+                       "--seed", "3", "--out", jets)
+        self.assertEqual(generate.returncode, 0, generate.stderr)
+        results = os.path.join(work, "physics.h5")
+        sweep = run(SONICBENCH, "sweep", "--backend", "reference,onednn", "--model", "jet_cnn",
+                    "--precision", "fp32,int8", "--batch", "4", "--inputs", jets, "--accuracy",
+                    "on", "--accuracy-samples", "300", "--warmup-s", "0.1", "--min-duration-s",
+                    "0.3", "--max-duration-s", "1", "--min-requests", "5", "--no-peak", "--out",
+                    results)
+        # Exit 1: a failed cell (reference has no int8), recorded beside the others.
+        self.assertEqual(sweep.returncode, 1, sweep.stdout + sweep.stderr)
+        result = run(SONICBENCH, "plot", results, "--out", OUT)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for ext in ("png", "svg"):
+            self.assertTrue(os.path.getsize(os.path.join(OUT, f"roc_jet_cnn.{ext}")) > 1000)
+        with open(os.path.join(OUT, "report.md")) as handle:
+            report = handle.read()
+        self.assertIn("## Physics performance beside the paper's claim", report)
+        import h5py
+        with h5py.File(results, "r") as f:
+            rows = next(iter(f["runs"].values()))["cells"][()]
+        measured = [r for r in rows if r["accuracy_dataset"] and not r["accuracy_error"]]
+        self.assertEqual(len(measured), 3)
+        fp32 = next(r for r in measured if r["backend"] == b"onednn" and r["precision"] == b"fp32")
+        for r in measured:
+            delta = r["roc_auc"] - fp32["roc_auc"]
+            line = next(line for line in report.splitlines()
+                        if line.startswith(f"| {r['backend'].decode()} | "
+                                           f"{r['precision'].decode()} | local |"))
+            self.assertIn(f"| {r['roc_auc']:.5f} | {delta:+.5f} |", line)
+        loss = max(fp32["roc_auc"] - r["roc_auc"] for r in measured if r["precision"] == b"int8")
+        self.assertIn(f"lose at most {loss:.5f} AUC (onednn int8)", report)
+
     def test_plot_of_a_missing_file_is_a_usage_error(self):
         result = run(SONICBENCH, "plot", os.path.join(OUT, "missing.h5"), "--out", OUT)
         self.assertEqual(result.returncode, 2)
