@@ -136,10 +136,8 @@ void Backend::CheckGraph(const Graph& graph, Precision precision) const {
   for (const Node& node : graph.nodes) {
     const std::string reason = UnsupportedReason(graph, node, precision);
     if (!reason.empty()) {
-      Throw(ErrorKind::kUnsupported,
-            "backend '{}' cannot run node '{}' ({}) at {}: {} (`sonicbench models --onnx FILE` "
-            "lists what each backend runs)",
-            name(), node.name, OpLabel(node), PrecisionName(precision), reason);
+      Throw(ErrorKind::kUnsupported, "backend '{}' cannot run node '{}' ({}) at {}: {}{}", name(),
+            node.name, OpLabel(node), PrecisionName(precision), reason, kSupportHint);
     }
   }
 }

@@ -118,8 +118,11 @@ class Backend {
   virtual std::string UnsupportedReason(const Graph& graph, const Node& node,
                                         Precision precision) const;
   // Throws Error(kUnsupported) naming the first node this backend cannot run, its op, the
-  // backend and why (Compile calls it before DoCompile).
+  // backend and why, then kSupportHint (Compile calls it before DoCompile).
   void CheckGraph(const Graph& graph, Precision precision) const;
+  // Where a user finds what each backend runs; the end of CheckGraph's message.
+  static constexpr std::string_view kSupportHint =
+      " (`sonicbench models --onnx FILE` lists what each backend runs)";
 
  protected:
   // The backend's own reading of a selector and options it has forms for; throws as

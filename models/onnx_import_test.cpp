@@ -377,6 +377,16 @@ class ModelBuilder {
     for (float v : values) t.add_float_data(v);
     return t;
   }
+  // A Constant node of a 1-D int64 tensor (shapes, pads, axes): how torch exports them.
+  ModelBuilder& Int64Constant(const std::string& output, const std::vector<std::int64_t>& values) {
+    auto* attr = Node("Constant", {}, output).add_attribute();
+    attr->set_name("value");
+    attr->set_type(onnx::AttributeProto::TENSOR);
+    attr->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    attr->mutable_t()->add_dims(static_cast<std::int64_t>(values.size()));
+    for (std::int64_t v : values) attr->mutable_t()->add_int64_data(v);
+    return *this;
+  }
   onnx::NodeProto& Node(const std::string& op, const std::vector<std::string>& inputs,
                         const std::string& output, const std::string& name = "") {
     onnx::NodeProto& n = *model_.mutable_graph()->add_node();
@@ -538,15 +548,7 @@ TEST(OnnxImport, MatMulThenAddBecomesOneDenseLayer) {
 // torch exports x.view(x.size(0), -1) at a fixed batch as Reshape with a constant shape.
 TEST(OnnxImport, ReshapeToBatchByMinusOneFromAConstantIsAFlatten) {
   ModelBuilder m;
-  m.Input("x", {-1, 2, 3, 3}).Output("y", {-1, 18});
-  onnx::NodeProto& shape = m.Node("Constant", {}, "shape");
-  auto* attr = shape.add_attribute();
-  attr->set_name("value");
-  attr->set_type(onnx::AttributeProto::TENSOR);
-  attr->mutable_t()->set_data_type(onnx::TensorProto::INT64);
-  attr->mutable_t()->add_dims(2);
-  attr->mutable_t()->add_int64_data(0);
-  attr->mutable_t()->add_int64_data(-1);
+  m.Input("x", {-1, 2, 3, 3}).Output("y", {-1, 18}).Int64Constant("shape", {0, -1});
   m.Node("Reshape", {"x", "shape"}, "y");
   const Graph graph = m.Import();
   ASSERT_EQ(graph.nodes.size(), 1u);
@@ -560,14 +562,9 @@ TEST(OnnxImport, ReshapeToBatchByMinusOneFromAConstantIsAFlatten) {
 // is the identity and leaves no node, so backends without Pad (int8) still run the model.
 TEST(OnnxImport, APadOfNothingIsTheIdentity) {
   ModelBuilder m;
-  m.Input("x", {-1, 1, 2, 2}).Output("y", {-1, 1, 1, 1});
-  onnx::NodeProto& pads = m.Node("Constant", {}, "pads");
-  auto* attr = pads.add_attribute();
-  attr->set_name("value");
-  attr->set_type(onnx::AttributeProto::TENSOR);
-  attr->mutable_t()->set_data_type(onnx::TensorProto::INT64);
-  attr->mutable_t()->add_dims(8);
-  for (int i = 0; i < 8; ++i) attr->mutable_t()->add_int64_data(0);
+  m.Input("x", {-1, 1, 2, 2})
+      .Output("y", {-1, 1, 1, 1})
+      .Int64Constant("pads", {0, 0, 0, 0, 0, 0, 0, 0});
   m.Node("Pad", {"x", "pads"}, "padded");
   onnx::NodeProto& pool = m.Node("AveragePool", {"padded"}, "y");
   auto* kernel = pool.add_attribute();

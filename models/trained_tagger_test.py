@@ -12,7 +12,10 @@ its AUC of P(top) with scikit-learn's roc_auc_score of PyTorch's own outputs on 
   - int8 (calibrated on the training jets, --calibration) and bfp8: within 0.005 of fp32's;
   - bf16 and every other precision: the AUC loss is printed;
   - the tagger served by `sonicbench serve` and judged by `accuracy --server` over KServe v2:
-    the same AUC as PyTorch's within 1e-4.
+    the same AUC as PyTorch's within 1e-4;
+  - a sweep with `accuracy = on` (local onednn at fp32 and int8, and the embedded server) stores
+    each cell's AUC, rejections and ROC curve beside its speed: the same bounds against
+    scikit-learn, and results/check_schema.py recomputes the AUC from the stored curve.
 
 Everything is generated in a temporary directory. Run by CTest with /usr/bin/python3.
 """
@@ -105,7 +108,6 @@ class TrainedTagger(unittest.TestCase):
                     if backend == "reference" and precision == "fp32":
                         self.assertEqual(cell["max_abs_deviation"], 0.0, "the reference itself")
 
-
     def test_a_served_tagger_is_judged_through_kserve(self):
         server, banner = start_serve(ARGS.sonicbench,
                                      ["--onnx", self.path("model.onnx"), "--backend", "onednn",
@@ -125,6 +127,42 @@ class TrainedTagger(unittest.TestCase):
         print(f"  served by onednn over KServe: AUC {cell['auc']:.5f} "
               f"(PyTorch {cell['auc'] - self.torch_auc:+.1e})")
         self.assertLessEqual(abs(cell["auc"] - self.torch_auc), FP32_AUC_BOUND)
+
+    def test_a_sweep_stores_each_cells_physics_beside_its_speed(self):
+        results = self.path("sweep.h5")
+        subprocess.run([ARGS.sonicbench, "sweep", "--model", self.path("model.onnx"),
+                        "--backend", "onednn", "--precision", "fp32,int8", "--target",
+                        "local,remote", "--batch", "16", "--inputs", self.path("test_images.h5"),
+                        "--calibration", self.path("calibration.bin"), "--accuracy", "on",
+                        "--accuracy-samples", str(len(self.labels)), "--warmup-s", "0.2",
+                        "--min-duration-s", "0.5", "--max-duration-s", "2", "--min-requests",
+                        "10", "--no-peak", "--out", results], check=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "results", "check_schema.py"),
+                        results], check=True)
+        import h5py
+        with h5py.File(results, "r") as f:
+            rows = next(iter(f["runs"].values()))["cells"][()]
+        self.assertEqual(len(rows), 4)
+        torch_accuracy = accuracy_score(self.labels, self.torch_output.argmax(axis=1))
+        fp32 = {}
+        for row in rows:
+            where = f"{row['target'].decode()} {row['precision'].decode()}"
+            with self.subTest(cell=where):
+                self.assertEqual(row["status"].decode(), "ok" if row["converged"] else
+                                 "not_converged")
+                self.assertEqual(row["accuracy_error"].decode(), "")
+                self.assertEqual(row["accuracy_samples"], len(self.labels))
+                self.assertGreater(row["throughput_inferences_per_s"], 0)
+                print(f"  sweep {where:<12} AUC {row['roc_auc']:.5f} (PyTorch "
+                      f"{row['roc_auc'] - self.torch_auc:+.1e}), "
+                      f"{row['throughput_inferences_per_s']:.0f} inf/s")
+                if row["precision"] == b"fp32":
+                    self.assertLessEqual(abs(row["roc_auc"] - self.torch_auc), FP32_AUC_BOUND)
+                    self.assertLessEqual(abs(row["accuracy"] - torch_accuracy), 1e-3)
+                    fp32[row["target"]] = row["roc_auc"]
+        for row in rows:
+            if row["precision"] == b"int8":
+                self.assertLessEqual(fp32[row["target"]] - row["roc_auc"], NARROW_AUC_LOSS_BOUND)
 
 
 def main():

@@ -48,7 +48,10 @@ Verdict Judge(const Backend& backend, const Graph& graph, Precision precision) {
     }
     verdict.runs = true;
   } catch (const Error& e) {
-    verdict.reason = e.what();
+    // This command is where the hint points: the reason stands without it.
+    std::string_view reason = e.what();
+    if (reason.ends_with(Backend::kSupportHint)) reason.remove_suffix(Backend::kSupportHint.size());
+    verdict.reason = reason;
   }
   if (!unavailable.empty()) {
     verdict.available = false;
