@@ -12,7 +12,7 @@ softmax, so output column 1 is P(top). Training: Adam (lr 1e-3, then 3e-4 for th
 batch 128, cross-entropy, on Debian's PyTorch on the CPU, seeded, deterministic algorithms.
 
 Writes to DIR:
-  model.onnx               the trained tagger (opset 13, dynamic batch), graph name "jet_tagger"
+  jet_tagger.onnx          the trained tagger (opset 13, dynamic batch), graph name "jet_tagger"
   train_jets.h5, test_jets.h5              the jets (public top-tagging layout)
   train_images.h5, test_images.h5          their 40x40 images (sonicbench image sets)
   calibration.bin          the first 64 training images, raw float32: int8 calibration data
@@ -157,7 +157,7 @@ def main(argv):
     test_labels.astype(np.int32).tofile(os.path.join(args.out, "test_labels.bin"))
 
     import onnx
-    path = os.path.join(args.out, "model.onnx")
+    path = os.path.join(args.out, "jet_tagger.onnx")
     torch.onnx.export(model, torch.from_numpy(test_images[:2]), path, opset_version=13,
                       input_names=["image"], output_names=["probabilities"],
                       dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}})

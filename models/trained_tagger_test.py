@@ -3,8 +3,8 @@
 
 Trains jet_cnn on synthetic top-tagging jets with models/train_jet_tagger.py (its defaults:
 20000 training jets, 4000 test jets, seeded), then runs the test images through
-`sonicbench accuracy --onnx model.onnx --dataset test_images.h5` on every compiled backend and
-precision that `sonicbench models --onnx model.onnx --json` says runs the model, and compares
+`sonicbench accuracy --onnx jet_tagger.onnx --dataset test_images.h5` on every compiled backend and
+precision that `sonicbench models --onnx jet_tagger.onnx --json` says runs the model, and compares
 its AUC of P(top) with scikit-learn's roc_auc_score of PyTorch's own outputs on the same jets
 (Debian's python3-sklearn):
 
@@ -63,7 +63,7 @@ class TrainedTagger(unittest.TestCase):
 
     def accuracy(self, backend, precisions):
         """`sonicbench accuracy` of one backend at `precisions` on the test images: its cells."""
-        result = subprocess.run([ARGS.sonicbench, "accuracy", "--onnx", self.path("model.onnx"),
+        result = subprocess.run([ARGS.sonicbench, "accuracy", "--onnx", self.path("jet_tagger.onnx"),
                                  "--dataset", self.path("test_images.h5"), "--backend", backend,
                                  "--precision", ",".join(precisions), "--calibration",
                                  self.path("calibration.bin"), "--max-samples",
@@ -78,7 +78,7 @@ class TrainedTagger(unittest.TestCase):
         self.assertAlmostEqual(self.meta["test"]["auc"], self.torch_auc, places=6,
                                msg="meta.json records the AUC of the outputs it wrote")
         torch_accuracy = accuracy_score(self.labels, self.torch_output.argmax(axis=1))
-        result = subprocess.run([ARGS.sonicbench, "models", "--onnx", self.path("model.onnx"),
+        result = subprocess.run([ARGS.sonicbench, "models", "--onnx", self.path("jet_tagger.onnx"),
                                  "--json"], check=True, capture_output=True, text=True)
         runs = {}
         for verdict in json.loads(result.stdout)["backends"]:
@@ -110,11 +110,11 @@ class TrainedTagger(unittest.TestCase):
 
     def test_a_served_tagger_is_judged_through_kserve(self):
         server, banner = start_serve(ARGS.sonicbench,
-                                     ["--onnx", self.path("model.onnx"), "--backend", "onednn",
+                                     ["--onnx", self.path("jet_tagger.onnx"), "--backend", "onednn",
                                       "--port", "0", "--max-batch", "256"])
         try:
             result = subprocess.run([ARGS.sonicbench, "accuracy", "--onnx",
-                                     self.path("model.onnx"), "--dataset",
+                                     self.path("jet_tagger.onnx"), "--dataset",
                                      self.path("test_images.h5"), "--server", banner["address"],
                                      "--max-samples", str(len(self.labels)), "--json"],
                                     check=True, capture_output=True, text=True)
@@ -130,7 +130,7 @@ class TrainedTagger(unittest.TestCase):
 
     def test_a_sweep_stores_each_cells_physics_beside_its_speed(self):
         results = self.path("sweep.h5")
-        subprocess.run([ARGS.sonicbench, "sweep", "--model", self.path("model.onnx"),
+        subprocess.run([ARGS.sonicbench, "sweep", "--model", self.path("jet_tagger.onnx"),
                         "--backend", "onednn", "--precision", "fp32,int8", "--target",
                         "local,remote", "--batch", "16", "--inputs", self.path("test_images.h5"),
                         "--calibration", self.path("calibration.bin"), "--accuracy", "on",
@@ -163,6 +163,13 @@ class TrainedTagger(unittest.TestCase):
         for row in rows:
             if row["precision"] == b"int8":
                 self.assertLessEqual(fp32[row["target"]] - row["roc_auc"], NARROW_AUC_LOSS_BOUND)
+        # The figures of a file whose model is an ONNX path: named after the file's stem.
+        figures = self.path("figures")
+        subprocess.run([ARGS.sonicbench, "plot", results, "--out", figures], check=True,
+                       capture_output=True)
+        self.assertTrue(os.path.getsize(os.path.join(figures, "roc_jet_tagger.png")) > 1000)
+        with open(os.path.join(figures, "report.md"), encoding="utf-8") as f:
+            self.assertIn("the paper's claim holds for this tagger here", f.read())
 
 
 def main():

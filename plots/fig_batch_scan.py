@@ -25,7 +25,7 @@ def draw(path, out_dir):
             ("throughput", "inferences / s", lambda c: sp.throughput(c)),
             ("latency", "latency per request, p50 (ms) — bars: p90", None),
         ):
-            fig, axis = sp.figure(f"{model}: {metric} against batch size", "batch size", ylabel)
+            fig, axis = sp.figure(f"{sp.model_name(model)}: {metric} against batch size", "batch size", ylabel)
             for (backend, precision, where), points in sorted(curves.items()):
                 points.sort(key=lambda c: c["batch"])
                 x = [c["batch"] for c in points]
@@ -48,7 +48,7 @@ def draw(path, out_dir):
             else:
                 axis.set_ylim(bottom=0)
             axis.legend(fontsize=8)
-            paths += sp.save(fig, out_dir, f"batch_{metric}_{model}")
+            paths += sp.save(fig, out_dir, f"batch_{metric}_{sp.model_name(model)}")
     return paths
 
 

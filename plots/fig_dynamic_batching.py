@@ -22,7 +22,7 @@ def draw(path, out_dir):
         if not curves:
             continue
         fig, (left, right) = sp.plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
-        fig.suptitle(f"{model}, batch-1 clients: dynamic batching on and off")
+        fig.suptitle(f"{sp.model_name(model)}, batch-1 clients: dynamic batching on and off")
         for (backend, where, batching), points in sorted(curves.items()):
             points.sort(key=lambda c: c["concurrency"])
             x = [c["concurrency"] for c in points]
@@ -40,7 +40,7 @@ def draw(path, out_dir):
             axis.grid(True, alpha=0.3)
             axis.legend(fontsize=8)
         left.set_ylim(bottom=0)
-        paths += sp.save(fig, out_dir, f"dynamic_batching_{model}")
+        paths += sp.save(fig, out_dir, f"dynamic_batching_{sp.model_name(model)}")
     return paths
 
 

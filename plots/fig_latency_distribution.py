@@ -21,7 +21,7 @@ def draw(path, out_dir):
                  and c.get("dynamic_batching", "") in ("", "off")]
         if not cells:
             continue
-        fig, axis = sp.figure(f"{model}, batch 1: latency per inference", "latency (ms)",
+        fig, axis = sp.figure(f"{sp.model_name(model)}, batch 1: latency per inference", "latency (ms)",
                               "fraction of requests")
         curves = []
         for cell in sorted(cells, key=lambda c: c["latency_p50_ns"]):
@@ -43,7 +43,7 @@ def draw(path, out_dir):
         axis.set_xscale("log")
         axis.legend(fontsize=8)
         axis.text(0.01, -0.16, sp.hardware_caption(run), transform=axis.transAxes, fontsize=7)
-        paths += sp.save(fig, out_dir, f"latency_distribution_{model}")
+        paths += sp.save(fig, out_dir, f"latency_distribution_{sp.model_name(model)}")
     return paths
 
 

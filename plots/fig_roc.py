@@ -8,8 +8,6 @@ AUC in the legend. Points where no background passed (eB = 0) have no finite rej
 left out; the curve then starts where the first background sample passes.
 """
 
-import os
-
 import sonicplots as sp
 
 PRECISION_STYLES = {"fp32": "-", "tf32": "-", "fp16": "--", "bf16": "--", "int8": ":",
@@ -21,8 +19,7 @@ def draw(path, out_dir):
     cells = run.physics_cells()
     paths = []
     for model, dataset in sorted({(c["model"], c["accuracy_dataset"]) for c in cells}):
-        stem = os.path.splitext(os.path.basename(model))[0]
-        fig, axis = sp.figure(f"{stem}: background rejection",
+        fig, axis = sp.figure(f"{sp.model_name(model)}: background rejection",
                               "signal efficiency $\\varepsilon_S$",
                               "background rejection $1/\\varepsilon_B$")
         for cell in (c for c in cells if (c["model"], c["accuracy_dataset"]) == (model, dataset)):
@@ -40,7 +37,7 @@ def draw(path, out_dir):
                       (0.02, background), fontsize=7, va="bottom", color="#666666")
         axis.legend(fontsize=7)
         fig.text(0.01, 0.005, f"{sp.hardware_caption(run)}; {dataset}", fontsize=6)
-        paths += sp.save(fig, out_dir, f"roc_{stem}")
+        paths += sp.save(fig, out_dir, f"roc_{sp.model_name(model)}")
     return paths
 
 

@@ -45,7 +45,7 @@ def draw(path, out_dir):
         events = any(dict(zip(SERIES_KEYS, k)).get("event_work") for k in series)
         fig, (rate_axis, latency_axis) = sp.plt.subplots(
             1, 2, figsize=(11, 4.2), constrained_layout=True)
-        fig.suptitle(f"{model}: saturation against jobs ({sp.hardware_caption(run)})", fontsize=9)
+        fig.suptitle(f"{sp.model_name(model)}: saturation against jobs ({sp.hardware_caption(run)})", fontsize=9)
         rate_axis.set_xlabel("jobs (simultaneous clients)")
         rate_axis.set_ylabel("events / s" if events else "inferences / s")
         latency_axis.set_xlabel("jobs (simultaneous clients)")
@@ -79,7 +79,7 @@ def draw(path, out_dir):
             latency_axis.set_yscale("log")
         rate_axis.legend(fontsize=7, title="★ knee (90% of the plateau)", title_fontsize=7)
         latency_axis.legend(fontsize=6)
-        paths += sp.save(fig, out_dir, f"saturation_{model}")
+        paths += sp.save(fig, out_dir, f"saturation_{sp.model_name(model)}")
     return paths
 
 

@@ -22,7 +22,7 @@ def draw(path, out_dir):
         curves = {k: v for k, v in curves.items() if len({c["concurrency"] for c in v}) > 1}
         if not curves:
             continue
-        fig, axis = sp.figure(f"{model}, batch 1: throughput against simultaneous clients",
+        fig, axis = sp.figure(f"{sp.model_name(model)}, batch 1: throughput against simultaneous clients",
                               "simultaneous clients", "inferences / s")
         for (backend, where, precision), points in sorted(curves.items()):
             points.sort(key=lambda c: c["concurrency"])
@@ -38,7 +38,7 @@ def draw(path, out_dir):
         else:
             axis.set_ylim(bottom=0)
         axis.legend(fontsize=8)
-        paths += sp.save(fig, out_dir, f"throughput_vs_clients_{model}")
+        paths += sp.save(fig, out_dir, f"throughput_vs_clients_{sp.model_name(model)}")
     return paths
 
 

@@ -133,6 +133,11 @@ def deployment(cell):
     return "remote" if link in ("", "none") else link
 
 
+def model_name(model):
+    """How figures name a model: a built-in's name, an ONNX file's stem (its path is in the file)."""
+    return os.path.splitext(os.path.basename(model))[0] if model.endswith(".onnx") else model
+
+
 def physics_label(cell):
     """backend, precision and deployment of a physics cell: what one ROC curve stands for."""
     return f"{cell['backend']} {cell['precision']} ({deployment(cell)}, batch {cell['batch']})"
