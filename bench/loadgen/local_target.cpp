@@ -33,16 +33,20 @@ void LocalTarget::Setup(int workers) {
   for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<Worker>());
 }
 
+CompileOptions CompileOptionsOf(const LocalTargetOptions& options) {
+  CompileOptions compile;
+  compile.max_batch = options.batch;
+  compile.precision = options.precision;
+  compile.threads = options.threads;
+  compile.device = options.device;
+  compile.backend_options = options.backend_options;
+  compile.calibration = options.calibration;
+  return compile;
+}
+
 void LocalTarget::PrepareWorker(int worker) {
   Worker& state = *workers_.at(worker);
-  CompileOptions compile;
-  compile.max_batch = options_.batch;
-  compile.precision = options_.precision;
-  compile.threads = options_.threads;
-  compile.device = options_.device;
-  compile.backend_options = options_.backend_options;
-  compile.calibration = options_.calibration;
-  state.executable = backend_->Compile(graph_, compile);
+  state.executable = backend_->Compile(graph_, CompileOptionsOf(options_));
   state.output.assign(output_floats_, 0.0f);
   // The first Run allocates scratch and spawns backend threads: keep it out of the timed region.
   state.executable->Run(staged_[0], options_.batch, state.output);

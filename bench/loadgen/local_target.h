@@ -24,6 +24,10 @@ struct LocalTargetOptions {
   int staged_batches = 4;
 };
 
+// What each worker's Executable is compiled with: `options` at max_batch = its batch. The
+// calibration is a view of options.calibration, which must outlive the result.
+CompileOptions CompileOptionsOf(const LocalTargetOptions& options);
+
 // The backend in the client's own process: one Executable per client worker, compiled on that
 // worker's thread in PrepareWorker; Submit runs it synchronously and completes inline. Inputs are
 // staged from `inputs` in Setup, shared read-only by all workers; each worker owns its outputs.

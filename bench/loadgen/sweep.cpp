@@ -66,6 +66,20 @@ std::vector<float> CalibrationFor(const SweepCell& cell, const Graph& graph) {
   return LoadSamples(cell.calibration, graph.input_shape(), kMaxCalibrationSamples);
 }
 
+// How a local cell runs its backend: its batch, precision, threads, device, options and (int8)
+// calibration. Remote cells take no calibration here: their server calibrates.
+LocalTargetOptions LocalOptionsFor(const SweepCell& cell, const Graph& graph) {
+  const CellSettings& s = cell.settings;
+  LocalTargetOptions options;
+  options.batch = static_cast<int>(s.batch);
+  options.precision = ParsePrecision(s.precision);
+  options.threads = static_cast<int>(s.threads);
+  options.device = cell.device;
+  options.backend_options = cell.backend_options;
+  if (!s.remote()) options.calibration = CalibrationFor(cell, graph);
+  return options;
+}
+
 std::unique_ptr<service::Server> StartServerFor(const SweepCell& cell, Graph graph) {
   const CellSettings& s = cell.settings;
   service::ServedModelOptions model;
@@ -239,15 +253,9 @@ CellAccuracy MeasureCellAccuracy(const SweepCell& cell, EmbeddedServerPool& serv
       } else {
         const std::unique_ptr<Backend> backend = MakeUsableBackend(
             s.backend, ParsePrecision(s.precision), cell.device, cell.backend_options);
-        const std::vector<float> calibration = CalibrationFor(cell, graph);
-        CompileOptions options;
-        options.max_batch = static_cast<int>(s.batch);
-        options.precision = ParsePrecision(s.precision);
-        options.threads = static_cast<int>(s.threads);
-        options.device = cell.device;
-        options.backend_options = cell.backend_options;
-        options.calibration = calibration;
-        outputs = RunOnBackend(*backend, graph, options, samples.set.images, samples.set.size());
+        const LocalTargetOptions local = LocalOptionsFor(cell, graph);
+        outputs = RunOnBackend(*backend, graph, CompileOptionsOf(local), samples.set.images,
+                               samples.set.size());
       }
       accuracy.score = ScoreTagger(outputs, NumElements(graph.output_shape()),
                                    accuracy.signal_class, samples.set.labels, samples.reference);
@@ -303,14 +311,8 @@ std::optional<CellResult> RunSweepCell(const SweepCell& cell, const std::atomic<
     std::shared_ptr<const Backend> backend = MakeUsableBackend(
         s.backend, backend_is_ours ? std::optional(ParsePrecision(s.precision)) : std::nullopt,
         cell.device, cell.backend_options);
-    LocalTargetOptions options;
-    options.batch = static_cast<int>(s.batch);
-    options.precision = ParsePrecision(s.precision);
-    options.threads = static_cast<int>(s.threads);
-    options.device = cell.device;
-    options.backend_options = cell.backend_options;
     Graph graph = BuildCellModel(s);
-    if (!s.remote()) options.calibration = CalibrationFor(cell, graph);
+    LocalTargetOptions options = LocalOptionsFor(cell, graph);
     std::shared_ptr<const InputSource> inputs =
         OpenInputSource(s.inputs, graph.input_shape(), cell.load.arrival_seed);
     const std::string backend_settings = backend_is_ours ? backend->settings() : "";
