@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -506,6 +507,12 @@ SweepSummary RunFleetSweep(FleetComm& comm, const SweepConfig& config, const Swe
           "probe is a cell), or a fleet sweep over the rates or jobs it found");
   }
   const std::vector<SweepCell> cells = ExpandCells(config);
+  if (std::any_of(cells.begin(), cells.end(), [](const SweepCell& c) { return c.accuracy; })) {
+    Throw(ErrorKind::kInvalidArgument,
+          "accuracy = on does not run under a fleet: a cell's physics does not depend on how many "
+          "processes load it; measure it from one process (sonicbench sweep without mpirun, or "
+          "sonicbench accuracy)");
+  }
   StartTermWatcher(comm.rank());
   if (comm.rank() != 0) {
     try {

@@ -192,6 +192,16 @@ class FleetTest(Case):
         self.assertIn("rank 0 rejected the configuration", result.stderr)
         self.assertFalse(os.path.exists(self.out))
 
+    def test_a_physics_measurement_is_refused_by_every_rank(self):
+        inputs = self.out + ".inputs.bin"
+        with open(inputs, "wb") as handle:
+            handle.write(bytes(4 * 1600 * 2))
+        result = mpirun(2, "sweep", *SHORT, "--inputs", inputs, "--accuracy", "on", "--out",
+                        self.out, timeout=120)
+        self.assert_exit(result, 2)
+        self.assertIn("accuracy = on does not run under a fleet", result.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
     def test_a_fleet_spreads_over_two_servers(self):
         servers = [Serve(), Serve()]
         try:
