@@ -74,13 +74,14 @@ AccuracyCell Judge(std::string backend, std::string precision, const AccuracyOpt
 AccuracyCell JudgeBackend(const std::string& backend_name, Precision precision,
                           const AccuracyOptions& options, const Graph& graph,
                           const LabelledSamples& samples, std::span<const float> calibration) {
-  if (backend_name == "reference" && precision == Precision::kFp32) {
-    // The reference's own fp32 outputs are what the deviations are measured from.
-    return Judge(backend_name, "fp32", options, graph, samples, [&] { return samples.reference; });
-  }
   return Judge(backend_name, std::string(PrecisionName(precision)), options, graph, samples, [&] {
     const std::unique_ptr<Backend> backend =
         MakeUsableBackend(backend_name, precision, options.device, options.backend_options);
+    if (backend_name == "reference" && precision == Precision::kFp32) {
+      // The reference's own fp32 outputs (the options checked) are what the deviations are
+      // measured from.
+      return samples.reference;
+    }
     CompileOptions compile;
     compile.max_batch = options.batch;
     compile.precision = precision;
