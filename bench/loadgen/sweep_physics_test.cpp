@@ -72,7 +72,7 @@ TEST(SweepPhysics, EachCellScoresItsOwnOutputsAndLeavesNoThreadBehind) {
   const std::unique_ptr<Executable> reference = MakeBackend("reference")->Compile(graph, compile);
   std::vector<float> outputs(set.labels.size() * 2);
   for (std::size_t first = 0; first < set.labels.size(); first += 4) {
-    reference->Run(std::span(set.images).subspan(first * 1600, 4 * 1600), 4,
+    reference->Run(std::span(set.images).subspan(first * 1600, std::size_t{4} * 1600), 4,
                    std::span(outputs).subspan(first * 2, 8));
   }
   std::vector<float> signal_scores;
