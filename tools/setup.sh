@@ -13,7 +13,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pandas
-  python3-tables iperf3 prometheus openssl
+  python3-tables python3-sklearn iperf3 prometheus openssl
   # plots (run with /usr/bin/python3)
   python3-matplotlib python3-h5py
 )
