@@ -89,7 +89,9 @@ TEST(SweepPhysics, EachCellScoresItsOwnOutputsAndLeavesNoThreadBehind) {
     EXPECT_EQ(a.score.samples, 120);
     EXPECT_EQ(a.score.signal_samples, 60);
     EXPECT_NEAR(a.score.roc_auc, auc, cell.settings.backend == "reference" ? 1e-12 : 1e-3);
-    if (cell.settings.backend == "reference") EXPECT_EQ(a.score.max_abs_deviation, 0.0);
+    if (cell.settings.backend == "reference") {
+      EXPECT_EQ(a.score.max_abs_deviation, 0.0);
+    }
     EXPECT_LT(a.score.max_abs_deviation, 1e-4);
   }
 }
